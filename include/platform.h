@@ -1,0 +1,96 @@
+/*
+ * platform.h - the one door from portable code (mm/, bench/) to the machine.
+ *
+ * mm/ and bench/ are C11 and include only freestanding headers plus this
+ * file.  Two implementations exist, selected by the include path:
+ *   arch/x86_64/platform_impl.h  the kernel (GS-based CPU index, rdtsc, cli/sti)
+ *   tests/host/platform_impl.h   the host library (threads stand in for CPUs)
+ * Each must provide the static inline functions listed below; the out-of-line
+ * ones are declared here and defined once per implementation.
+ *
+ * Hot-path functions (cpu index, TSC, pause, interrupt guard, phys<->virt) are
+ * static inline so that the per-CPU cache hit path costs no calls.
+ */
+#ifndef PLATFORM_H
+#define PLATFORM_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PAGE_SHIFT 12
+#define PAGE_SIZE ((uint64_t)1 << PAGE_SHIFT)
+#define CACHE_LINE_SIZE 64
+/* Upper bound on CPUs any build supports; per-CPU arrays are sized by it. */
+#define PLAT_MAX_CPUS 256
+
+#define __cacheline_aligned __attribute__((aligned(CACHE_LINE_SIZE)))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Interrupt state returned by plat_irq_save(), given back to plat_irq_restore(). */
+typedef uint64_t plat_irqstate_t;
+
+/*
+ * Provided as static inline by platform_impl.h:
+ *   unsigned plat_cpu_index(void);        dense index of the running CPU, 0..count-1
+ *   unsigned plat_cpu_count(void);        CPUs online (host: threads registered)
+ *   uint64_t plat_tsc_start(void);        fenced TSC read opening a timed region
+ *   uint64_t plat_tsc_stop(void);         fenced TSC read closing a timed region
+ *   uint64_t plat_tsc(void);              plain TSC read (sampling, timeouts)
+ *   void     plat_pause(void);            spin-wait hint
+ *   plat_irqstate_t plat_irq_save(void);  disable interrupts / preemption
+ *   void     plat_irq_restore(plat_irqstate_t);
+ *   void    *plat_phys_to_virt(uint64_t pa);
+ *   uint64_t plat_virt_to_phys(const void *va);
+ */
+#include "platform_impl.h"
+
+/* TSC frequency in kHz (calibrated once at boot; host: measured at start). */
+uint64_t plat_tsc_khz(void);
+
+/* Human-readable log line (printf subset: d i u x X p s c f %, l/ll/z, width, 0, -, precision). */
+void plat_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Raw bytes to the console (serial on the kernel, stdout on the host). */
+void plat_write(const char *buf, size_t len);
+
+/* snprintf with the same format subset as plat_log; returns the untruncated length. */
+int plat_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int plat_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+
+/* Fatal error: prints file:line and the message, then stops (kernel: panic exit code). */
+_Noreturn void plat_panic(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- work dispatch (kernel: arch/x86_64/smp; host: a pthread pool) ------- */
+
+typedef void (*plat_job_fn)(void *arg);
+/* Runs fn(arg) on CPUs 0..n-1 (the caller is CPU 0 and takes part), released
+ * together by a sense-reversing barrier; returns when every one has returned.
+ * 1 <= n <= plat_cpu_count().  Called from CPU 0 only; not reentrant. */
+void plat_run_on_cpus(unsigned n, plat_job_fn fn, void *arg);
+
+/* Bring-up figures for the results (kernel only; the host returns NULL). */
+struct plat_smp_info {
+    unsigned cpus_in_madt;        /* enabled or online-capable entries */
+    unsigned cpus_online;
+    uint64_t bringup_total_ns;    /* first INIT to last AP online */
+    uint64_t ap_start_ns[PLAT_MAX_CPUS]; /* by CPU index; 0 for the BSP */
+    uint32_t apic_id[PLAT_MAX_CPUS];     /* by CPU index */
+    uint64_t barrier_skew_cycles; /* worst start skew of a dispatched job */
+    uint64_t tsc_skew_cycles;     /* worst TSC offset seen between CPUs */
+};
+const struct plat_smp_info *plat_smp_info(void);
+
+#define PANIC(...) plat_panic(__FILE__, __LINE__, __VA_ARGS__)
+
+/* Always-on cheap check; names the expression. */
+#define ASSERT(cond)                                                      \
+    do {                                                                  \
+        if (unlikely(!(cond)))                                            \
+            plat_panic(__FILE__, __LINE__, "assertion failed: %s", #cond); \
+    } while (0)
+
+#endif /* PLATFORM_H */

@@ -1,0 +1,170 @@
+/*
+ * mm.h - the frame allocator's public interface (the contract between mm/,
+ * the kernel's boot code and bench/).  Internals live in mm/mm_int.h.
+ *
+ * A frame is a 4 KiB physical page; its handle is a pointer to its 64-byte
+ * metadata slot (struct frame, see mm_int.h), found from a physical address by
+ * PFN arithmetic.  Allocation order: the current CPU's cache first, the global
+ * buddy allocator on a miss (batch refill); frees go to the current CPU's
+ * cache and overflow back in batches.  Contiguous and higher-order requests go
+ * straight to the buddy allocator.
+ *
+ * Running out of frames is a result (NULL / FRAME_ERR_NOMEM) the caller
+ * counts; corruption (double free, a free of a frame the allocator does not
+ * own, a misaligned free, refcount overflow) panics naming the frame and the
+ * state found.
+ */
+#ifndef MM_MM_H
+#define MM_MM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "platform.h"
+
+#define MM_MAX_ORDER 10 /* largest buddy block: 2^10 frames = 4 MiB */
+#define MM_MAX_ARENAS 32
+
+struct frame; /* metadata slot; opaque outside mm/ */
+
+enum frame_error {
+    FRAME_OK = 0,
+    FRAME_ERR_NOMEM,         /* out of frames: not permanent, count and retry */
+    FRAME_ERR_IN_USE,        /* from_unused on a frame in use */
+    FRAME_ERR_UNUSED,        /* from_in_use on a free frame */
+    FRAME_ERR_UNIQUE,        /* from_in_use on an exclusively owned frame */
+    FRAME_ERR_BUSY,          /* being constructed or destroyed */
+    FRAME_ERR_OUT_OF_BOUND,  /* address outside every arena */
+    FRAME_ERR_NOT_ALIGNED,   /* address not frame aligned */
+    FRAME_ERR_INVALID,       /* bad argument (n == 0, alignment not a power of two, ...) */
+};
+const char *frame_error_name(enum frame_error e);
+
+/* ---- initialisation ------------------------------------------------------ */
+
+struct mm_range {
+    uint64_t base, end; /* physical [base, end) */
+};
+
+struct pcp_config {
+    bool enabled;       /* false: every operation goes to the buddy allocator */
+    unsigned capacity;  /* frames a CPU's cache holds at most */
+    unsigned batch;     /* frames moved per refill / drain (<= capacity) */
+};
+
+struct mm_config {
+    struct pcp_config pcp;
+    unsigned max_cpus;  /* per-CPU caches to create (<= PLAT_MAX_CPUS) */
+};
+
+/* Defaults (see mm/pcp.c for the measurements behind them). */
+void mm_default_config(struct mm_config *cfg);
+
+/* Builds arenas from the usable ranges minus the reserved ones (kernel image,
+ * boot info, modules, trampoline ...), places the metadata array with a
+ * boot-time bump allocator inside usable memory (and reserves it), and frees
+ * every remaining frame into the buddy allocator.  Ranges need not be sorted
+ * or page aligned (usable ones are shrunk inward, reserved ones grown
+ * outward).  Returns false with a message in err when nothing usable remains
+ * or the configuration is invalid. */
+bool mm_init(const struct mm_range *usable, unsigned n_usable,
+             const struct mm_range *reserved, unsigned n_reserved,
+             const struct mm_config *cfg, char *err, size_t errlen);
+
+/* ---- single frames and the refcount protocol ---------------------------- */
+
+#define FRAME_ZERO   (1u << 0) /* zero the memory */
+#define FRAME_UNIQUE (1u << 1) /* hand out in the UNIQUE state instead of shared(1) */
+
+/* One frame, refcount 1 (or UNIQUE); NULL when out of frames. */
+struct frame *frame_alloc(unsigned flags);
+/* Releases a frame the caller owns exclusively (UNIQUE or refcount 1) without
+ * an atomic read-modify-write; panics on any other state. */
+void frame_free(struct frame *f);
+
+enum frame_error frame_from_unused(uint64_t pa, bool unique, struct frame **out);
+/* CAS loop; *retries (may be NULL) receives the failed CAS attempts. */
+enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *retries);
+void frame_clone(struct frame *f);
+/* Last drop tears down, stores UNUSED and returns the frame to this CPU's cache. */
+void frame_drop(struct frame *f);
+/* UNIQUE -> shared(1). */
+void frame_unique_to_shared(struct frame *f);
+
+uint64_t frame_pa(const struct frame *f);
+void *frame_va(const struct frame *f);
+uint64_t frame_refcount(const struct frame *f);  /* raw value, relaxed load */
+/* Owner tag kept in the metadata: stamped on allocation by callers that want
+ * handout checks (stress tests); 0 when never stamped. */
+void frame_set_owner(struct frame *f, uint64_t owner);
+uint64_t frame_owner(const struct frame *f);
+
+/* ---- contiguous frames ---------------------------------------------------- */
+
+/* n frames (any n >= 1) starting at a multiple of align frames (a power of
+ * two); the excess of the covering buddy block is returned to the free lists.
+ * Each frame is UNIQUE.  FRAME_ZERO zeroes them. */
+enum frame_error frame_alloc_contig(uint64_t n, uint64_t align, unsigned flags, uint64_t *pa_out);
+/* Frees exactly what frame_alloc_contig returned (same pa and n); checks every
+ * frame's state and panics on a double free or a foreign address. */
+void frame_free_contig(uint64_t pa, uint64_t n);
+
+/* ---- per-CPU caches ------------------------------------------------------- */
+
+/* Drains every cache and applies cfg; call only at a quiescent point (no
+ * allocator calls in flight on any CPU). false on an invalid configuration. */
+bool mm_pcp_configure(const struct pcp_config *cfg);
+void mm_pcp_get_config(struct pcp_config *cfg);
+/* Returns this CPU's cached frames to the buddy allocator. */
+void mm_pcp_drain_local(void);
+/* Quiescent point only: drains every CPU's cache. */
+void mm_pcp_drain_all(void);
+
+struct pcp_stats {
+    uint64_t hits;          /* allocations served from the cache */
+    uint64_t misses;        /* allocations that found it empty */
+    uint64_t refills;       /* batch refills from the buddy allocator */
+    uint64_t drains;        /* batch drains to the buddy allocator */
+    uint64_t frees;         /* frees into the cache */
+    uint64_t remote_frees;  /* frees of frames another CPU allocated */
+    uint64_t cached;        /* frames in the cache now */
+};
+void mm_pcp_stats(unsigned cpu, struct pcp_stats *out);
+void mm_pcp_stats_reset(void); /* quiescent point only */
+
+/* ---- introspection (quiescent points) ------------------------------------ */
+
+struct mm_lock_stats {
+    uint64_t acquisitions;
+    uint64_t contended;     /* acquisitions that had to wait */
+    uint64_t hold_cycles;   /* TSC cycles spent holding the lock */
+};
+
+struct mm_stats {
+    uint64_t total_frames;      /* managed by the allocator */
+    uint64_t free_frames;       /* in the buddy free lists */
+    uint64_t cached_frames;     /* in per-CPU caches */
+    uint64_t allocated_frames;  /* total - free - cached */
+    uint64_t free_blocks[MM_MAX_ORDER + 1];
+    unsigned arenas;
+    uint64_t metadata_bytes;
+    struct mm_lock_stats lock;  /* summed over arenas */
+};
+void mm_get_stats(struct mm_stats *out);
+void mm_lock_stats_reset(void);
+
+/* Unusable free space index for an order (Gorman): the fraction of free
+ * memory in blocks too small for a 2^order request; 0 = none, 1 = all. */
+double mm_fragmentation_index(unsigned order);
+
+/* Full consistency check at a quiescent point: conservation of frames, every
+ * free or cached frame UNUSED and flagged free, free lists well formed and
+ * coalesced.  false with a message naming the frame and the state found. */
+bool mm_check(char *err, size_t errlen);
+
+/* Prints the allocator's state (arenas, metadata, caches, free blocks per
+ * order, fragmentation) through plat_log. */
+void mm_dump(void);
+
+#endif /* MM_MM_H */

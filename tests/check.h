@@ -1,0 +1,90 @@
+/*
+ * check.h - the tiny host test harness shared by every C test program.
+ *
+ * Output protocol (read by scripts/testrun.py, see tests/README.md):
+ *   PASS <suite>/<test>
+ *   FAIL <suite>/<test>: <why>
+ *   SKIP <suite>/<test>: <why>
+ * A test is a function; CHECK() records a failure with file:line and the
+ * expression and lets the test continue; the program exits non-zero when any
+ * test failed.
+ */
+#ifndef TESTS_CHECK_H
+#define TESTS_CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+struct check_state {
+    const char *suite;
+    const char *test;
+    int failures_in_test;
+    int passed, failed, skipped;
+};
+
+extern struct check_state check_state;
+
+#define CHECK_SUITE(name) struct check_state check_state = {.suite = (name)}
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            if (check_state.failures_in_test++ == 0)                         \
+                printf("FAIL %s/%s: %s:%d: %s\n", check_state.suite,         \
+                       check_state.test, __FILE__, __LINE__, #cond);         \
+            else                                                             \
+                fprintf(stderr, "  also %s:%d: %s\n", __FILE__, __LINE__,    \
+                        #cond);                                              \
+        }                                                                    \
+    } while (0)
+
+/* CHECK with a printf-style explanation of the values involved. */
+#define CHECKF(cond, ...)                                                    \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            if (check_state.failures_in_test++ == 0)                         \
+                printf("FAIL %s/%s: %s:%d: %s: ", check_state.suite,         \
+                       check_state.test, __FILE__, __LINE__, #cond);         \
+            else                                                             \
+                printf("  also %s:%d: %s: ", __FILE__, __LINE__, #cond);     \
+            printf(__VA_ARGS__);                                             \
+            printf("\n");                                                    \
+        }                                                                    \
+    } while (0)
+
+#define CHECK_EQ_U(a, b)                                                     \
+    CHECKF((unsigned long long)(a) == (unsigned long long)(b),               \
+           "%llu != %llu", (unsigned long long)(a), (unsigned long long)(b))
+
+#define CHECK_STR_EQ(a, b)                                                   \
+    CHECKF(strcmp((a), (b)) == 0, "\"%s\" != \"%s\"", (a), (b))
+
+static inline void check_run(const char *name, void (*fn)(void))
+{
+    check_state.test = name;
+    check_state.failures_in_test = 0;
+    fflush(stdout);
+    fn();
+    if (check_state.failures_in_test == 0) {
+        printf("PASS %s/%s\n", check_state.suite, name);
+        check_state.passed++;
+    } else {
+        check_state.failed++;
+    }
+    fflush(stdout);
+}
+
+static inline void check_skip(const char *name, const char *why)
+{
+    printf("SKIP %s/%s: %s\n", check_state.suite, name, why);
+    check_state.skipped++;
+}
+
+#define RUN(fn) check_run(#fn, fn)
+
+static inline int check_exit(void)
+{
+    return check_state.failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+#endif /* TESTS_CHECK_H */

@@ -1,0 +1,207 @@
+/*
+ * platform_host.c - the host implementation of platform.h: threads as CPUs,
+ * a lazily backed "physical memory", catchable panics.
+ */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "barrier.h"
+#include "platform.h"
+
+_Thread_local unsigned host_cpu_index;
+unsigned host_cpu_count = 1;
+unsigned char *host_phys_base;
+
+uint64_t host_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+__attribute__((constructor)) static void host_phys_init(void)
+{
+    void *p = mmap(NULL, HOST_PHYS_SPAN, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        perror("host platform: mmap of the physical address span");
+        abort();
+    }
+    host_phys_base = p;
+}
+
+void host_set_cpu(unsigned index)
+{
+    if (index >= PLAT_MAX_CPUS) {
+        fprintf(stderr, "host_set_cpu: index %u >= PLAT_MAX_CPUS\n", index);
+        abort();
+    }
+    host_cpu_index = index;
+}
+
+uint64_t plat_tsc_khz(void)
+{
+    static uint64_t khz;
+    if (khz)
+        return khz;
+    uint64_t t0 = host_monotonic_ns(), c0 = plat_tsc();
+    while (host_monotonic_ns() - t0 < 20000000u)
+        ;
+    uint64_t t1 = host_monotonic_ns(), c1 = plat_tsc();
+    khz = (c1 - c0) * 1000000u / (t1 - t0);
+    return khz ? khz : 1;
+}
+
+void plat_log(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
+void plat_write(const char *buf, size_t len)
+{
+    fwrite(buf, 1, len, stdout);
+}
+
+int plat_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    return vsnprintf(buf, size, fmt, ap);
+}
+
+int plat_snprintf(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+/* ---- catchable panics --------------------------------------------------- */
+
+static _Thread_local struct host_panic_trap *panic_trap;
+
+void host_panic_arm(struct host_panic_trap *trap)
+{
+    trap->msg[0] = '\0';
+    panic_trap = trap;
+}
+
+void host_panic_disarm(void)
+{
+    panic_trap = NULL;
+}
+
+_Noreturn void plat_panic(const char *file, int line, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct host_panic_trap *trap = panic_trap;
+    if (trap) {
+        panic_trap = NULL;
+        snprintf(trap->msg, sizeof trap->msg, "%s:%d: %s", file, line, msg);
+        longjmp(trap->env, 1);
+    }
+    fprintf(stderr, "PANIC on cpu %u at %s:%d: %s\n", host_cpu_index, file, line, msg);
+    abort();
+}
+
+const struct plat_smp_info *plat_smp_info(void)
+{
+    return NULL;
+}
+
+/* ---- work dispatch: a persistent pool, CPU 0 is the caller -------------- */
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    unsigned started;        /* worker threads running: CPUs 1..started */
+    uint64_t generation;     /* bumped per job, guarded by lock */
+    plat_job_fn fn;
+    void *arg;
+    unsigned n;
+    struct barrier start;
+    atomic_uint done;
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+static void *pool_worker(void *p)
+{
+    unsigned cpu = (unsigned)(uintptr_t)p;
+    uint64_t seen = 0;
+    host_set_cpu(cpu);
+    for (;;) {
+        pthread_mutex_lock(&pool.lock);
+        while (pool.generation == seen)
+            pthread_cond_wait(&pool.wake, &pool.lock);
+        seen = pool.generation;
+        plat_job_fn fn = pool.fn;
+        void *arg = pool.arg;
+        unsigned n = pool.n;
+        pthread_mutex_unlock(&pool.lock);
+        if (cpu < n) {
+            bool sense = false; /* the barrier is initialised afresh for every job */
+            barrier_wait(&pool.start, &sense);
+            fn(arg);
+            atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+        }
+    }
+    return NULL;
+}
+
+void host_set_cpu_count(unsigned n)
+{
+    if (n == 0 || n > PLAT_MAX_CPUS) {
+        fprintf(stderr, "host_set_cpu_count: %u outside 1..%u\n", n, PLAT_MAX_CPUS);
+        abort();
+    }
+    pthread_mutex_lock(&pool.lock);
+    while (pool.started + 1 < n) {
+        pthread_t t;
+        unsigned cpu = ++pool.started;
+        if (pthread_create(&t, NULL, pool_worker, (void *)(uintptr_t)cpu) != 0) {
+            perror("host_set_cpu_count: pthread_create");
+            abort();
+        }
+        pthread_detach(t);
+    }
+    if (n > host_cpu_count)
+        host_cpu_count = n;
+    pthread_mutex_unlock(&pool.lock);
+}
+
+void plat_run_on_cpus(unsigned n, plat_job_fn fn, void *arg)
+{
+    bool sense = false;
+    if (n == 0 || n > host_cpu_count)
+        PANIC("plat_run_on_cpus: %u CPUs requested, %u available", n, host_cpu_count);
+    /* Safe to re-initialise: every participant of the previous job has left
+     * the barrier (it counted itself done after its job returned). */
+    barrier_init(&pool.start, n);
+    atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+    pthread_mutex_lock(&pool.lock);
+    pool.fn = fn;
+    pool.arg = arg;
+    pool.n = n;
+    pool.generation++;
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+    unsigned saved = host_cpu_index;
+    host_set_cpu(0);
+    barrier_wait(&pool.start, &sense);
+    fn(arg);
+    host_set_cpu(saved);
+    while (atomic_load_explicit(&pool.done, memory_order_acquire) != n - 1)
+        plat_pause();
+}
