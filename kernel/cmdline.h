@@ -12,6 +12,15 @@
  * A bare word `key` means `key=1` (for bools).  Keys and values are case
  * sensitive.  A key given twice is an error.  Portable: used by the kernel
  * and by the host tests.
+ *
+ * Error text: every line ends with '\n' (the text is "" when there is no
+ * problem), so it can be printed as is.  Forms:
+ *   cmdline: runs=abc: expected an integer in 1..1000
+ *   cmdline: unknown parameter 'foo'
+ *   cmdline: parameter 'runs' given twice (runs=1, then runs=2)
+ * Values longer than 64 characters are shown shortened with "...".  When
+ * the text is full, a last line "cmdline: further errors omitted" says so;
+ * `errors` always counts every problem.
  */
 #ifndef KERNEL_CMDLINE_H
 #define KERNEL_CMDLINE_H
@@ -38,8 +47,11 @@ struct cmdline {
     char error[CMDLINE_ERR_LEN]; /* one line per problem, '\n'-separated */
 };
 
-/* Splits text; false (with the error recorded) on overlong text, too many
- * words, an empty key or a duplicate key. */
+/* Splits text (copied; NULL is ""); false (with the error recorded) on
+ * overlong text, too many words, an empty key or a duplicate key.  After
+ * such an error the getters still work on what was read (the first copy of
+ * a duplicate, the first CMDLINE_MAX_PARAMS words; nothing from an overlong
+ * line) and cmdline_finish() returns false. */
 bool cmdline_parse(struct cmdline *cl, const char *text);
 
 /* Each getter: key absent -> *out = def and true; present and valid -> the
@@ -55,7 +67,8 @@ bool cmdline_bool(struct cmdline *cl, const char *key, bool def, bool *out);
 bool cmdline_enum(struct cmdline *cl, const char *key, const char *const *names, unsigned n,
                   unsigned def, unsigned *out);
 /* Comma-separated subset of names[0..n-1] (n <= 64), or "all"; *mask has bit i
- * for names[i].  An empty list or an unknown name is an error. */
+ * for names[i].  An empty list or an unknown name is an error.  ("all" may
+ * also appear as one element; repeating a name is harmless.) */
 bool cmdline_list(struct cmdline *cl, const char *key, const char *const *names, unsigned n,
                   uint64_t def_mask, uint64_t *mask);
 /* Raw string value (NULL when absent); marks the key known. */

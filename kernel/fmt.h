@@ -7,6 +7,12 @@
  * precision, including '*'.  %f prints a double with the given precision
  * (default 6), correctly rounded for the magnitudes a benchmark prints
  * (|x| < 1e18), and "inf"/"nan" like the C library.
+ *
+ * Output equals glibc's for all of these (the host tests check it byte for
+ * byte): %f is exact for every finite double and any precision (ties round
+ * to even on the binary value); a NaN with its sign bit set prints "-nan";
+ * NULL prints "(nil)" for %p and "(null)" for %s.  An unsupported
+ * conversion (e.g. %e, %Lf) is echoed verbatim and consumes no argument.
  */
 #ifndef KERNEL_FMT_H
 #define KERNEL_FMT_H
@@ -17,7 +23,8 @@
 /* Sink for streaming output: called with consecutive chunks of the result. */
 typedef void (*fmt_sink)(void *ctx, const char *s, size_t n);
 
-/* Formats into sink; returns the number of characters produced. */
+/* Formats into sink, which gets consecutive non-empty chunks; returns the
+ * number of characters produced (-1 if that exceeds INT_MAX). */
 int fmt_vformat(fmt_sink sink, void *ctx, const char *fmt, va_list ap);
 
 /* C99 snprintf semantics: always NUL-terminates when size > 0, returns the

@@ -7,6 +7,16 @@
  * length.  A malformed structure yields false and one error line naming the
  * tag (type, offset) and the problem.  Portable: the kernel and the host
  * tests (crafted byte buffers) use the same code.
+ *
+ * Also rejected, because accepting them would lose data or trust a guess:
+ * more than MB2_MAX_REGIONS regions or MB2_MAX_MODULES modules; a second
+ * cmdline, bootloader, mmap, tag 14 or tag 15; a region of length 0 or whose
+ * end wraps past 2^64; usable RAM overlapping any other region; a module with
+ * mod_start >= mod_end; an RSDP whose signature or checksum (tag 14: over 20
+ * bytes; tag 15: also the extended checksum over its length field, >= 36) is
+ * wrong.  Unknown tag types are skipped, as the specification asks.
+ * Error form (one line, no '\n'):
+ *   multiboot2: tag 6 (mmap) at offset 0x48: entry_size 20 is smaller than 24
  */
 #ifndef KERNEL_MB2_H
 #define KERNEL_MB2_H
@@ -62,7 +72,10 @@ struct mb2_info {
 };
 
 /* info: the structure (8-byte aligned); avail: bytes known readable (the
- * kernel passes the header's total_size bound, tests the buffer size). */
+ * kernel passes the header's total_size bound, tests the buffer size).
+ * Strings and rsdp point into the structure, which must stay mapped.  *out
+ * is reset first and only meaningful when true is returned; err may be NULL
+ * when errlen is 0. */
 bool mb2_parse(const void *info, size_t avail, struct mb2_info *out, char *err, size_t errlen);
 
 /* Sum of usable bytes and the highest end address of usable RAM. */

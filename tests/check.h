@@ -33,8 +33,7 @@ extern struct check_state check_state;
                 printf("FAIL %s/%s: %s:%d: %s\n", check_state.suite,         \
                        check_state.test, __FILE__, __LINE__, #cond);         \
             else                                                             \
-                fprintf(stderr, "  also %s:%d: %s\n", __FILE__, __LINE__,    \
-                        #cond);                                              \
+                printf("  also %s:%d: %s\n", __FILE__, __LINE__, #cond);     \
         }                                                                    \
     } while (0)
 

@@ -1,0 +1,48 @@
+# Tools the build and the tests need, and their Debian packages.  `make deps`
+# checks them in one quick shell (a few milliseconds when all are present);
+# as root it installs what is missing with apt-get (one `update`, then a
+# non-interactive `install --no-install-recommends`), otherwise it prints the
+# exact command and stops.  Every target that runs these tools depends on it.
+
+## Dependencies (mk/10-deps.mk):
+##   make deps           check the tools below; install missing Debian packages when root
+
+# "check package" pairs: a command name, or an absolute path for files
+# (GRUB's BIOS modules, the libFuzzer runtime), and the package providing it.
+DEPS_CHECKS := \
+    gcc:gcc \
+    ld:binutils \
+    make:make \
+    grub-mkrescue:grub-common \
+    grub-file:grub-common \
+    /usr/lib/grub/i386-pc/multiboot2.mod:grub-pc-bin \
+    xorriso:xorriso \
+    qemu-system-x86_64:qemu-system-x86 \
+    gnuplot:gnuplot-nox \
+    python3:python3 \
+    clang:clang \
+    /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
+
+.PHONY: deps
+deps:
+	@missing=""; \
+	for pair in $(DEPS_CHECKS); do \
+	    what=$${pair%%:*}; pkg=$${pair##*:}; \
+	    case $$what in \
+	        /*) set -- $$what; [ -e "$$1" ] || missing="$$missing $$pkg" ;; \
+	        *) command -v $$what >/dev/null 2>&1 || missing="$$missing $$pkg" ;; \
+	    esac; \
+	done; \
+	missing=$$(printf '%s\n' $$missing | sort -u | paste -sd' '); \
+	if [ -n "$$missing" ]; then \
+	    cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing"; \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "deps: missing Debian packages: $$missing" >&2; \
+	        echo "deps: install them as root with:" >&2; \
+	        echo "    $$cmd" >&2; \
+	        exit 1; \
+	    fi; \
+	    echo "deps: installing $$missing"; \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing \
+	        || { echo "deps: apt-get failed; install these packages: $$missing" >&2; exit 1; }; \
+	fi
