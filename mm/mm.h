@@ -34,7 +34,8 @@ enum frame_error {
     FRAME_ERR_IN_USE,        /* from_unused on a frame in use */
     FRAME_ERR_UNUSED,        /* from_in_use on a free frame */
     FRAME_ERR_UNIQUE,        /* from_in_use on an exclusively owned frame */
-    FRAME_ERR_BUSY,          /* being constructed or destroyed */
+    FRAME_ERR_BUSY,          /* being constructed or destroyed (from_unused: or held
+                              * in another CPU's cache) */
     FRAME_ERR_OUT_OF_BOUND,  /* address outside every arena */
     FRAME_ERR_NOT_ALIGNED,   /* address not frame aligned */
     FRAME_ERR_INVALID,       /* bad argument (n == 0, alignment not a power of two, ...) */
@@ -80,9 +81,25 @@ bool mm_init(const struct mm_range *usable, unsigned n_usable,
 /* One frame, refcount 1 (or UNIQUE); NULL when out of frames. */
 struct frame *frame_alloc(unsigned flags);
 /* Releases a frame the caller owns exclusively (UNIQUE or refcount 1) without
- * an atomic read-modify-write; panics on any other state. */
+ * an atomic read-modify-write; panics on any other state.  A count of 1 is
+ * exclusive only while the pa has not been given to frame_from_in_use users;
+ * shared frames are released with frame_drop. */
 void frame_free(struct frame *f);
 
+/* One naturally aligned block of 2^order frames (order <= MM_MAX_ORDER) as a
+ * single unit, e.g. a 2 MiB huge page at order 9: the returned head frame
+ * carries the refcount (1 or UNIQUE) for the whole block and remembers the
+ * order; the other frames are not individually owned (they stay UNUSED, like
+ * Linux's non-compound high-order pages), so the cost does not grow with the
+ * order.  Release with frame_free / frame_drop on the head.  Order 0 is
+ * frame_alloc.  NULL when out of frames; panics on order > MM_MAX_ORDER. */
+struct frame *frame_alloc_order(unsigned order, unsigned flags);
+unsigned frame_order(const struct frame *f); /* unit order of an allocated frame */
+
+/* Claims the free frame at pa out of the buddy allocator (draining this CPU's
+ * cache first if it holds the frame) and returns it with refcount 1, or
+ * UNIQUE.  IN_USE / UNIQUE / BUSY when it is not free (BUSY also: held in
+ * another CPU's cache), OUT_OF_BOUND / NOT_ALIGNED for bad addresses. */
 enum frame_error frame_from_unused(uint64_t pa, bool unique, struct frame **out);
 /* CAS loop; *retries (may be NULL) receives the failed CAS attempts. */
 enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *retries);
@@ -112,8 +129,11 @@ void frame_free_contig(uint64_t pa, uint64_t n);
 
 /* ---- per-CPU caches ------------------------------------------------------- */
 
+#define MM_PCP_MAX_CAPACITY 8192u
+
 /* Drains every cache and applies cfg; call only at a quiescent point (no
- * allocator calls in flight on any CPU). false on an invalid configuration. */
+ * allocator calls in flight on any CPU).  false on an invalid configuration
+ * (capacity outside 1..MM_PCP_MAX_CAPACITY, batch outside 1..capacity). */
 bool mm_pcp_configure(const struct pcp_config *cfg);
 void mm_pcp_get_config(struct pcp_config *cfg);
 /* Returns this CPU's cached frames to the buddy allocator. */
@@ -123,11 +143,11 @@ void mm_pcp_drain_all(void);
 
 struct pcp_stats {
     uint64_t hits;          /* allocations served from the cache */
-    uint64_t misses;        /* allocations that found it empty */
+    uint64_t misses;        /* allocations not served by the cache (all when off) */
     uint64_t refills;       /* batch refills from the buddy allocator */
     uint64_t drains;        /* batch drains to the buddy allocator */
     uint64_t frees;         /* frees into the cache */
-    uint64_t remote_frees;  /* frees of frames another CPU allocated */
+    uint64_t remote_frees;  /* order-0 frees of frames another CPU allocated (on or off) */
     uint64_t cached;        /* frames in the cache now */
 };
 void mm_pcp_stats(unsigned cpu, struct pcp_stats *out);
@@ -138,7 +158,10 @@ void mm_pcp_stats_reset(void); /* quiescent point only */
 struct mm_lock_stats {
     uint64_t acquisitions;
     uint64_t contended;     /* acquisitions that had to wait */
-    uint64_t hold_cycles;   /* TSC cycles spent holding the lock */
+    uint64_t hold_cycles;   /* TSC cycles spent holding the lock: an unbiased
+                             * estimate from a random 1-in-16 sample of the
+                             * acquisitions (see mm/mm_int.h for why) */
+    uint64_t hold_samples;  /* acquisitions actually timed */
 };
 
 struct mm_stats {

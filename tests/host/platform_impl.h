@@ -12,6 +12,7 @@
 #ifndef HOST_PLATFORM_IMPL_H
 #define HOST_PLATFORM_IMPL_H
 
+#include <sched.h>
 #include <stdint.h>
 
 #define HOST_PHYS_SPAN ((uint64_t)64 << 30) /* 64 GiB of address space, lazily backed */
@@ -39,13 +40,22 @@ static inline uint64_t plat_tsc_stop(void)
     __builtin_ia32_lfence();
     return t;
 }
-static inline void plat_pause(void) { __builtin_ia32_pause(); }
+/* Threads are not CPUs: a spinner may be waiting for a thread the host has
+ * descheduled (more threads than cores, a loaded CI machine), so every 128th
+ * spin gives the core away. */
+static inline void plat_pause(void)
+{
+    static _Thread_local unsigned spins;
+    __builtin_ia32_pause();
+    if ((++spins & 127) == 0)
+        sched_yield();
+}
 #else
 uint64_t host_monotonic_ns(void);
 static inline uint64_t plat_tsc(void) { return host_monotonic_ns(); }
 static inline uint64_t plat_tsc_start(void) { return host_monotonic_ns(); }
 static inline uint64_t plat_tsc_stop(void) { return host_monotonic_ns(); }
-static inline void plat_pause(void) {}
+static inline void plat_pause(void) { sched_yield(); }
 #endif
 
 static inline plat_irqstate_t plat_irq_save(void) { return 0; }

@@ -1,0 +1,351 @@
+/*
+ * buddy.c - the global allocator: per-arena buddy free lists, orders
+ * 0..MM_MAX_ORDER, under the arena's TTAS spinlock (mm_int.h says why not FIFO).
+ *
+ * Blocks are naturally aligned in absolute PFNs (an order-9 block is a
+ * 2 MiB-aligned physical range, usable as a huge page), so the buddy of block
+ * (pfn, o) is pfn ^ 2^o.  Arenas need not be aligned: a buddy outside the
+ * arena's span is never free, so edge blocks simply stop coalescing at the
+ * edge, and mm_init frees each range as maximal aligned blocks.  Reserved
+ * frames inside a span are never free either, so they split the span the
+ * same way.
+ *
+ * Only the head of a free block carries state (FRAME_F_FREE, its order, the
+ * list links); the frames behind it keep flags 0 and refcount UNUSED, so
+ * split and coalesce touch one slot per step and an order-9 allocation costs
+ * the same as an order-0 one.
+ *
+ * Invariants (verified by buddy_verify_locked, after every operation in the
+ * MM_DEBUG build): each list entry is a FREE head of that order, aligned, in
+ * the span, linked both ways; list lengths match free_blocks[]; free_mask has
+ * bit o exactly when list o is non-empty; free_frames is the sum; no free
+ * block has a free buddy of the same order.
+ *
+ * Every function here that touches the lists is *_locked and asserts the
+ * arena lock; the frame states outside the lists are frame.c's business.
+ */
+#include "mm_int.h"
+
+/* A contiguous request with an alignment larger than its size first looks
+ * for a smaller free block that happens to be aligned; the scan is bounded to
+ * keep lock hold times flat. */
+#define CONTIG_SCAN_LIMIT 64
+
+#if MM_DEBUG
+static void buddy_debug_verify_locked(struct arena *a)
+{
+    char err[200];
+    if (!buddy_verify_locked(a, err, sizeof err))
+        PANIC("buddy: arena %u free lists corrupt: %s", a->index, err);
+}
+#else
+static inline void buddy_debug_verify_locked(struct arena *a) { (void)a; }
+#endif
+
+static void freelist_push_locked(struct arena *a, struct frame *f, unsigned order)
+{
+    f->order = (uint8_t)order;
+    f->prev = NULL;
+    f->next = a->free_head[order];
+    if (f->next)
+        f->next->prev = f;
+    a->free_head[order] = f;
+    a->free_blocks[order]++;
+    a->free_frames += (uint64_t)1 << order;
+    a->free_mask |= 1u << order;
+    frame_flags_set(f, FRAME_F_FREE | frame_debug_bits(f));
+}
+
+static void freelist_remove_locked(struct arena *a, struct frame *f, unsigned order)
+{
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        a->free_head[order] = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    a->free_blocks[order]--;
+    a->free_frames -= (uint64_t)1 << order;
+    if (a->free_head[order] == NULL)
+        a->free_mask &= ~(1u << order);
+    frame_flags_set(f, frame_debug_bits(f));
+}
+
+struct frame *buddy_alloc_block_locked(struct arena *a, unsigned order)
+{
+    MM_LOCK_ASSERT_HELD(&a->lock);
+    uint32_t m = a->free_mask >> order;
+    if (m == 0)
+        return NULL;
+    unsigned o = order + (unsigned)__builtin_ctz(m);
+    struct frame *f = a->free_head[o];
+    freelist_remove_locked(a, f, o);
+    while (o > order) { /* keep the lower half, free the upper */
+        o--;
+        freelist_push_locked(a, f + ((size_t)1 << o), o);
+    }
+    buddy_debug_verify_locked(a);
+    return f;
+}
+
+static void buddy_insert_locked(struct arena *a, uint64_t pfn, unsigned order)
+{
+    frame_flags_set(arena_frame(a, pfn), frame_debug_bits(arena_frame(a, pfn)));
+    while (order < MM_MAX_ORDER) {
+        uint64_t bpfn = pfn ^ ((uint64_t)1 << order);
+        if (bpfn < a->base_pfn || bpfn >= a->end_pfn)
+            break;
+        struct frame *b = arena_frame(a, bpfn);
+        /* FREE is set and cleared only under this lock, so when we see it,
+         * order and links are the lock holders' too. */
+        if (!(frame_flags_get(b) & FRAME_F_FREE) || b->order != order)
+            break;
+        freelist_remove_locked(a, b, order);
+        pfn &= ~((uint64_t)1 << order);
+        order++;
+    }
+    freelist_push_locked(a, arena_frame(a, pfn), order);
+}
+
+void buddy_free_block_locked(struct arena *a, uint64_t pfn, unsigned order)
+{
+    MM_LOCK_ASSERT_HELD(&a->lock);
+    buddy_insert_locked(a, pfn, order);
+    buddy_debug_verify_locked(a);
+}
+
+void buddy_free_range_locked(struct arena *a, uint64_t pfn, uint64_t n)
+{
+    MM_LOCK_ASSERT_HELD(&a->lock);
+    while (n) {
+        unsigned o = pfn ? (unsigned)__builtin_ctzll(pfn) : MM_MAX_ORDER;
+        if (o > MM_MAX_ORDER)
+            o = MM_MAX_ORDER;
+        if (((uint64_t)1 << o) > n)
+            o = mm_ilog2(n);
+        buddy_insert_locked(a, pfn, o);
+        pfn += (uint64_t)1 << o;
+        n -= (uint64_t)1 << o;
+    }
+    buddy_debug_verify_locked(a);
+}
+
+uint64_t buddy_take_locked(struct arena *a, uint64_t want, struct frame **chain)
+{
+    MM_LOCK_ASSERT_HELD(&a->lock);
+    uint64_t got = 0;
+    /* Smallest blocks first: a refill should not break a large block while
+     * small ones are free. */
+    while (got < want && a->free_mask) {
+        unsigned o = (unsigned)__builtin_ctz(a->free_mask);
+        struct frame *f = a->free_head[o];
+        freelist_remove_locked(a, f, o);
+        while (((uint64_t)1 << o) > want - got) {
+            o--;
+            freelist_push_locked(a, f + ((size_t)1 << o), o);
+        }
+        f->order = (uint8_t)o;
+        f->next = *chain;
+        *chain = f;
+        got += (uint64_t)1 << o;
+    }
+    buddy_debug_verify_locked(a);
+    return got;
+}
+
+bool buddy_claim_locked(struct arena *a, uint64_t pfn)
+{
+    MM_LOCK_ASSERT_HELD(&a->lock);
+    for (unsigned o = 0; o <= MM_MAX_ORDER; o++) {
+        uint64_t head = pfn & ~(((uint64_t)1 << o) - 1);
+        if (head < a->base_pfn)
+            break;
+        struct frame *h = arena_frame(a, head);
+        if (!(frame_flags_get(h) & FRAME_F_FREE) || h->order < o)
+            continue;
+        /* A free head of order k >= o is 2^k aligned and pfn - head < 2^o:
+         * the block contains pfn.  Split it down around pfn. */
+        unsigned k = h->order;
+        freelist_remove_locked(a, h, k);
+        uint64_t base = head;
+        while (k > 0) {
+            k--;
+            uint64_t half = (uint64_t)1 << k;
+            if (pfn >= base + half) {
+                freelist_push_locked(a, arena_frame(a, base), k);
+                base += half;
+            } else {
+                freelist_push_locked(a, arena_frame(a, base + half), k);
+            }
+        }
+        buddy_debug_verify_locked(a);
+        return true;
+    }
+    return false;
+}
+
+/* First free block of order k aligned to `align` frames, within the scan bound. */
+static struct frame *scan_aligned_locked(struct arena *a, unsigned k, uint64_t align)
+{
+    unsigned scanned = 0;
+    for (struct frame *c = a->free_head[k]; c && scanned < CONTIG_SCAN_LIMIT; c = c->next, scanned++)
+        if ((c->pfn & (align - 1)) == 0)
+            return c;
+    return NULL;
+}
+
+/* Runs of more than 2^MM_MAX_ORDER frames (or alignments beyond it): whole
+ * max-order blocks that are physically adjacent. */
+static bool contig_large_locked(struct arena *a, uint64_t n, uint64_t align, uint64_t *pfn,
+                                uint64_t *span)
+{
+    const uint64_t max_block = (uint64_t)1 << MM_MAX_ORDER;
+    uint64_t blocks = (n + max_block - 1) >> MM_MAX_ORDER;
+    for (struct frame *c = a->free_head[MM_MAX_ORDER]; c; c = c->next) {
+        if ((c->pfn & (align - 1)) || c->pfn + blocks * max_block > a->end_pfn)
+            continue;
+        uint64_t i;
+        for (i = 1; i < blocks; i++) {
+            struct frame *b = arena_frame(a, c->pfn + i * max_block);
+            if (!(frame_flags_get(b) & FRAME_F_FREE) || b->order != MM_MAX_ORDER)
+                break;
+        }
+        if (i < blocks)
+            continue;
+        for (i = 0; i < blocks; i++)
+            freelist_remove_locked(a, arena_frame(a, c->pfn + i * max_block), MM_MAX_ORDER);
+        *pfn = c->pfn;
+        *span = blocks * max_block;
+        return true;
+    }
+    return false;
+}
+
+bool buddy_alloc_contig_locked(struct arena *a, uint64_t n, uint64_t align, uint64_t *out)
+{
+    MM_LOCK_ASSERT_HELD(&a->lock);
+    unsigned order_n = mm_ceil_log2(n), order_a = mm_ilog2(align);
+    unsigned need = order_n > order_a ? order_n : order_a;
+    uint64_t pfn, span;
+    if (need > MM_MAX_ORDER) {
+        if (!contig_large_locked(a, n, align, &pfn, &span))
+            return false;
+    } else {
+        struct frame *f = NULL;
+        unsigned k;
+        for (k = order_n; k < order_a && f == NULL; k++)
+            f = scan_aligned_locked(a, k, align);
+        if (f) {
+            k = f->order;
+            freelist_remove_locked(a, f, k);
+            span = (uint64_t)1 << k;
+        } else {
+            f = buddy_alloc_block_locked(a, need);
+            if (f == NULL)
+                return false;
+            span = (uint64_t)1 << need;
+        }
+        pfn = f->pfn;
+    }
+    /* Trim the tail of the covering block back to the free lists. */
+    if (span > n)
+        buddy_free_range_locked(a, pfn + n, span - n);
+    buddy_debug_verify_locked(a);
+    *out = pfn;
+    return true;
+}
+
+struct frame *buddy_alloc_any(unsigned order)
+{
+    /* Highest arena first: low memory (DMA-reachable, below 4 GiB) is the
+     * last to go, as in Linux's zone fallback order. */
+    for (unsigned i = mm.n_arenas; i-- > 0;) {
+        struct arena *a = &mm_arenas[i];
+        plat_irqstate_t s = mm_lock_acquire(&a->lock);
+        struct frame *f = buddy_alloc_block_locked(a, order);
+        mm_lock_release(&a->lock, s);
+        if (f)
+            return f;
+    }
+    return NULL;
+}
+
+void buddy_free_unit(struct frame *head, unsigned order)
+{
+    struct arena *a = frame_arena(head);
+    plat_irqstate_t s = mm_lock_acquire(&a->lock);
+    buddy_free_block_locked(a, head->pfn, order);
+    mm_lock_release(&a->lock, s);
+}
+
+bool buddy_verify_locked(struct arena *a, char *err, size_t errlen)
+{
+    MM_LOCK_ASSERT_HELD(&a->lock);
+    uint64_t frames = 0;
+    for (unsigned o = 0; o <= MM_MAX_ORDER; o++) {
+        uint64_t blocks = 0;
+        struct frame *prev = NULL;
+        if (((a->free_mask >> o) & 1) != (a->free_head[o] != NULL)) {
+            plat_snprintf(err, errlen, "order %u: free_mask bit disagrees with the list", o);
+            return false;
+        }
+        for (struct frame *f = a->free_head[o]; f; prev = f, f = f->next) {
+            uint64_t pa = f->pfn << PAGE_SHIFT;
+            if (++blocks > a->free_blocks[o]) {
+                plat_snprintf(err, errlen, "order %u: list longer than its count %llu (cycle?)",
+                              o, (unsigned long long)a->free_blocks[o]);
+                return false;
+            }
+            if (f < a->meta || f >= a->meta + (a->end_pfn - a->base_pfn) ||
+                f->pfn != a->base_pfn + (uint64_t)(f - a->meta)) {
+                plat_snprintf(err, errlen, "order %u: entry %p is not a slot of this arena", o,
+                              (void *)f);
+                return false;
+            }
+            if (f->prev != prev) {
+                plat_snprintf(err, errlen, "order %u: frame pa %#llx: prev link broken", o,
+                              (unsigned long long)pa);
+                return false;
+            }
+            if (!(frame_flags_get(f) & FRAME_F_FREE) || f->order != o) {
+                plat_snprintf(err, errlen,
+                              "order %u: frame pa %#llx on the list has flags %#x order %u", o,
+                              (unsigned long long)pa, frame_flags_get(f), f->order);
+                return false;
+            }
+            if ((f->pfn & (((uint64_t)1 << o) - 1)) ||
+                f->pfn + ((uint64_t)1 << o) > a->end_pfn) {
+                plat_snprintf(err, errlen, "order %u: block at pa %#llx misaligned or past the arena",
+                              o, (unsigned long long)pa);
+                return false;
+            }
+            if (atomic_load_explicit(&f->refcount, memory_order_relaxed) != REF_UNUSED) {
+                plat_snprintf(err, errlen, "order %u: free block at pa %#llx is not UNUSED", o,
+                              (unsigned long long)pa);
+                return false;
+            }
+            uint64_t bpfn = f->pfn ^ ((uint64_t)1 << o);
+            if (o < MM_MAX_ORDER && bpfn >= a->base_pfn && bpfn < a->end_pfn) {
+                struct frame *b = arena_frame(a, bpfn);
+                if ((frame_flags_get(b) & FRAME_F_FREE) && b->order == o) {
+                    plat_snprintf(err, errlen,
+                                  "order %u: free buddies at pa %#llx and %#llx not coalesced", o,
+                                  (unsigned long long)pa, (unsigned long long)(bpfn << PAGE_SHIFT));
+                    return false;
+                }
+            }
+        }
+        if (blocks != a->free_blocks[o]) {
+            plat_snprintf(err, errlen, "order %u: %llu blocks on the list, count says %llu", o,
+                          (unsigned long long)blocks, (unsigned long long)a->free_blocks[o]);
+            return false;
+        }
+        frames += blocks << o;
+    }
+    if (frames != a->free_frames) {
+        plat_snprintf(err, errlen, "free lists hold %llu frames, free_frames says %llu",
+                      (unsigned long long)frames, (unsigned long long)a->free_frames);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,105 @@
+/*
+ * contig.c - contiguous allocation: n frames (any n >= 1) at a power-of-two
+ * alignment, from the buddy allocator (seed 002's alloc_contiguous(layout)).
+ *
+ * The covering block is the smallest one that is both large enough and
+ * aligned: order max(ceil(log2 n), log2 align), or a smaller free block that
+ * happens to sit at an aligned address; its tail beyond n frames goes back
+ * to the free lists at once.  Runs beyond 2^MM_MAX_ORDER frames are found as
+ * physically adjacent max-order blocks.  A failure first returns this CPU's
+ * cached frames to the buddy allocator (they may complete a block) and tries
+ * again; other CPUs' caches are out of reach without an IPI.
+ *
+ * Unlike order-k units (frame_alloc_order), every frame of a contiguous run
+ * is its own UNIQUE frame (Asterinas' Segment): the caller may convert, share
+ * and drop them one by one.  That costs one metadata write per frame, the
+ * price of n independent handles; frame_free_contig checks every frame before
+ * it changes anything, so a panic leaves the state as it found it.
+ */
+#include "mm_int.h"
+
+static bool contig_alloc_pfn(uint64_t n, uint64_t align, uint64_t *pfn)
+{
+    for (unsigned i = mm.n_arenas; i-- > 0;) {
+        struct arena *a = &mm_arenas[i];
+        if (a->end_pfn - a->base_pfn < n)
+            continue;
+        plat_irqstate_t s = mm_lock_acquire(&a->lock);
+        bool ok = buddy_alloc_contig_locked(a, n, align, pfn);
+        mm_lock_release(&a->lock, s);
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+enum frame_error frame_alloc_contig(uint64_t n, uint64_t align, unsigned flags, uint64_t *pa_out)
+{
+    if (n == 0 || align == 0 || (align & (align - 1)) || pa_out == NULL ||
+        (flags & ~(FRAME_ZERO | FRAME_UNIQUE)))
+        return FRAME_ERR_INVALID;
+    if (n > mm.total_frames || align > ((uint64_t)1 << (63 - PAGE_SHIFT)))
+        return FRAME_ERR_NOMEM;
+    uint64_t pfn;
+    if (!contig_alloc_pfn(n, align, &pfn)) {
+        mm_pcp_drain_local();
+        if (!contig_alloc_pfn(n, align, &pfn))
+            return FRAME_ERR_NOMEM;
+    }
+    struct frame *f = arena_frame(&mm_arenas[mm_arena_of_pfn(pfn)], pfn);
+    unsigned cpu = plat_cpu_index();
+    for (uint64_t i = 0; i < n; i++) {
+#if MM_DEBUG
+        mm_debug_check_poison(&f[i], 1);
+#endif
+        f[i].order = 0;
+        f[i].alloc_cpu = (uint16_t)cpu;
+        f[i].owner = 0;
+        frame_flags_set(&f[i], FRAME_F_ALLOCATED);
+        /* UNIQUE by a plain store: the run was taken out of the free lists
+         * under the arena lock, it is ours alone (state table: frame.c). */
+        atomic_store_explicit(&f[i].refcount, REF_UNIQUE, memory_order_relaxed);
+    }
+    if (flags & FRAME_ZERO)
+        __builtin_memset(plat_phys_to_virt(pfn << PAGE_SHIFT), 0, n << PAGE_SHIFT);
+    *pa_out = pfn << PAGE_SHIFT;
+    return FRAME_OK;
+}
+
+void frame_free_contig(uint64_t pa, uint64_t n)
+{
+    if (pa & (PAGE_SIZE - 1))
+        PANIC("frame_free_contig: pa %#llx is not frame aligned (misaligned free)",
+              (unsigned long long)pa);
+    uint64_t pfn = pa >> PAGE_SHIFT;
+    int ai = mm_arena_of_pfn(pfn);
+    if (n == 0 || ai < 0 || pfn + n > mm.span[ai].end_pfn || pfn + n < pfn)
+        PANIC("frame_free_contig: [%#llx, +%llu frames) is not memory the allocator owns",
+              (unsigned long long)pa, (unsigned long long)n);
+    struct arena *a = &mm_arenas[ai];
+    struct frame *f = arena_frame(a, pfn);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t v = atomic_load_explicit(&f[i].refcount, memory_order_relaxed);
+        uint32_t fl = frame_flags_get(&f[i]);
+        if ((fl & FRAME_F_ALLOCATED) && f[i].order == 0 && (v == REF_UNIQUE || v == 1))
+            continue;
+        mm_panic_frame("frame_free_contig", &f[i],
+                       (fl & FRAME_F_RESERVED)   ? "free of a reserved frame the allocator does not own"
+                       : v == REF_UNUSED         ? "double free"
+                       : (v > 1 && v <= REF_MAX) ? "free of a frame still shared"
+                       : (fl & FRAME_F_ALLOCATED) && f[i].order
+                           ? "frame heads an order-k unit (free it with frame_free)"
+                           : "frame is not an exclusively owned allocated frame");
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        f[i].owner = 0;
+#if MM_DEBUG
+        mm_debug_poison(&f[i], 1);
+#endif
+        frame_flags_set(&f[i], frame_debug_bits(&f[i]));
+        atomic_store_explicit(&f[i].refcount, REF_UNUSED, memory_order_relaxed);
+    }
+    plat_irqstate_t s = mm_lock_acquire(&a->lock);
+    buddy_free_range_locked(a, pfn, n);
+    mm_lock_release(&a->lock, s);
+}

@@ -1,0 +1,412 @@
+/*
+ * frame.c - frame handles: the reference-count protocol, single-frame and
+ * order-k allocation, and the per-CPU cache hit paths.
+ *
+ * Allocation order: this CPU's cache (no lock, no atomic RMW, interrupts off
+ * around the list operation), then the buddy allocator (pcp.c refills a batch
+ * on a miss).  A release goes back to this CPU's cache, which drains a batch
+ * to the buddy allocator when full.  Order-k units (k > 0) and the cache-off
+ * mode go straight to the buddy allocator.
+ *
+ * Reference-count state machine (one atomic u64 per frame; seed 004's states,
+ * seed 000's orderings):
+ *
+ *   UNUSED = UINT64_MAX     free: owned by the allocator (buddy list or a CPU cache)
+ *   UNIQUE = UINT64_MAX-1   exclusively owned by one holder
+ *   0                       busy: being constructed or torn down
+ *   1 .. REF_MAX            shared by that many references (REF_MAX = INT64_MAX)
+ *   REF_MAX+1 .. UNIQUE-1   illegal: the overflow guard panics naming the frame
+ *
+ * | transition            | by                          | atomic op, order          | why that order suffices                          |
+ * |-----------------------|-----------------------------|---------------------------|--------------------------------------------------|
+ * | UNUSED -> UNIQUE      | frame_alloc(FRAME_UNIQUE),  | store, relaxed            | the allocator owns a free frame exclusively: a   |
+ * |                       | frame_alloc_contig/_order   |                           | buddy list under the arena lock, or this CPU's   |
+ * |                       |                             |                           | cache with interrupts off.  Nobody else moves a  |
+ * |                       |                             |                           | frame out of UNUSED (from_in_use refuses it,     |
+ * |                       |                             |                           | from_unused claims only under the arena lock),   |
+ * |                       |                             |                           | so no RMW; the handle reaches other CPUs only    |
+ * |                       |                             |                           | through the caller's own synchronisation.        |
+ * | UNUSED -> 1           | frame_alloc(0)              | store, release            | a from_in_use on another CPU that reads 1        |
+ * |                       |                             |                           | (acquire CAS) must see flags/owner/order.        |
+ * | UNUSED -> 0           | frame_from_unused           | CAS, acquire (under the   | pairs with the last drop's release store: the    |
+ * |                       |                             | arena lock)               | old owner's teardown happens before our writes.  |
+ * | 0 -> 1 / UNIQUE       | frame_from_unused           | store, release / relaxed  | release publishes the metadata just written.     |
+ * | UNIQUE -> 1           | frame_unique_to_shared      | store, release            | the only holder publishes its metadata writes    |
+ * |                       |                             |                           | before from_in_use can see a shared count.       |
+ * | n -> n+1              | frame_clone                 | fetch_add, relaxed        | a reference is made from an existing one, which  |
+ * |                       |                             |                           | already orders the contents (Boost/Arc).  Guard: |
+ * |                       |                             |                           | old 0 or >= REF_MAX panics (after the add, as    |
+ * |                       |                             |                           | Arc does: REF_MAX is far from wrapping).         |
+ * | n -> n+1              | frame_from_in_use           | CAS loop, acquire on      | acquires what the release store of 1 / unique_to |
+ * |                       |                             | success, relaxed on fail  | _shared published; refuses UNUSED, UNIQUE, 0;    |
+ * |                       |                             |                           | failed CASes are counted (retries).              |
+ * | n -> n-1 (n > 1)      | frame_drop                  | fetch_sub, release        | our uses happen before the last owner's teardown |
+ * | 1 -> 0                | last frame_drop             | fetch_sub release, then   | every holder's uses (each released by its        |
+ * |                       |                             | acquire fence             | fetch_sub) happen before the teardown.           |
+ * | 0 -> UNUSED           | last frame_drop, after the  | store, release            | pairs with from_unused's acquire CAS: teardown   |
+ * |                       | teardown                    |                           | is never reordered after the frame is claimable. |
+ * | UNIQUE/1 -> UNUSED    | frame_free, frame_free_     | store, relaxed            | the caller owns it exclusively (for a count of 1 |
+ * |                       | contig, drop of UNIQUE      |                           | it has not published the pa to from_in_use       |
+ * |                       |                             |                           | users): no RMW.  The next owner is this CPU or   |
+ * |                       |                             |                           | comes through the arena lock, whose release/     |
+ * |                       |                             |                           | acquire orders the frame for it.                 |
+ * | UNUSED (buddy<->cache)| refill, drain               | none                      | ownership moves with the arena lock.             |
+ *
+ * Hence frame_alloc(FRAME_UNIQUE) + frame_free on the cache hit path is a
+ * list pop, a list push and plain (relaxed) stores: no lock, no RMW.
+ * The per-CPU counters are plain fields written only by their CPU.
+ */
+#include "mm_int.h"
+
+/* ThreadSanitizer does not model atomic_thread_fence (GCC warns and would
+ * miss the edge); like Rust's Arc, use an acquire load of the counter there,
+ * which gives the same happens-before edge for this protocol. */
+#if defined(__SANITIZE_THREAD__)
+#define MM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MM_TSAN 1
+#endif
+#endif
+
+static inline void acquire_fence_after_last_drop(struct frame *f)
+{
+#ifdef MM_TSAN
+    (void)atomic_load_explicit(&f->refcount, memory_order_acquire);
+#else
+    (void)f;
+    atomic_thread_fence(memory_order_acquire);
+#endif
+}
+
+const char *mm_refcount_name(uint64_t v, char *buf, size_t len)
+{
+    if (v == REF_UNUSED)
+        return "UNUSED";
+    if (v == REF_UNIQUE)
+        return "UNIQUE";
+    if (v == 0)
+        return "busy (0)";
+    if (v <= REF_MAX)
+        plat_snprintf(buf, len, "shared (%llu)", (unsigned long long)v);
+    else
+        plat_snprintf(buf, len, "illegal (%#llx)", (unsigned long long)v);
+    return buf;
+}
+
+_Noreturn void mm_panic_frame(const char *fn, const struct frame *f, const char *what)
+{
+    char rc[48];
+    uint64_t v = atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_relaxed);
+    PANIC("%s: frame pa %#llx: %s (refcount %s, flags %#x, order %u)", fn,
+          (unsigned long long)(f->pfn << PAGE_SHIFT), what, mm_refcount_name(v, rc, sizeof rc),
+          frame_flags_get(f), f->order);
+}
+
+static inline void frame_check_ptr(const struct frame *f, const char *fn)
+{
+    if (unlikely(!mm_is_frame_ptr(f)))
+        PANIC("%s: %p is not a frame owned by the allocator (foreign or misaligned handle)", fn,
+              (const void *)f);
+}
+
+/* The caller claims to own f exclusively (UNIQUE or a count of 1). */
+static void frame_check_exclusive(const struct frame *f, const char *fn)
+{
+    frame_check_ptr(f, fn);
+    uint64_t v = atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_relaxed);
+    uint32_t fl = frame_flags_get(f);
+    if (likely((fl & FRAME_F_ALLOCATED) && (v == REF_UNIQUE || v == 1)))
+        return;
+    if (fl & FRAME_F_RESERVED)
+        mm_panic_frame(fn, f, "free of a reserved frame the allocator does not own");
+    if (v == REF_UNUSED)
+        mm_panic_frame(fn, f, "double free");
+    if (v == 0)
+        mm_panic_frame(fn, f, "free of a frame being constructed or torn down");
+    if (v > REF_MAX && v != REF_UNIQUE)
+        mm_panic_frame(fn, f, "refcount corrupted");
+    if (v > 1 && v <= REF_MAX)
+        mm_panic_frame(fn, f, "free of a frame still shared (use frame_drop)");
+    mm_panic_frame(fn, f, "free of a frame not flagged allocated");
+}
+
+/* Exclusive owner's view: becomes a free frame of the allocator. */
+static inline void frame_teardown(struct frame *f)
+{
+    f->owner = 0;
+#if MM_DEBUG
+    mm_debug_poison(f, (uint64_t)1 << f->order);
+#endif
+    frame_flags_set(f, frame_debug_bits(f));
+}
+
+static inline void frame_prepare(struct frame *f, unsigned order, unsigned flags, unsigned cpu)
+{
+#if MM_DEBUG
+    mm_debug_check_poison(f, (uint64_t)1 << order);
+#endif
+    f->order = (uint8_t)order;
+    f->alloc_cpu = (uint16_t)cpu;
+    f->owner = 0;
+    frame_flags_set(f, FRAME_F_ALLOCATED);
+    if (flags & FRAME_ZERO)
+        __builtin_memset(plat_phys_to_virt(f->pfn << PAGE_SHIFT), 0, PAGE_SIZE << order);
+    if (flags & FRAME_UNIQUE)
+        atomic_store_explicit(&f->refcount, REF_UNIQUE, memory_order_relaxed);
+    else
+        atomic_store_explicit(&f->refcount, 1, memory_order_release);
+}
+
+/* Returns a torn-down frame (refcount UNUSED) to this CPU's cache, or to the
+ * buddy allocator for order-k units and the cache-off mode. */
+static inline void frame_release(struct frame *f)
+{
+    unsigned order = f->order;
+    if (unlikely(order != 0)) {
+        buddy_free_unit(f, order);
+        return;
+    }
+    plat_irqstate_t s = plat_irq_save();
+    unsigned cpu = plat_cpu_index();
+    if (likely(cpu < mm.max_cpus)) {
+        struct pcp *p = &mm_pcp[cpu];
+        p->remote_frees += f->alloc_cpu != cpu;
+        if (likely(p->enabled)) {
+            if (unlikely(p->count >= p->capacity))
+                pcp_drain(p, p->batch);
+            frame_flags_set(f, FRAME_F_CACHED | frame_debug_bits(f));
+            f->next = p->head;
+            p->head = f;
+            p->count++;
+            p->frees++;
+            plat_irq_restore(s);
+            return;
+        }
+    }
+    plat_irq_restore(s);
+    buddy_free_unit(f, 0);
+}
+
+static inline bool frame_flags_valid(unsigned flags)
+{
+    return (flags & ~(FRAME_ZERO | FRAME_UNIQUE)) == 0;
+}
+
+struct frame *frame_alloc(unsigned flags)
+{
+    if (unlikely(!frame_flags_valid(flags)))
+        PANIC("frame_alloc: unknown flags %#x", flags);
+    plat_irqstate_t s = plat_irq_save();
+    unsigned cpu = plat_cpu_index();
+    struct frame *f;
+    if (likely(cpu < mm.max_cpus)) {
+        struct pcp *p = &mm_pcp[cpu];
+        f = p->head;
+        if (likely(f != NULL)) {
+            p->head = f->next;
+            p->count--;
+            p->hits++;
+        } else {
+            f = pcp_alloc_slow(p);
+        }
+    } else {
+        f = buddy_alloc_any(0);
+    }
+    plat_irq_restore(s);
+    if (unlikely(f == NULL))
+        return NULL;
+    frame_prepare(f, 0, flags, cpu);
+    return f;
+}
+
+struct frame *frame_alloc_order(unsigned order, unsigned flags)
+{
+    if (unlikely(order > MM_MAX_ORDER || !frame_flags_valid(flags)))
+        PANIC("frame_alloc_order: order %u (max %u), flags %#x", order, MM_MAX_ORDER, flags);
+    if (order == 0)
+        return frame_alloc(flags);
+    struct frame *f = buddy_alloc_any(order);
+    if (f == NULL) {
+        /* Frames parked in this CPU's cache may complete a block. */
+        mm_pcp_drain_local();
+        f = buddy_alloc_any(order);
+        if (f == NULL)
+            return NULL;
+    }
+    frame_prepare(f, order, flags, plat_cpu_index());
+    return f;
+}
+
+void frame_free(struct frame *f)
+{
+    frame_check_exclusive(f, "frame_free");
+    frame_teardown(f);
+    atomic_store_explicit(&f->refcount, REF_UNUSED, memory_order_relaxed);
+    frame_release(f);
+}
+
+enum frame_error frame_from_unused(uint64_t pa, bool unique, struct frame **out)
+{
+    if (pa & (PAGE_SIZE - 1))
+        return FRAME_ERR_NOT_ALIGNED;
+    uint64_t pfn = pa >> PAGE_SHIFT;
+    int ai = mm_arena_of_pfn(pfn);
+    if (ai < 0)
+        return FRAME_ERR_OUT_OF_BOUND;
+    struct arena *a = &mm_arenas[ai];
+    struct frame *f = arena_frame(a, pfn);
+    uint32_t fl = frame_flags_get(f);
+    if (fl & FRAME_F_ABSENT)
+        return FRAME_ERR_OUT_OF_BOUND;
+    if (fl & FRAME_F_RESERVED)
+        return FRAME_ERR_IN_USE;
+    uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+    if (v != REF_UNUSED)
+        return v == REF_UNIQUE ? FRAME_ERR_UNIQUE : v == 0 ? FRAME_ERR_BUSY : FRAME_ERR_IN_USE;
+    /* A cached frame belongs to its CPU: this CPU can hand its own back to
+     * the buddy allocator; another CPU's is out of reach until it drains. */
+    if (fl & FRAME_F_CACHED)
+        mm_pcp_drain_local();
+
+    plat_irqstate_t s = mm_lock_acquire(&a->lock);
+    bool claimed = buddy_claim_locked(a, pfn);
+    if (claimed) {
+        uint64_t expect = REF_UNUSED;
+        if (!atomic_compare_exchange_strong_explicit(&f->refcount, &expect, 0,
+                                                     memory_order_acquire, memory_order_relaxed))
+            mm_panic_frame("frame_from_unused", f, "free frame in a buddy list was not UNUSED");
+    }
+    mm_lock_release(&a->lock, s);
+    if (!claimed) {
+        /* Not free in the buddy lists: another CPU's cache, an allocation in
+         * flight, or a frame behind the head of an allocated order-k unit. */
+        return (frame_flags_get(f) & FRAME_F_CACHED) ? FRAME_ERR_BUSY : FRAME_ERR_IN_USE;
+    }
+    frame_prepare(f, 0, unique ? FRAME_UNIQUE : 0, plat_cpu_index());
+    *out = f;
+    return FRAME_OK;
+}
+
+enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *retries)
+{
+    uint64_t failed = 0;
+    enum frame_error err;
+    if (retries)
+        *retries = 0;
+    if (pa & (PAGE_SIZE - 1))
+        return FRAME_ERR_NOT_ALIGNED;
+    uint64_t pfn = pa >> PAGE_SHIFT;
+    int ai = mm_arena_of_pfn(pfn);
+    if (ai < 0)
+        return FRAME_ERR_OUT_OF_BOUND;
+    struct frame *f = arena_frame(&mm_arenas[ai], pfn);
+    if (frame_flags_get(f) & FRAME_F_ABSENT)
+        return FRAME_ERR_OUT_OF_BOUND;
+    uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+    for (;;) {
+        if (v == REF_UNUSED) {
+            err = FRAME_ERR_UNUSED;
+            break;
+        }
+        if (v == REF_UNIQUE) {
+            err = FRAME_ERR_UNIQUE;
+            break;
+        }
+        if (v == 0) {
+            err = FRAME_ERR_BUSY;
+            break;
+        }
+        if (unlikely(v >= REF_MAX))
+            mm_panic_frame("frame_from_in_use", f, "refcount overflow");
+        if (atomic_compare_exchange_weak_explicit(&f->refcount, &v, v + 1, memory_order_acquire,
+                                                  memory_order_relaxed)) {
+            *out = f;
+            err = FRAME_OK;
+            break;
+        }
+        failed++; /* v now holds the value that beat us */
+    }
+    if (retries)
+        *retries = failed;
+    return err;
+}
+
+void frame_clone(struct frame *f)
+{
+    frame_check_ptr(f, "frame_clone");
+    uint64_t old = atomic_fetch_add_explicit(&f->refcount, 1, memory_order_relaxed);
+    if (unlikely(old - 1 >= REF_MAX - 1)) { /* old == 0 or old >= REF_MAX */
+        atomic_fetch_sub_explicit(&f->refcount, 1, memory_order_relaxed);
+        mm_panic_frame("frame_clone", f,
+                       old == REF_UNUSED   ? "clone of a free frame"
+                       : old == REF_UNIQUE ? "clone of a UNIQUE frame (convert it first)"
+                       : old == 0          ? "clone of a frame being torn down"
+                                           : "refcount overflow");
+    }
+}
+
+void frame_drop(struct frame *f)
+{
+    frame_check_ptr(f, "frame_drop");
+    uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+    if (v == REF_UNIQUE) {
+        /* The only holder drops its only reference. */
+        frame_check_exclusive(f, "frame_drop");
+        frame_teardown(f);
+        atomic_store_explicit(&f->refcount, REF_UNUSED, memory_order_relaxed);
+        frame_release(f);
+        return;
+    }
+    if (unlikely(v == REF_UNUSED || v == 0 || v > REF_MAX))
+        mm_panic_frame("frame_drop", f, v == REF_UNUSED ? "drop of a free frame (double drop)"
+                                                        : "drop in an illegal state");
+    uint64_t old = atomic_fetch_sub_explicit(&f->refcount, 1, memory_order_release);
+    if (likely(old != 1)) {
+        if (unlikely(old == 0 || old > REF_MAX))
+            mm_panic_frame("frame_drop", f, "refcount underflow (racing double drop)");
+        return;
+    }
+    acquire_fence_after_last_drop(f);
+    frame_teardown(f);
+    atomic_store_explicit(&f->refcount, REF_UNUSED, memory_order_release);
+    frame_release(f);
+}
+
+void frame_unique_to_shared(struct frame *f)
+{
+    frame_check_ptr(f, "frame_unique_to_shared");
+    if (atomic_load_explicit(&f->refcount, memory_order_relaxed) != REF_UNIQUE)
+        mm_panic_frame("frame_unique_to_shared", f, "frame is not UNIQUE");
+    atomic_store_explicit(&f->refcount, 1, memory_order_release);
+}
+
+uint64_t frame_pa(const struct frame *f)
+{
+    return f->pfn << PAGE_SHIFT;
+}
+
+void *frame_va(const struct frame *f)
+{
+    return plat_phys_to_virt(f->pfn << PAGE_SHIFT);
+}
+
+uint64_t frame_refcount(const struct frame *f)
+{
+    return atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_relaxed);
+}
+
+void frame_set_owner(struct frame *f, uint64_t owner)
+{
+    f->owner = owner;
+}
+
+uint64_t frame_owner(const struct frame *f)
+{
+    return f->owner;
+}
+
+unsigned frame_order(const struct frame *f)
+{
+    return f->order;
+}

@@ -1,0 +1,320 @@
+/*
+ * mm_int.h - internals of the frame allocator.  Only the mm/ sources and the white-box
+ * tests in tests/mm/ include this; everyone else uses mm.h.
+ *
+ * Structure (FreeBSD uma_int.h style: the essay is here, each file repeats
+ * what it owns):
+ *
+ *   struct frame   one 64-byte, 64-byte-aligned slot per physical frame, in a
+ *                  per-arena array indexed by (pfn - arena base pfn).  Holds
+ *                  the refcount (state machine: frame.c), flags, buddy order,
+ *                  free-list links, owner tag and the allocating CPU.
+ *   struct arena   one per merged run of usable RAM: metadata array, buddy
+ *                  free lists per order, the TTAS lock guarding them.
+ *   struct pcp     one per CPU: a bounded LIFO of order-0 frames, touched
+ *                  only by its CPU with interrupts off (no lock, no atomic RMW).
+ *
+ * Allocation order: per-CPU cache, then the buddy allocator of the highest
+ * arena that has a block (low memory is kept for whoever needs it).
+ * Ownership of a free frame: exactly one of {a buddy free list (the arena lock
+ * holder), one CPU's cache (that CPU), a frame in transit inside one
+ * allocator call (that call)}.  An allocated frame is owned by its holders and
+ * its refcount says how (UNIQUE / shared count).
+ *
+ * Lock order: per-CPU cache (interrupts off) -> one arena lock.  No code holds
+ * two arena locks at once.  Functions named *_locked need their arena's lock
+ * and assert it.
+ *
+ * Frame states (flags + refcount), the invariants mm_check() verifies:
+ *   free block head    FRAME_F_FREE, order o, on arena->free_head[o], UNUSED
+ *   free block interior flags 0 (debug: maybe POISONED), UNUSED
+ *   cached             FRAME_F_CACHED, on exactly one CPU's list, UNUSED
+ *   allocated          FRAME_F_ALLOCATED, order k (head of 2^k frames),
+ *                      UNIQUE or shared(1..REF_MAX); the 2^k-1 frames behind
+ *                      an order-k head stay UNUSED with flags 0 (one unit,
+ *                      like Linux's non-compound high-order pages)
+ *   reserved           FRAME_F_RESERVED (+KERNEL for the metadata itself,
+ *                      +ABSENT for non-RAM holes), UNIQUE, never freed
+ */
+#ifndef MM_MM_INT_H
+#define MM_MM_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mm.h"
+#include "platform.h"
+
+#ifndef MM_DEBUG
+#define MM_DEBUG 0 /* make DEBUG=1: poisoning + free-list walks on every buddy op */
+#endif
+
+/* ---- reference count values (state table: mm/frame.c) ------------------- */
+#define REF_UNUSED UINT64_MAX
+#define REF_UNIQUE (UINT64_MAX - 1)
+#define REF_MAX ((uint64_t)INT64_MAX) /* largest legal shared count */
+
+/* ---- frame flags --------------------------------------------------------- */
+#define FRAME_F_FREE      (1u << 0) /* head of a free buddy block (arena lock) */
+#define FRAME_F_CACHED    (1u << 1) /* in a per-CPU cache (owned by that CPU) */
+#define FRAME_F_ALLOCATED (1u << 2) /* handed out; head of a 2^order unit */
+#define FRAME_F_RESERVED  (1u << 3) /* inside an arena span but never managed */
+#define FRAME_F_KERNEL    (1u << 4) /* reserved: holds the allocator's metadata */
+#define FRAME_F_ABSENT    (1u << 5) /* reserved: not RAM (hole merged into a span) */
+#define FRAME_F_POISONED  (1u << 6) /* debug: page holds the poison pattern */
+
+#define MM_POISON_BYTE 0x6b /* Linux's POISON_FREE: easy to spot in a dump */
+
+struct frame {
+    /* The state machine of mm/frame.c.  Always accessed atomically. */
+    _Atomic uint64_t refcount;
+    /* Buddy free list (doubly linked, arena lock) or per-CPU cache (next
+     * only, owning CPU).  Meaningless while allocated. */
+    struct frame *next;
+    struct frame *prev;
+    uint64_t pfn;       /* immutable after mm_init: makes frame_pa() O(1) */
+    uint64_t owner;     /* usage/owner tag of the holder; 0 when free */
+    /* Written only by the frame's current owner, read by the arena lock
+     * holder while coalescing (it only trusts FRAME_F_FREE, a bit nobody but
+     * the lock holder sets or clears): atomic, relaxed, never RMW. */
+    _Atomic uint32_t flags;
+    uint8_t order;      /* free head: block order; allocated: unit order */
+    uint8_t arena;      /* immutable after mm_init */
+    uint16_t alloc_cpu; /* CPU that allocated it (remote-free statistics) */
+} __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct frame) == 64, "frame metadata slot must be one cache line");
+_Static_assert(_Alignof(struct frame) == 64, "frame metadata slot must be cache-line aligned");
+_Static_assert(MM_MAX_ARENAS <= 255, "frame.arena is a uint8_t");
+_Static_assert(PLAT_MAX_CPUS <= 65535, "frame.alloc_cpu is a uint16_t");
+_Static_assert(MM_MAX_ORDER < 32, "free_mask is 32 bits");
+
+static inline uint32_t frame_flags_get(const struct frame *f)
+{
+    return atomic_load_explicit(&((struct frame *)f)->flags, memory_order_relaxed);
+}
+
+static inline void frame_flags_set(struct frame *f, uint32_t v)
+{
+    atomic_store_explicit(&f->flags, v, memory_order_relaxed);
+}
+
+/* Flags that survive a state change: the debug poison mark.  Compiles to 0
+ * (no load) in the default build. */
+static inline uint32_t frame_debug_bits(const struct frame *f)
+{
+    return MM_DEBUG ? (frame_flags_get(f) & FRAME_F_POISONED) : 0;
+}
+
+/* ---- the arena lock: test-and-test-and-set spinlock with statistics -------
+ *
+ * Why not FIFO (ticket, MCS): a FIFO lock hands the lock to the next waiter
+ * whether or not that waiter is running.  Where virtual CPUs outnumber host
+ * cores -- our main setting: 8 vCPUs on a 2-core host under TCG, or any
+ * oversubscribed VM -- a descheduled waiter then stalls every waiter behind
+ * it (lock-waiter preemption).  Measured with a ticket lock: the pcp
+ * benchmark with caches off at SMP=8 had not finished after 240 s, and four
+ * host threads on two cores ran at up to 32 ms per operation; with this lock
+ * the whole full profile at SMP=8 takes ~35 s.  TTAS lets whichever CPU is
+ * running take the lock; waiters spin on a plain load (no cache-line
+ * ping-pong while the lock is held) with bounded exponential backoff.  It is
+ * not fair; the contended count shows how often CPUs had to wait.
+ *
+ * Acquisitions and contended acquisitions are counted exactly.  Hold time is
+ * measured on a random 1 in 2^MM_LOCK_SAMPLE_SHIFT sample of acquisitions
+ * and scaled up: reading the TSC costs 13-15 ns on the development VM (more
+ * than an uncontended acquisition, ~12 ns), so timing every hold would double
+ * the cost of the global path it is meant to observe.  The sample is drawn
+ * from a per-lock LCG, not by counting, so that strictly alternating
+ * operations (alloc, free, alloc...) are sampled evenly and the estimate
+ * stays unbiased.
+ */
+#define MM_LOCK_SAMPLE_SHIFT 4
+#define MM_LOCK_BACKOFF_MAX 64 /* pause instructions between attempts, at most */
+
+struct mm_lock {
+    _Atomic uint32_t locked; /* 0 free, 1 held */
+    _Atomic uint32_t holder; /* CPU index + 1 of the holder, 0 when free (asserts) */
+    /* guarded by the lock itself */
+    uint32_t sample_rng;
+    bool timed;              /* this acquisition's hold time is measured */
+    uint64_t acquired_tsc;
+    struct mm_lock_stats stats;
+};
+
+static inline plat_irqstate_t mm_lock_acquire(struct mm_lock *l)
+{
+    plat_irqstate_t s = plat_irq_save();
+    bool contended = false;
+    unsigned backoff = 1;
+    /* Acquire on the winning exchange pairs with the release store of the
+     * previous holder: its critical section happens-before ours. */
+    while (atomic_exchange_explicit(&l->locked, 1, memory_order_acquire) != 0) {
+        contended = true;
+        do {
+            for (unsigned i = 0; i < backoff; i++)
+                plat_pause();
+            if (backoff < MM_LOCK_BACKOFF_MAX)
+                backoff <<= 1;
+        } while (atomic_load_explicit(&l->locked, memory_order_relaxed) != 0);
+    }
+    l->stats.acquisitions++;
+    l->stats.contended += contended;
+    l->sample_rng = l->sample_rng * 1664525u + 1013904223u;
+    l->timed = (l->sample_rng >> (32 - MM_LOCK_SAMPLE_SHIFT)) == 0;
+    if (l->timed)
+        l->acquired_tsc = plat_tsc();
+    atomic_store_explicit(&l->holder, plat_cpu_index() + 1, memory_order_relaxed);
+    return s;
+}
+
+static inline void mm_lock_release(struct mm_lock *l, plat_irqstate_t s)
+{
+    if (l->timed) {
+        l->stats.hold_cycles += (plat_tsc() - l->acquired_tsc) << MM_LOCK_SAMPLE_SHIFT;
+        l->stats.hold_samples++;
+    }
+    atomic_store_explicit(&l->holder, 0, memory_order_relaxed);
+    /* Release: publishes the critical section to the next acquirer. */
+    atomic_store_explicit(&l->locked, 0, memory_order_release);
+    plat_irq_restore(s);
+}
+
+/* Cheap always-on check that the running CPU holds l. */
+#define MM_LOCK_ASSERT_HELD(l)                                                        \
+    do {                                                                              \
+        if (unlikely(atomic_load_explicit(&(l)->holder, memory_order_relaxed) !=     \
+                     plat_cpu_index() + 1))                                           \
+            PANIC("%s: arena lock not held by cpu %u", __func__, plat_cpu_index());  \
+    } while (0)
+
+/* ---- arenas -------------------------------------------------------------- */
+struct arena {
+    struct mm_lock lock __cacheline_aligned;
+
+    /* guarded by lock; a line of their own so spinners on the lock word do
+     * not steal it from the holder */
+    struct frame *free_head[MM_MAX_ORDER + 1] __cacheline_aligned;
+    uint64_t free_blocks[MM_MAX_ORDER + 1]; /* blocks on each list */
+    uint64_t free_frames;                   /* frames on all lists */
+    uint32_t free_mask;                     /* bit o: free_head[o] non-empty */
+
+    /* immutable after mm_init */
+    struct frame *meta __cacheline_aligned; /* slot of base_pfn */
+    uint64_t base_pfn, end_pfn;             /* span [base, end) */
+    uint64_t managed_frames;                /* frames the allocator hands out */
+    unsigned index;
+};
+
+/* Read-only lookup table (one line for the common 1-3 arenas): pointer and
+ * PFN range checks without touching the arenas' lock lines. */
+struct mm_span {
+    struct frame *meta;
+    uint64_t base_pfn, end_pfn;
+};
+
+/* ---- per-CPU caches ------------------------------------------------------ */
+struct pcp {
+    /* first line: everything the hit paths touch */
+    struct frame *head; /* LIFO through frame.next */
+    uint32_t count;
+    uint32_t capacity;
+    uint32_t batch;
+    bool enabled;
+    uint64_t hits;
+    uint64_t frees;
+    uint64_t remote_frees;
+    uint64_t misses;
+    uint64_t refills;
+    /* second line: slow-path counters */
+    uint64_t drains __cacheline_aligned;
+} __cacheline_aligned;
+
+_Static_assert(sizeof(struct pcp) % CACHE_LINE_SIZE == 0, "per-CPU cache must be whole lines");
+_Static_assert(offsetof(struct pcp, refills) < CACHE_LINE_SIZE, "hit-path fields must share a line");
+
+/* ---- global state (immutable between mm_init / mm_pcp_configure) -------- */
+struct mm_state {
+    struct mm_span span[MM_MAX_ARENAS]; /* sorted by base_pfn, same index as arenas */
+    unsigned n_arenas;
+    unsigned max_cpus;
+    uint64_t total_frames;
+    uint64_t metadata_bytes;
+    struct pcp_config pcp_cfg;
+    bool ready;
+};
+
+extern struct mm_state mm;
+extern struct arena mm_arenas[MM_MAX_ARENAS];
+extern struct pcp mm_pcp[PLAT_MAX_CPUS];
+
+static inline struct frame *arena_frame(const struct arena *a, uint64_t pfn)
+{
+    return a->meta + (pfn - a->base_pfn);
+}
+
+static inline struct arena *frame_arena(const struct frame *f)
+{
+    return &mm_arenas[f->arena];
+}
+
+/* Arena index holding pfn, or -1. */
+static inline int mm_arena_of_pfn(uint64_t pfn)
+{
+    for (unsigned i = 0; i < mm.n_arenas; i++)
+        if (pfn >= mm.span[i].base_pfn && pfn < mm.span[i].end_pfn)
+            return (int)i;
+    return -1;
+}
+
+/* True when f points at a slot of some arena's metadata array. */
+static inline bool mm_is_frame_ptr(const struct frame *f)
+{
+    for (unsigned i = 0; i < mm.n_arenas; i++) {
+        uintptr_t off = (uintptr_t)f - (uintptr_t)mm.span[i].meta;
+        if (off < (mm.span[i].end_pfn - mm.span[i].base_pfn) * sizeof(struct frame))
+            return off % sizeof(struct frame) == 0;
+    }
+    return false;
+}
+
+/* ---- buddy.c ------------------------------------------------------------ */
+struct frame *buddy_alloc_block_locked(struct arena *a, unsigned order);
+void buddy_free_block_locked(struct arena *a, uint64_t pfn, unsigned order);
+void buddy_free_range_locked(struct arena *a, uint64_t pfn, uint64_t n);
+/* Moves up to `want` frames out of the free lists as whole blocks chained
+ * through frame.next (head.order = block order); returns the frame count. */
+uint64_t buddy_take_locked(struct arena *a, uint64_t want, struct frame **chain);
+/* Removes the single free frame pfn from whatever free block holds it. */
+bool buddy_claim_locked(struct arena *a, uint64_t pfn);
+/* Finds n frames aligned to `align` frames; false when this arena has none. */
+bool buddy_alloc_contig_locked(struct arena *a, uint64_t n, uint64_t align, uint64_t *pfn);
+/* One block of 2^order frames from the highest arena that has one. */
+struct frame *buddy_alloc_any(unsigned order);
+void buddy_free_unit(struct frame *head, unsigned order);
+/* Full free-list consistency walk; false + message on the first problem. */
+bool buddy_verify_locked(struct arena *a, char *err, size_t errlen);
+
+/* ---- pcp.c -------------------------------------------------------------- */
+/* Slow paths of frame_alloc/frame_release (interrupts already off). */
+struct frame *pcp_alloc_slow(struct pcp *p);
+/* Moves up to n frames from p to the buddy allocator (interrupts off on p's CPU,
+ * or a quiescent point). */
+void pcp_drain(struct pcp *p, uint32_t n);
+void pcp_init(const struct pcp_config *cfg);
+bool pcp_config_valid(const struct pcp_config *cfg, char *err, size_t errlen);
+
+/* ---- frame.c / check.c helpers ------------------------------------------ */
+const char *mm_refcount_name(uint64_t v, char *buf, size_t len);
+_Noreturn void mm_panic_frame(const char *fn, const struct frame *f, const char *what);
+#if MM_DEBUG
+void mm_debug_poison(struct frame *f, uint64_t n);
+void mm_debug_check_poison(struct frame *f, uint64_t n);
+#endif
+
+static inline unsigned mm_ilog2(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
+static inline unsigned mm_ceil_log2(uint64_t x) { return x <= 1 ? 0 : mm_ilog2(x - 1) + 1; }
+
+#endif /* MM_MM_INT_H */

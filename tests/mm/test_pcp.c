@@ -1,0 +1,196 @@
+/*
+ * test_pcp.c - per-CPU caches: hit path, batch refill and drain, remote
+ * frees, the cache-off mode, runtime configuration, CPUs without a cache.
+ */
+#include "mm_test.h"
+
+static struct pcp_stats pstats(unsigned cpu)
+{
+    struct pcp_stats s;
+    mm_pcp_stats(cpu, &s);
+    return s;
+}
+
+static bool init_with_pcp(unsigned capacity, unsigned batch)
+{
+    struct mm_config cfg;
+    mm_default_config(&cfg);
+    cfg.max_cpus = MT_CPUS;
+    cfg.pcp.capacity = capacity;
+    cfg.pcp.batch = batch;
+    struct mm_range u = {16 * MiB, 48 * MiB};
+    return mt_init_cfg(&u, 1, NULL, 0, &cfg);
+}
+
+static void pcp_refill_hit_and_drain(void)
+{
+    if (!init_with_pcp(64, 16))
+        return;
+    struct frame *f = frame_alloc(0);
+    struct pcp_stats s = pstats(0);
+    CHECK_EQ_U(s.misses, 1);
+    CHECK_EQ_U(s.refills, 1);
+    CHECK_EQ_U(s.hits, 0);
+    CHECK_EQ_U(s.cached, 15); /* one batch in, one frame out */
+    frame_drop(f);
+    /* Alloc/free pairs now hit and never touch the buddy allocator. */
+    mm_lock_stats_reset();
+    for (int i = 0; i < 1000; i++) {
+        struct frame *g = frame_alloc(FRAME_UNIQUE);
+        CHECK(g == f); /* LIFO: the hot frame comes back */
+        frame_free(g);
+    }
+    s = pstats(0);
+    CHECK_EQ_U(s.hits, 1000);
+    CHECK_EQ_U(s.frees, 1001);
+    CHECK_EQ_U(s.refills, 1);
+    CHECK_EQ_U(mt_stats().lock.acquisitions, 0);
+    /* Fill past capacity: one batch drains. */
+    static struct frame *held[200];
+    for (int i = 0; i < 200; i++)
+        held[i] = frame_alloc(0);
+    s = pstats(0);
+    CHECK_EQ_U(s.misses, 1 + (200 - 16 + 15) / 16);
+    for (int i = 0; i < 200; i++)
+        frame_drop(held[i]);
+    s = pstats(0);
+    CHECK(s.drains >= 1);
+    CHECK(s.cached <= 64);
+    CHECK_EQ_U(s.remote_frees, 0);
+    mt_check();
+    mm_pcp_drain_all();
+    CHECK_EQ_U(pstats(0).cached, 0);
+    CHECK_EQ_U(mt_stats().free_frames, mt_stats().total_frames);
+    mt_check();
+}
+
+static void pcp_capacity_is_a_bound(void)
+{
+    if (!init_with_pcp(32, 8))
+        return;
+    static struct frame *held[500];
+    for (int i = 0; i < 500; i++)
+        held[i] = frame_alloc(0);
+    for (int i = 0; i < 500; i++) {
+        frame_drop(held[i]);
+        CHECK(pstats(0).cached <= 32);
+    }
+    struct pcp_stats s = pstats(0);
+    CHECK_EQ_U(s.cached + s.drains * 8, s.refills * 8); /* frames in = frames out + kept */
+    mt_check();
+}
+
+static void pcp_remote_frees(void)
+{
+    if (!init_with_pcp(64, 16))
+        return;
+    struct frame *f[10];
+    for (int i = 0; i < 10; i++)
+        f[i] = frame_alloc(0);
+    host_set_cpu(3);
+    for (int i = 0; i < 10; i++)
+        frame_drop(f[i]);
+    struct frame *g = frame_alloc(0); /* CPU 3 allocates what CPU 3 freed */
+    host_set_cpu(0);
+    CHECK_EQ_U(pstats(3).remote_frees, 10);
+    CHECK_EQ_U(pstats(3).frees, 10);
+    CHECK_EQ_U(pstats(3).hits, 1);
+    CHECK_EQ_U(pstats(0).remote_frees, 0);
+    frame_drop(g); /* CPU 0 frees CPU 3's allocation */
+    CHECK_EQ_U(pstats(0).remote_frees, 1);
+    mt_check();
+    mm_pcp_stats_reset();
+    CHECK_EQ_U(pstats(3).remote_frees + pstats(3).hits + pstats(0).remote_frees, 0);
+    CHECK_EQ_U(pstats(3).cached, 9); /* counters reset, contents kept */
+    mt_check();
+}
+
+static void pcp_cache_off_mode(void)
+{
+    if (!init_with_pcp(64, 16))
+        return;
+    struct frame *f = frame_alloc(0);
+    frame_drop(f);
+    CHECK(mt_stats().cached_frames > 0);
+    struct pcp_config cfg = {.enabled = false, .capacity = 64, .batch = 16};
+    CHECK(mm_pcp_configure(&cfg));
+    CHECK_EQ_U(mt_stats().cached_frames, 0);
+    mm_pcp_stats_reset();
+    mm_lock_stats_reset();
+    for (int i = 0; i < 100; i++) {
+        f = frame_alloc(FRAME_UNIQUE);
+        frame_free(f);
+    }
+    struct pcp_stats s = pstats(0);
+    CHECK_EQ_U(s.hits, 0);
+    CHECK_EQ_U(s.misses, 100);
+    CHECK_EQ_U(s.frees, 0);
+    CHECK_EQ_U(s.cached, 0);
+    CHECK_EQ_U(mt_stats().lock.acquisitions, 200); /* every operation went global */
+    struct pcp_config got;
+    mm_pcp_get_config(&got);
+    CHECK(!got.enabled);
+    mt_check();
+    cfg.enabled = true;
+    CHECK(mm_pcp_configure(&cfg));
+    f = frame_alloc(0);
+    CHECK_EQ_U(pstats(0).refills, 1);
+    frame_drop(f);
+    mt_check();
+}
+
+static void pcp_runtime_configuration(void)
+{
+    if (!init_with_pcp(64, 16))
+        return;
+    struct pcp_config bad = {.enabled = true, .capacity = 16, .batch = 17};
+    CHECK(!mm_pcp_configure(&bad));
+    bad = (struct pcp_config){.enabled = true, .capacity = 0, .batch = 0};
+    CHECK(!mm_pcp_configure(&bad));
+    bad = (struct pcp_config){.enabled = true, .capacity = MM_PCP_MAX_CAPACITY + 1, .batch = 1};
+    CHECK(!mm_pcp_configure(&bad));
+    struct pcp_config got;
+    mm_pcp_get_config(&got);
+    CHECK(got.enabled && got.capacity == 64 && got.batch == 16); /* rejected: unchanged */
+    struct pcp_config cfg = {.enabled = true, .capacity = 4, .batch = 1};
+    CHECK(mm_pcp_configure(&cfg));
+    struct frame *f[8];
+    for (int i = 0; i < 8; i++)
+        f[i] = frame_alloc(0);
+    CHECK_EQ_U(pstats(0).refills, 8); /* batch of one: every allocation refills */
+    for (int i = 0; i < 8; i++)
+        frame_drop(f[i]);
+    CHECK_EQ_U(pstats(0).cached, 4);
+    mt_check();
+}
+
+static void pcp_cpu_without_a_cache(void)
+{
+    struct mm_config cfg;
+    mm_default_config(&cfg);
+    cfg.max_cpus = 2;
+    struct mm_range u = {16 * MiB, 32 * MiB};
+    if (!mt_init_cfg(&u, 1, NULL, 0, &cfg))
+        return;
+    host_set_cpu(5);
+    struct frame *f = frame_alloc(0);
+    CHECK(f != NULL);
+    frame_drop(f);
+    struct pcp_stats s;
+    mm_pcp_stats(5, &s);
+    CHECK_EQ_U(s.hits + s.misses + s.frees, 0);
+    host_set_cpu(0);
+    CHECK_EQ_U(mt_stats().cached_frames, 0);
+    CHECK_EQ_U(mt_stats().free_frames, mt_stats().total_frames);
+    mt_check();
+}
+
+void mm_tests_pcp(void)
+{
+    RUN(pcp_refill_hit_and_drain);
+    RUN(pcp_capacity_is_a_bound);
+    RUN(pcp_remote_frees);
+    RUN(pcp_cache_off_mode);
+    RUN(pcp_runtime_configuration);
+    RUN(pcp_cpu_without_a_cache);
+}
