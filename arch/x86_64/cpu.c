@@ -1,0 +1,112 @@
+/*
+ * cpu.c - CPUID identification: vendor, brand, hypervisor, features.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "console.h"
+#include "cpu.h"
+#include "x86.h"
+
+static char vendor[13];
+static char brand[49];
+static char hypervisor_raw[13];
+static const char *hypervisor = "none";
+static uint32_t max_hv_leaf;
+static bool gib_pages;
+static bool invariant_tsc;
+
+static void copy_regs(char *dst, uint32_t a, uint32_t b, uint32_t c)
+{
+    __builtin_memcpy(dst, &a, 4);
+    __builtin_memcpy(dst + 4, &b, 4);
+    __builtin_memcpy(dst + 8, &c, 4);
+    dst[12] = '\0';
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return *a == *b;
+}
+
+static const char *const hypervisor_names[][2] = {
+    {"TCGTCGTCGTCG", "tcg"},    {"KVMKVMKVM", "kvm"},     {"Microsoft Hv", "hyperv"},
+    {"VMwareVMware", "vmware"}, {"XenVMMXenVMM", "xen"},  {"VBoxVBoxVBox", "virtualbox"},
+    {"bhyve bhyve ", "bhyve"},  {"ACRNACRNACRN", "acrn"},
+};
+
+static void identify_hypervisor(void)
+{
+    /* Only trust leaf 0x40000000 when CPUID.1:ECX says a hypervisor is
+     * present: on bare metal it returns unrelated data. */
+    if (!(cpuid(CPUID_FEATURES, 0).ecx & CPUID_1_ECX_HYPERVISOR))
+        return;
+    struct cpuid_regs r = cpuid(CPUID_HV_BASE, 0);
+    copy_regs(hypervisor_raw, r.ebx, r.ecx, r.edx);
+    max_hv_leaf = r.eax >= CPUID_HV_BASE ? r.eax : 0;
+    hypervisor = hypervisor_raw[0] ? hypervisor_raw : "unknown"; /* unlisted: its signature */
+    for (unsigned i = 0; i < sizeof hypervisor_names / sizeof hypervisor_names[0]; i++)
+        if (str_eq(hypervisor_raw, hypervisor_names[i][0]))
+            hypervisor = hypervisor_names[i][1];
+}
+
+void cpu_identify(void)
+{
+    struct cpuid_regs r = cpuid(0, 0);
+    copy_regs(vendor, r.ebx, r.edx, r.ecx);
+
+    uint32_t max_ext = cpuid(CPUID_EXT_MAX, 0).eax;
+    if (max_ext >= CPUID_EXT_FEATURES)
+        gib_pages = cpuid(CPUID_EXT_FEATURES, 0).edx & CPUID_EXT_EDX_PDPE1GB;
+    if (max_ext >= CPUID_POWER_MGMT)
+        invariant_tsc = cpuid(CPUID_POWER_MGMT, 0).edx & CPUID_80000007_EDX_INVARIANT_TSC;
+    if (max_ext >= CPUID_BRAND_FIRST + 2) {
+        for (uint32_t i = 0; i < 3; i++) {
+            r = cpuid(CPUID_BRAND_FIRST + i, 0);
+            __builtin_memcpy(brand + 16 * i, &r, 16);
+        }
+        brand[48] = '\0';
+    }
+    /* Brand strings are often right-justified with leading spaces. */
+    const char *b = brand;
+    while (*b == ' ')
+        b++;
+    if (b != brand)
+        __builtin_memmove(brand, b, __builtin_strlen(b) + 1);
+    identify_hypervisor();
+    kprintf("cpu: %s \"%s\", hypervisor %s\n", vendor, brand, hypervisor);
+}
+
+const char *cpu_vendor(void)
+{
+    return vendor;
+}
+
+const char *cpu_brand(void)
+{
+    return brand;
+}
+
+const char *cpu_hypervisor(void)
+{
+    return hypervisor;
+}
+
+uint32_t cpu_max_hypervisor_leaf(void)
+{
+    return max_hv_leaf;
+}
+
+bool cpu_has_1g_pages(void)
+{
+    return gib_pages;
+}
+
+bool cpu_has_invariant_tsc(void)
+{
+    return invariant_tsc;
+}

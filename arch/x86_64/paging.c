@@ -1,0 +1,377 @@
+/*
+ * paging.c - the final page tables: direct map, identity map, kernel image.
+ *
+ * Tables come from `pool` (in .bss, so inside the kernel image the frame
+ * allocator reserves) and are reached through the direct map.  Levels are
+ * numbered like the page-walk: 4 = PML4, 3 = PDPT, 2 = PD, 1 = PT.  A large
+ * page met on the way to a smaller mapping is split into a table of pages
+ * with the same flags, so paging_map_mmio() can carve uncached 4 KiB pages
+ * out of a 2 MiB or 1 GiB mapping.
+ *
+ * Memory types: the direct map is write-back; regions are rounded out to
+ * 2 MiB, so a device hole next to RAM may be mapped write-back too, but it is
+ * never touched through the direct map (paging_map_mmio gives devices
+ * uncached pages, and the firmware's MTRRs make the PCI hole uncached
+ * whatever the page tables say).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "boot.h"
+#include "console.h"
+#include "cpu.h"
+#include "layout.h"
+#include "paging.h"
+#include "platform.h"
+#include "spinlock.h"
+#include "x86.h"
+
+#define ENTRIES 512
+#define PAGE_SIZE_4K 0x1000ul
+/* A PD per GiB of direct map in the worst case (no 1 GiB pages), plus the
+ * PML4, the PDPTs, the identity map's PD and PT and room for MMIO splits. */
+#define POOL_FIXED_PAGES 8
+#define POOL_MMIO_PAGES 32
+#define POOL_PAGES ((PAGING_MAX_PHYS >> 30) + POOL_FIXED_PAGES + POOL_MMIO_PAGES)
+#define PHYS_ADDR_LIMIT ((uint64_t)1 << 46) /* direct map ends where the kernel half begins */
+
+static uint64_t pool[POOL_PAGES][ENTRIES] __attribute__((aligned(4096)));
+static unsigned pool_used;
+static uint64_t *pml4;
+static uint64_t direct_map_bytes;
+static struct spinlock paging_lock = SPINLOCK_INIT; /* guards the tables and the pool */
+
+static void paging_check(const struct mb2_info *mi);
+
+static uint64_t *table_alloc(void)
+{
+    if (pool_used == POOL_PAGES)
+        PANIC("paging: page-table pool exhausted (%u pages, sized for PAGING_MAX_PHYS %lu GiB)",
+              (unsigned)POOL_PAGES, PAGING_MAX_PHYS >> 30);
+    uint64_t *t = pool[pool_used++];
+    __builtin_memset(t, 0, PAGE_SIZE_4K);
+    return t;
+}
+
+static uint64_t level_page_size(int level)
+{
+    return PAGE_SIZE_4K << (9 * (level - 1));
+}
+
+static unsigned level_index(uint64_t va, int level)
+{
+    return (va >> (12 + 9 * (level - 1))) & (ENTRIES - 1);
+}
+
+static uint64_t *entry_table(uint64_t entry)
+{
+    return plat_phys_to_virt(entry & PTE_ADDR_MASK);
+}
+
+/* Returns the table the entry points to, creating it when absent and
+ * splitting a large page (level 3 or 2) into next-level pages. */
+static uint64_t *next_table(uint64_t *table, unsigned index, int level)
+{
+    uint64_t e = table[index];
+    if (!(e & PTE_P)) {
+        uint64_t *t = table_alloc();
+        table[index] = plat_virt_to_phys(t) | PTE_P | PTE_W;
+        return t;
+    }
+    if (!(e & PTE_PS))
+        return entry_table(e);
+    uint64_t *t = table_alloc();
+    uint64_t base = e & PTE_ADDR_MASK;
+    uint64_t flags = e & (PTE_P | PTE_W | PTE_PWT | PTE_PCD);
+    uint64_t size = level_page_size(level - 1);
+    /* Bit 7 means PS in a PD but PAT in a PT: 4 KiB pages must not carry it. */
+    uint64_t ps = level - 1 > 1 ? PTE_PS : 0;
+    for (unsigned i = 0; i < ENTRIES; i++)
+        t[i] = (base + i * size) | flags | ps;
+    table[index] = plat_virt_to_phys(t) | PTE_P | PTE_W;
+    return t;
+}
+
+/* Maps one page of the size of `level` at va. */
+static void map_page(uint64_t va, uint64_t pa, int level, uint64_t flags)
+{
+    uint64_t *t = pml4;
+    for (int l = 4; l > level; l--)
+        t = next_table(t, level_index(va, l), l);
+    t[level_index(va, level)] = pa | flags | (level > 1 ? PTE_PS : 0);
+}
+
+static void map_direct_range(uint64_t base, uint64_t end, bool gib_pages)
+{
+    uint64_t pa = base;
+    while (pa < end) {
+        if (gib_pages && pa % PAGE_SIZE_1G == 0 && end - pa >= PAGE_SIZE_1G) {
+            map_page(DIRECT_MAP_BASE + pa, pa, 3, PTE_P | PTE_W);
+            pa += PAGE_SIZE_1G;
+        } else {
+            map_page(DIRECT_MAP_BASE + pa, pa, 2, PTE_P | PTE_W);
+            pa += PAGE_SIZE_2M;
+        }
+    }
+    direct_map_bytes += end - base;
+}
+
+static bool is_ram(uint32_t type)
+{
+    return type == MB2_MEM_USABLE || type == MB2_MEM_ACPI_RECLAIMABLE || type == MB2_MEM_NVS;
+}
+
+struct map_range {
+    uint64_t base, end;
+};
+
+static uint64_t round_down_2m(uint64_t x)
+{
+    return x & ~(uint64_t)(PAGE_SIZE_2M - 1);
+}
+
+/* The memory map's regions rounded out to 2 MiB, clipped, sorted, merged. */
+static unsigned direct_map_ranges(const struct mb2_info *mi, struct map_range *out)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < mi->region_count; i++) {
+        const struct mb2_region *r = &mi->region[i];
+        uint64_t end = r->base + r->len;
+        if (r->len == 0)
+            continue;
+        if (end > PAGING_MAX_PHYS) {
+            if (is_ram(r->type))
+                PANIC("memory map reports RAM up to 0x%lx (type %u region at 0x%lx) but the "
+                      "direct map supports physical addresses below 0x%lx (%lu GiB, "
+                      "PAGING_MAX_PHYS in arch/x86_64/paging.h): boot with less memory",
+                      end, r->type, r->base, PAGING_MAX_PHYS, PAGING_MAX_PHYS >> 30);
+            kprintf("paging: not mapping type %u region 0x%lx-0x%lx above the %lu GiB limit\n",
+                    r->type, r->base, end, PAGING_MAX_PHYS >> 30);
+            if (r->base >= PAGING_MAX_PHYS)
+                continue;
+            end = PAGING_MAX_PHYS;
+        }
+        struct map_range c = {round_down_2m(r->base), round_down_2m(end + PAGE_SIZE_2M - 1)};
+        unsigned j = n++; /* insertion sort by base */
+        while (j > 0 && out[j - 1].base > c.base) {
+            out[j] = out[j - 1];
+            j--;
+        }
+        out[j] = c;
+    }
+    unsigned merged = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (merged > 0 && out[i].base <= out[merged - 1].end) {
+            if (out[i].end > out[merged - 1].end)
+                out[merged - 1].end = out[i].end;
+        } else {
+            out[merged++] = out[i];
+        }
+    }
+    return merged;
+}
+
+void paging_init(const struct mb2_info *mi)
+{
+    static struct map_range ranges[MB2_MAX_REGIONS];
+    bool gib_pages = cpu_has_1g_pages();
+
+    pml4 = table_alloc();
+    unsigned n = direct_map_ranges(mi, ranges);
+    for (unsigned i = 0; i < n; i++)
+        map_direct_range(ranges[i].base, ranges[i].end, gib_pages);
+
+    /* Identity map of the low 1 GiB without page 0: 4 KiB pages in the first
+     * 2 MiB, 2 MiB pages above. */
+    for (uint64_t pa = PAGE_SIZE_4K; pa < PAGE_SIZE_2M; pa += PAGE_SIZE_4K)
+        map_page(pa, pa, 1, PTE_P | PTE_W);
+    for (uint64_t pa = PAGE_SIZE_2M; pa < IDENTITY_MAP_END; pa += PAGE_SIZE_2M)
+        map_page(pa, pa, 2, PTE_P | PTE_W);
+
+    /* The kernel image at KERNEL_VMA shares the identity map's PD. */
+    uint64_t *identity_pdpt = entry_table(pml4[level_index(0, 4)]);
+    uint64_t *kernel_pdpt = next_table(pml4, level_index(KERNEL_VMA, 4), 4);
+    kernel_pdpt[level_index(KERNEL_VMA, 3)] = identity_pdpt[0];
+    /* The boot stack's guard page (kernel and identity views: shared tables). */
+    map_page((uint64_t)boot_stack_guard, 0, 1, 0);
+
+    write_cr3(plat_virt_to_phys(pml4));
+    paging_check(mi);
+    kprintf("paging: direct map %lu MiB in %u ranges (%s pages), page tables %u of %u pool pages\n",
+            direct_map_bytes >> 20, n, gib_pages ? "1 GiB + 2 MiB" : "2 MiB", pool_used,
+            (unsigned)POOL_PAGES);
+}
+
+volatile void *paging_map_mmio(uint64_t pa, uint64_t len)
+{
+    ASSERT(pml4 != NULL); /* paging_init() first */
+    if (len == 0 || pa + len < pa || pa + len > PHYS_ADDR_LIMIT)
+        PANIC("paging_map_mmio: bad range 0x%lx + 0x%lx", pa, len);
+    uint64_t first = pa & ~(PAGE_SIZE_4K - 1);
+    uint64_t end = (pa + len + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1);
+    plat_irqstate_t irq = spin_lock_irqsave(&paging_lock);
+    for (uint64_t p = first; p < end; p += PAGE_SIZE_4K)
+        map_page(DIRECT_MAP_BASE + p, p, 1, PTE_P | PTE_W | PTE_PCD | PTE_PWT);
+    /* A split changed page sizes as well as the memory type: drop every
+     * cached translation, not just the pages' own (SDM vol. 3, 4.10.4.3). */
+    write_cr3(read_cr3());
+    spin_unlock_irqrestore(&paging_lock, irq);
+    return (volatile void *)(DIRECT_MAP_BASE + pa);
+}
+
+/* The entry that maps va in the current tables and its level; false when
+ * va is not mapped. */
+static bool lookup(uint64_t va, uint64_t *entry, int *level)
+{
+    /* Canonical: bits 63..47 all equal. */
+    if ((uint64_t)((int64_t)(va << 16) >> 16) != va)
+        return false;
+    const uint64_t *t = plat_phys_to_virt(read_cr3() & PTE_ADDR_MASK);
+    for (int l = 4; l >= 1; l--) {
+        uint64_t e = t[level_index(va, l)];
+        if (!(e & PTE_P))
+            return false;
+        if (l == 1 || (l <= 3 && (e & PTE_PS))) {
+            *entry = e;
+            *level = l;
+            return true;
+        }
+        t = entry_table(e);
+    }
+    return false;
+}
+
+bool paging_is_mapped(uint64_t va)
+{
+    uint64_t e;
+    int level;
+    return lookup(va, &e, &level);
+}
+
+/* Physical address va translates to (va must be mapped). */
+static uint64_t translate(uint64_t va)
+{
+    uint64_t e;
+    int level;
+    if (!lookup(va, &e, &level))
+        return UINT64_MAX;
+    uint64_t size = level_page_size(level);
+    return (e & PTE_ADDR_MASK & ~(size - 1)) + (va & (size - 1));
+}
+
+static void check_mapping(uint64_t va, uint64_t pa, const char *what)
+{
+    if (translate(va) != pa)
+        PANIC("paging: %s: 0x%lx translates to 0x%lx, expected 0x%lx", what, va, translate(va), pa);
+}
+
+/* Always-on checks of what paging_init promised, cheap enough for every boot. */
+static void paging_check(const struct mb2_info *mi)
+{
+    for (unsigned i = 0; i < mi->region_count; i++) {
+        const struct mb2_region *r = &mi->region[i];
+        if (r->type != MB2_MEM_USABLE || r->len == 0)
+            continue;
+        check_mapping(DIRECT_MAP_BASE + r->base, r->base, "direct map, usable region start");
+        check_mapping(DIRECT_MAP_BASE + r->base + r->len - 1, r->base + r->len - 1,
+                      "direct map, usable region end");
+    }
+    if (paging_is_mapped(0))
+        PANIC("paging: page 0 is mapped: NULL dereferences would not fault");
+    check_mapping(PAGE_SIZE_4K, PAGE_SIZE_4K, "identity map, page 1");
+    check_mapping(IDENTITY_MAP_END - 1, IDENTITY_MAP_END - 1, "identity map, last byte");
+    check_mapping((uint64_t)&pool[0][0], plat_virt_to_phys(&pool[0][0]), "kernel image");
+    check_mapping((uint64_t)boot_stack_bottom, plat_virt_to_phys(boot_stack_bottom), "boot stack");
+    if (paging_is_mapped((uint64_t)boot_stack_guard))
+        PANIC("paging: the boot stack's guard page is mapped");
+}
+uint64_t paging_direct_map_bytes(void)
+{
+    return direct_map_bytes;
+}
+
+unsigned paging_pool_used(void)
+{
+    return pool_used;
+}
+
+/* ---- test_paging=1 --------------------------------------------------------- */
+
+#define MSR_APIC_BASE 0x1b
+#define APIC_BASE_ADDR_MASK 0xffffff000ul
+#define APIC_REG_VERSION 0x30
+
+/* A usable page with usable neighbours above everything the boot reserved,
+ * inside a 1 GiB page when there is one (so mapping it uncached splits two
+ * levels), else in the middle of the last whole 2 MiB page of a region. */
+static uint64_t selftest_page(const struct mb2_info *mi)
+{
+    struct phys_range reserved[MB2_MAX_MODULES + 2];
+    unsigned n = boot_reserved_ranges(reserved, MB2_MAX_MODULES + 2);
+    uint64_t floor = 0;
+    for (unsigned i = 0; i < n; i++)
+        floor = reserved[i].end > floor ? reserved[i].end : floor;
+    uint64_t fallback = 0;
+    for (unsigned i = 0; i < mi->region_count; i++) {
+        const struct mb2_region *r = &mi->region[i];
+        uint64_t end = r->base + r->len;
+        if (r->type != MB2_MEM_USABLE || end < floor + PAGE_SIZE_2M)
+            continue;
+        uint64_t base = r->base > floor ? r->base : floor;
+        uint64_t gib = (base + PAGE_SIZE_1G - 1) & ~(uint64_t)(PAGE_SIZE_1G - 1);
+        if (cpu_has_1g_pages() && gib + PAGE_SIZE_1G <= end)
+            return gib + PAGE_SIZE_1G / 2;
+        uint64_t last_2m = round_down_2m(end) - PAGE_SIZE_2M;
+        if (last_2m >= base)
+            fallback = last_2m + PAGE_SIZE_2M / 2;
+    }
+    return fallback;
+}
+
+void paging_selftest(const struct mb2_info *mi)
+{
+    uint64_t pa = selftest_page(mi);
+    if (pa == 0)
+        PANIC("test_paging: no usable 2 MiB page to test with");
+    uint64_t *before = plat_phys_to_virt(pa - PAGE_SIZE_4K);
+    uint64_t *page = plat_phys_to_virt(pa);
+    uint64_t *after = plat_phys_to_virt(pa + PAGE_SIZE_4K);
+    uint64_t e;
+    int level_before;
+    lookup((uint64_t)page, &e, &level_before);
+    *before = 0x1111111111111111ul;
+    *page = 0x2222222222222222ul;
+    *after = 0x3333333333333333ul;
+
+    volatile uint64_t *mmio = paging_map_mmio(pa, sizeof(uint64_t));
+    int level;
+    if ((uint64_t)mmio != (uint64_t)page || !lookup((uint64_t)mmio, &e, &level) || level != 1 ||
+        (e & (PTE_PCD | PTE_PWT)) != (PTE_PCD | PTE_PWT))
+        PANIC("test_paging: 0x%lx is not an uncached 4 KiB page after paging_map_mmio "
+              "(entry 0x%lx, level %d)", pa, e, level);
+    check_mapping((uint64_t)page, pa, "uncached page");
+    check_mapping((uint64_t)before, pa - PAGE_SIZE_4K, "page below the uncached one");
+    check_mapping((uint64_t)after, pa + PAGE_SIZE_4K, "page above the uncached one");
+    if (lookup((uint64_t)before, &e, &level) && (e & PTE_PCD))
+        PANIC("test_paging: the neighbour of the uncached page became uncached too");
+    if (*before != 0x1111111111111111ul || *mmio != 0x2222222222222222ul ||
+        *after != 0x3333333333333333ul)
+        PANIC("test_paging: data changed when the mapping was split");
+
+    /* A device: the local APIC's version register, through an uncached mapping. */
+    uint64_t apic_pa = rdmsr(MSR_APIC_BASE) & APIC_BASE_ADDR_MASK;
+    volatile uint32_t *apic = paging_map_mmio(apic_pa, PAGE_SIZE_4K);
+    uint32_t version = apic[APIC_REG_VERSION / 4];
+    if ((version & 0xff) == 0 || (version & 0xff) == 0xff)
+        PANIC("test_paging: local APIC at 0x%lx reads version 0x%x", apic_pa, version);
+
+    /* Give the RAM page back its write-back mapping. */
+    plat_irqstate_t irq = spin_lock_irqsave(&paging_lock);
+    map_page((uint64_t)page, pa, 1, PTE_P | PTE_W);
+    write_cr3(read_cr3());
+    spin_unlock_irqrestore(&paging_lock, irq);
+    kprintf("paging: self-test passed: uncached 4 KiB page at 0x%lx split from a %s page, "
+            "neighbours and data intact; local APIC at 0x%lx version 0x%x\n",
+            pa, level_before == 3 ? "1 GiB" : "2 MiB", apic_pa, version);
+}

@@ -1,0 +1,82 @@
+/*
+ * platform_impl.h (kernel) - the static inline half of platform.h on x86_64.
+ *
+ * CPU index: one GS-relative load from the per-CPU area.  TSC reads are
+ * fenced so the timed region cannot leak out of them: lfence;rdtsc;lfence
+ * opens a region (earlier instructions complete first, later ones wait for
+ * the read), rdtscp;lfence closes it (rdtscp waits for earlier instructions,
+ * the lfence keeps later ones from starting before it).  Physical memory is
+ * reached through the direct map.
+ */
+#ifndef ARCH_PLATFORM_IMPL_H
+#define ARCH_PLATFORM_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+#include "percpu.h"
+
+static inline unsigned plat_cpu_index(void)
+{
+    unsigned index;
+    __asm__ volatile("movl %%gs:%c1, %0" : "=r"(index) : "i"(offsetof(struct percpu, cpu_index)));
+    return index;
+}
+
+static inline unsigned plat_cpu_count(void)
+{
+    return atomic_load_explicit(&smp_cpus_online, memory_order_acquire);
+}
+
+static inline uint64_t plat_tsc(void)
+{
+    return __builtin_ia32_rdtsc();
+}
+
+static inline uint64_t plat_tsc_start(void)
+{
+    __builtin_ia32_lfence();
+    uint64_t t = __builtin_ia32_rdtsc();
+    __builtin_ia32_lfence();
+    return t;
+}
+
+static inline uint64_t plat_tsc_stop(void)
+{
+    unsigned aux;
+    uint64_t t = __builtin_ia32_rdtscp(&aux);
+    __builtin_ia32_lfence();
+    return t;
+}
+
+static inline void plat_pause(void)
+{
+    __builtin_ia32_pause();
+}
+
+static inline plat_irqstate_t plat_irq_save(void)
+{
+    plat_irqstate_t flags;
+    __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
+    return flags;
+}
+
+static inline void plat_irq_restore(plat_irqstate_t flags)
+{
+    __asm__ volatile("pushq %0; popfq" : : "r"(flags) : "memory", "cc");
+}
+
+static inline void *plat_phys_to_virt(uint64_t pa)
+{
+    return (void *)(DIRECT_MAP_BASE + pa);
+}
+
+/* Accepts direct-map and kernel-image addresses (statics live at KERNEL_VMA). */
+static inline uint64_t plat_virt_to_phys(const void *va)
+{
+    uint64_t v = (uint64_t)va;
+    return v >= KERNEL_VMA ? v - KERNEL_VMA : v - DIRECT_MAP_BASE;
+}
+
+#endif /* ARCH_PLATFORM_IMPL_H */

@@ -1,0 +1,172 @@
+/*
+ * smp_madt.c - from the boot loader's RSDP to the list of CPUs to start.
+ *
+ * The ACPI tables are physical memory.  The direct map covers every region
+ * of the memory map (ACPI and reserved regions included), so a table is
+ * normally read there; a table the direct map does not cover (firmware that
+ * left it out of the map) is mapped uncached with paging_map_mmio, which is
+ * slow but correct for a few kilobytes read once.
+ *
+ * The MADT is copied before it is parsed, so the checksum and every record
+ * are checked on bytes that cannot change underneath (and test_madt_corrupt
+ * can damage the copy, not the firmware's table).
+ */
+#include "acpi.h"
+#include "apic.h"
+#include "console.h"
+#include "exit.h"
+#include "layout.h"
+#include "paging.h"
+#include "platform.h"
+#include "smp.h"
+#include "smp_int.h"
+
+#define MADT_COPY_MAX 0x10000 /* 64 KiB: 4000 x2APIC records */
+#define CORRUPT_XOR 0x5a      /* any non-zero value breaks the checksum */
+
+static struct acpi_tables tables;
+static uint8_t madt_copy[MADT_COPY_MAX];
+static char madt_msg[ACPI_MSG_LEN];
+
+static bool direct_mapped(uint64_t pa, size_t len)
+{
+    uint64_t end = pa + len;
+    for (uint64_t p = pa & ~(PAGE_SIZE - 1); p < end; p += PAGE_SIZE)
+        if (!paging_is_mapped(DIRECT_MAP_BASE + p))
+            return false;
+    return true;
+}
+
+static const void *map_table(void *ctx, uint64_t pa, size_t len)
+{
+    (void)ctx;
+    if (len == 0 || pa + len < pa || pa + len > PAGING_MAX_PHYS)
+        return NULL;
+    if (direct_mapped(pa, len))
+        return plat_phys_to_virt(pa);
+    return (const void *)paging_map_mmio(pa, len);
+}
+
+/* Prints a message buffer line by line (each already starts "acpi: "). */
+static void print_lines(const char *text)
+{
+    const char *line = text;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n') {
+            kprintf("%.*s\n", (int)(p - line), line);
+            line = p + 1;
+        }
+    }
+    if (*line)
+        kprintf("%s\n", line);
+}
+
+static _Noreturn void no_madt(const char *why)
+{
+    kprintf("smp: %s: cannot enumerate the CPUs; stopping (exit check-failed)\n", why);
+    kernel_exit(EXIT_CHECK_FAILED);
+}
+
+static void print_tables(void)
+{
+    char list[ACPI_MAX_TABLES * (ACPI_SIG_LEN + 1) + 1];
+    size_t used = 0;
+    for (unsigned i = 0; i < tables.count; i++) {
+        const struct acpi_table *t = &tables.table[i];
+        for (unsigned k = 0; k < ACPI_SIG_LEN; k++)
+            list[used++] = t->sig[k];
+        list[used++] = t->valid ? ' ' : '!'; /* '!': failed validation, ignored */
+    }
+    if (used > 0 && list[used - 1] == ' ')
+        used--;
+    list[used] = '\0';
+    kprintf("acpi: RSDP rev %u (oem %s) -> %s at 0x%llx: %u tables (%u invalid): %s\n",
+            tables.rsdp_revision, tables.oem_id, tables.xsdt ? "XSDT" : "RSDT",
+            (unsigned long long)tables.root_pa, tables.count, tables.invalid, list);
+}
+
+void smp_read_madt(const struct mb2_info *mi, struct acpi_madt *madt)
+{
+    if (!mi->rsdp)
+        no_madt("the boot loader passed no ACPI RSDP (Multiboot2 tag 14/15)");
+    bool ok = acpi_scan(mi->rsdp, mi->rsdp_len, map_table, NULL, &tables);
+    print_lines(tables.msg);
+    if (!ok)
+        no_madt("no usable ACPI root table");
+    print_tables();
+
+    const struct acpi_table *t = acpi_find(&tables, "APIC");
+    if (!t)
+        no_madt("no valid MADT (APIC table)");
+    if (t->len > MADT_COPY_MAX) {
+        kprintf("acpi: APIC: %u bytes, more than the %u this kernel copies\n", t->len,
+                MADT_COPY_MAX);
+        no_madt("MADT too large");
+    }
+    const void *src = map_table(NULL, t->pa, t->len);
+    if (!src)
+        no_madt("cannot map the MADT");
+    __builtin_memcpy(madt_copy, src, t->len);
+    if (smp_cfg.test_madt_corrupt) {
+        /* Damage the last byte (a record byte, or the header's end when
+         * there are none): the checksum must catch it. */
+        madt_copy[t->len - 1] ^= CORRUPT_XOR;
+        kprintf("smp: test_madt_corrupt: flipped bits of byte %u of the MADT copy\n",
+                t->len - 1);
+    }
+    madt_msg[0] = '\0';
+    ok = acpi_parse_madt(madt_copy, t->len, madt, madt_msg, sizeof madt_msg);
+    print_lines(madt_msg);
+    if (!ok)
+        no_madt("the MADT is invalid");
+    kprintf("smp: MADT at 0x%llx: %u CPUs listed (%u enabled, %u online-capable, %u ignored), "
+            "local APIC at 0x%llx%s\n",
+            (unsigned long long)t->pa, madt->cpu_count, madt->enabled,
+            madt->cpu_count - madt->enabled, madt->disabled + madt->dropped,
+            (unsigned long long)madt->lapic_pa, madt->lapic_overridden ? " (override)" : "");
+}
+
+unsigned smp_build_slots(const struct acpi_madt *madt, uint32_t bsp_apic_id,
+                         struct smp_slot *slots)
+{
+    unsigned n = 1, unaddressable = 0, beyond = 0, hotplug = 0;
+    bool bsp_listed = false;
+    slots[0].apic_id = bsp_apic_id;
+    slots[0].slot = 0;
+    for (unsigned i = 0; i < madt->cpu_count; i++) {
+        const struct acpi_cpu *c = &madt->cpu[i];
+        if (c->apic_id == bsp_apic_id) {
+            bsp_listed = true;
+            continue;
+        }
+        if (!c->enabled) {
+            hotplug++; /* online-capable: a hot-plug slot with no CPU in it now */
+            continue;
+        }
+        if (!apic_id_addressable(c->apic_id)) {
+            if (unaddressable++ == 0)
+                kprintf("smp: APIC id %u cannot be addressed in %s mode; skipped\n",
+                        c->apic_id, apic_mode_name());
+            continue;
+        }
+        if (n == PLAT_MAX_CPUS) {
+            if (beyond++ == 0)
+                kprintf("smp: more than PLAT_MAX_CPUS=%u CPUs; APIC id %u and later skipped\n",
+                        PLAT_MAX_CPUS, c->apic_id);
+            continue;
+        }
+        slots[n].apic_id = c->apic_id;
+        slots[n].slot = n;
+        n++;
+    }
+    if (!bsp_listed)
+        kprintf("smp: the BSP's APIC id %u is not in the MADT; running it as CPU 0 anyway\n",
+                bsp_apic_id);
+    if (hotplug)
+        kprintf("smp: %u online-capable (hot-plug) CPU(s) not started\n", hotplug);
+    if (unaddressable)
+        kprintf("smp: %u CPU(s) skipped: APIC id not addressable\n", unaddressable);
+    if (beyond)
+        kprintf("smp: %u CPU(s) skipped: beyond PLAT_MAX_CPUS\n", beyond);
+    return n;
+}

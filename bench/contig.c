@@ -1,0 +1,237 @@
+/*
+ * contig.c - contiguous allocation by size and alignment (bench=contig).
+ *
+ * Sizes: every buddy order 0..MM_MAX_ORDER (n = align = 2^order, param
+ * order=<o>) and non-power-of-two sizes with an alignment (param
+ * n=<n>;align=<a>).  One operation = one frame_alloc_contig attempt; each is
+ * timed (latency percentiles and histogram over attempts, failed ones
+ * included) and every block obtained is freed with frame_free_contig.
+ * Cases, each on one CPU and on all CPUs at once:
+ *   fresh       memory as the allocator holds it after the caches are drained;
+ *               each CPU allocates up to `depth` blocks then frees them
+ *               (depth = contig_mem / (cpus * n), 1..8)
+ *   fragmented  everything is first pinned in the largest blocks available,
+ *               then a region of contig_mem (default 64 MiB) is given back,
+ *               allocated whole at order 0 and a seeded random half of it
+ *               freed: the free memory is exactly that scattered half.
+ *               Each attempt frees its block at once, so the state holds.
+ *               Setup rows: region_frames, pinned_frames, free_frames.
+ * Per point: success_rate, p50_ns..p999_ns, ns_per_op; per case and CPU set:
+ * free_blocks_before/after and frag_index (Gorman's unusable free space
+ * index) by order, param order=<o>.
+ */
+#include "bench_int.h"
+
+enum { CNT_OK, CNT_NOMEM, CNT_ERRORS, CNT_MISALIGNED };
+
+struct contig_size {
+    uint64_t n, align;
+};
+static const struct contig_size npot_sizes[] = {
+    {3, 1}, {5, 4}, {17, 16}, {100, 1}, {300, 64}, {1000, 512},
+};
+
+static struct {
+    uint64_t n, align;
+    uint64_t depth, rounds;
+} cg;
+
+static void contig_job(void *arg)
+{
+    (void)arg;
+    unsigned cpu = plat_cpu_index();
+    struct bench_slot *s = &bench_ctx.slot[cpu];
+    uint64_t *held = bench_ctx.work[cpu];
+    uint64_t rounds = bench_ctx.warm ? 1 : cg.rounds;
+    uint64_t t0 = plat_tsc_start();
+    for (uint64_t r = 0; r < rounds; r++) {
+        uint64_t got = 0;
+        for (uint64_t d = 0; d < cg.depth; d++) {
+            uint64_t pa = 0;
+            bool sample = bench_should_sample(s);
+            uint64_t a = plat_tsc_start();
+            enum frame_error err = frame_alloc_contig(cg.n, cg.align, 0, &pa);
+            uint64_t b = plat_tsc_stop();
+            if (sample)
+                bench_sample(s, cpu, b - a, PATH_ALL);
+            if (err == FRAME_OK) {
+                if (pa % (cg.align * PAGE_SIZE))
+                    s->counter[CNT_MISALIGNED]++;
+                held[got++] = pa;
+            } else if (err == FRAME_ERR_NOMEM) {
+                s->counter[CNT_NOMEM]++;
+            } else {
+                s->counter[CNT_ERRORS]++;
+            }
+        }
+        for (uint64_t i = 0; i < got; i++)
+            frame_free_contig(held[i], cg.n);
+        if (!bench_ctx.warm)
+            s->counter[CNT_OK] += got;
+    }
+    s->cycles = plat_tsc_stop() - t0;
+    s->ops = rounds * cg.depth;
+}
+
+static void state_rows(const char *cas, unsigned cpus, const char *metric, bool frag)
+{
+    struct bench_point pt = {.bench = "contig", .cas = cas, .cpus = cpus};
+    struct mm_stats st;
+    char param[24];
+    mm_get_stats(&st);
+    for (unsigned o = 0; o <= MM_MAX_ORDER; o++) {
+        plat_snprintf(param, sizeof param, "order=%u", o);
+        bench_row_u(&pt, param, metric, st.free_blocks[o], "count");
+        if (frag)
+            bench_row(&pt, param, "frag_index", mm_fragmentation_index(o), "ratio");
+    }
+}
+
+static void measure_size(const char *cas, unsigned cpus, uint64_t n, uint64_t align, int order,
+                         bool fragmented)
+{
+    const struct bench_config *bc = bench_ctx.cfg;
+    struct bench_point pt = {.bench = "contig", .cas = cas, .cpus = cpus, .sample_every = 1};
+    if (order >= 0)
+        bench_param_add(pt.param, sizeof pt.param, "order=%d", order);
+    else
+        bench_param_add(pt.param, sizeof pt.param, "n=%llu;align=%llu", (unsigned long long)n,
+                        (unsigned long long)align);
+    cg.n = n;
+    cg.align = align;
+    cg.depth = 1;
+    if (!fragmented) {
+        uint64_t fit = bc->contig_frames / (cpus * n);
+        cg.depth = fit < 1 ? 1 : fit > 8 ? 8 : fit;
+    }
+    cg.rounds = bench_iters() / 1000 > 2 ? bench_iters() / 1000 : 2;
+    pt.ops_per_run = cg.rounds * cg.depth;
+    bench_measure(&pt, contig_job, NULL);
+    bench_point_latency(&pt, false);
+
+    uint64_t attempts = bench_total_ops();
+    uint64_t ok = bench_counter_sum(cpus, CNT_OK);
+    if (attempts)
+        bench_row(&pt, NULL, "success_rate", (double)ok / (double)attempts, "ratio");
+    bench_row_u(&pt, NULL, "attempts", attempts, "count");
+    uint64_t misaligned = bench_counter_sum(cpus, CNT_MISALIGNED);
+    uint64_t errors = bench_counter_sum(cpus, CNT_ERRORS);
+    if (misaligned || errors)
+        bench_fail("contig %s %s cpus=%u: %llu blocks misaligned, %llu unexpected errors "
+                   "(neither NOMEM nor OK)",
+                   cas, pt.param, cpus, (unsigned long long)misaligned,
+                   (unsigned long long)errors);
+}
+
+static void run_case(const char *cas, bool fragmented)
+{
+    unsigned sets[2] = {1, bench_ctx.cpus}, nsets = bench_ctx.cpus > 1 ? 2 : 1;
+    for (unsigned i = 0; i < nsets && !bench_ctx.failed; i++) {
+        state_rows(cas, sets[i], "free_blocks_before", true);
+        for (int o = 0; o <= MM_MAX_ORDER && !bench_ctx.failed; o++)
+            measure_size(cas, sets[i], (uint64_t)1 << o, (uint64_t)1 << o, o, fragmented);
+        for (unsigned k = 0; k < sizeof npot_sizes / sizeof npot_sizes[0]; k++)
+            if (!bench_ctx.failed)
+                measure_size(cas, sets[i], npot_sizes[k].n, npot_sizes[k].align, -1,
+                             fragmented);
+        state_rows(cas, sets[i], "free_blocks_after", false);
+    }
+}
+
+/* ---- the fragmented region --------------------------------------------------- */
+
+#define PIN_ORDER_MASK 0xfffu /* order kept in the low bits of a pinned block's pa */
+
+static struct {
+    uint64_t *pins, npins, pins_cap, first_pinned;
+    uint64_t *frames, nframes, region;
+} fr;
+
+static void pin_everything(void)
+{
+    fr.npins = 0;
+    for (int o = MM_MAX_ORDER; o >= 0; o--) {
+        uint64_t pa, size = (uint64_t)1 << o;
+        while (fr.npins < fr.pins_cap && frame_alloc_contig(size, size, 0, &pa) == FRAME_OK)
+            fr.pins[fr.npins++] = pa | (uint64_t)o;
+    }
+}
+
+static void free_pin(uint64_t i)
+{
+    uint64_t o = fr.pins[i] & PIN_ORDER_MASK;
+    frame_free_contig(fr.pins[i] & ~(uint64_t)PIN_ORDER_MASK, (uint64_t)1 << o);
+}
+
+static bool fragment(void)
+{
+    struct mm_stats st;
+    uint64_t blocks = 0;
+    mm_pcp_drain_all();
+    mm_get_stats(&st);
+    for (unsigned o = 0; o <= MM_MAX_ORDER; o++)
+        blocks += st.free_blocks[o];
+    fr.region = bench_ctx.cfg->contig_frames;
+    fr.pins_cap = blocks + 64; /* the two allocations below split a few blocks */
+    fr.pins = bench_scratch_alloc(fr.pins_cap * sizeof(uint64_t));
+    fr.frames = bench_scratch_alloc(fr.region * sizeof(uint64_t));
+    if (!fr.pins || !fr.frames) {
+        bench_fail("contig fragmented: no scratch for %llu pins and %llu frames",
+                   (unsigned long long)fr.pins_cap, (unsigned long long)fr.region);
+        return false;
+    }
+    pin_everything();
+    /* Give back the largest pinned blocks until the region is covered. */
+    uint64_t released = 0;
+    fr.first_pinned = 0;
+    while (released < fr.region && fr.first_pinned < fr.npins) {
+        released += (uint64_t)1 << (fr.pins[fr.first_pinned] & PIN_ORDER_MASK);
+        free_pin(fr.first_pinned++);
+    }
+    /* Take it all back one frame at a time, then free a random half. */
+    fr.nframes = 0;
+    uint64_t pa;
+    while (fr.nframes < fr.region && frame_alloc_contig(1, 1, 0, &pa) == FRAME_OK)
+        fr.frames[fr.nframes++] = pa;
+    uint64_t rng = rng_split(&(uint64_t){bench_ctx.cfg->seed ^ 0xc0117e5ull});
+    for (uint64_t i = fr.nframes; i > 1; i--) {
+        uint64_t j = rng_below(&rng, i), t = fr.frames[i - 1];
+        fr.frames[i - 1] = fr.frames[j];
+        fr.frames[j] = t;
+    }
+    for (uint64_t i = 0; i < fr.nframes / 2; i++)
+        frame_free_contig(fr.frames[i], 1);
+
+    mm_get_stats(&st);
+    struct bench_point pt = {.bench = "contig", .cas = "fragmented", .cpus = 1};
+    bench_row_u(&pt, NULL, "region_frames", fr.nframes, "count");
+    uint64_t pinned = 0;
+    for (uint64_t i = fr.first_pinned; i < fr.npins; i++)
+        pinned += (uint64_t)1 << (fr.pins[i] & PIN_ORDER_MASK);
+    bench_row_u(&pt, NULL, "pinned_frames", pinned, "count");
+    bench_row_u(&pt, NULL, "free_frames", st.free_frames, "count");
+    plat_log("bench: contig: fragmented region of %llu frames, %llu free in it, %llu pinned "
+             "blocks\n",
+             (unsigned long long)fr.nframes, (unsigned long long)st.free_frames,
+             (unsigned long long)(fr.npins - fr.first_pinned));
+    return true;
+}
+
+static void unfragment(void)
+{
+    for (uint64_t i = fr.nframes / 2; i < fr.nframes; i++)
+        frame_free_contig(fr.frames[i], 1);
+    for (uint64_t i = fr.first_pinned; i < fr.npins; i++)
+        free_pin(i);
+}
+
+void bench_contig(void)
+{
+    mm_pcp_drain_all();
+    run_case("fresh", false);
+    if (bench_ctx.failed || !fragment())
+        return;
+    run_case("fragmented", true);
+    if (!bench_ctx.failed)
+        unfragment();
+}

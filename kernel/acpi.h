@@ -1,0 +1,142 @@
+/*
+ * acpi.h - validating reader for the ACPI tables the kernel needs (RSDP,
+ * RSDT/XSDT, MADT), portable so the host tests feed it crafted tables.
+ *
+ * ACPI tables are input, not truth.  acpi_scan() starts from the RSDP copy
+ * the boot loader handed over (Multiboot2 tag 14 = ACPI 1.0 RSDP -> RSDT,
+ * tag 15 = ACPI 2.0+ RSDP -> XSDT), checks the RSDP checksum(s), the root
+ * table, then every table the root lists: signature, a length between the
+ * header size and ACPI_MAX_TABLE_LEN, and the byte checksum.  A table that
+ * fails is listed as invalid with one message line and never handed out by
+ * acpi_find(); a broken XSDT falls back to the RSDT.
+ *
+ * Physical memory is reached only through the caller's map callback, which
+ * returns a readable pointer for [pa, pa + len) or NULL (the kernel maps the
+ * tables, the host tests point into a buffer).  Nothing is written.
+ *
+ * Tables with type/length records after a fixed header (MADT today; SRAT,
+ * which has the same shape, is the next one) are walked with
+ * acpi_next_subtable(), which checks each record's length against the
+ * remaining bytes and refuses lengths below 2 (a zero-length record would
+ * otherwise loop forever).  Each parser then checks the minimum length of the
+ * record types it reads.  Fixed-layout tables (HPET) need only acpi_find()
+ * and acpi_table_check() with their size.
+ *
+ * Messages: every problem appends one line "acpi: ..." to the caller's
+ * message buffer; functions return false only when the result is unusable.
+ */
+#ifndef KERNEL_ACPI_H
+#define KERNEL_ACPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ACPI_SIG_LEN 4
+#define ACPI_HEADER_LEN 36          /* common System Description Table header */
+#define ACPI_RSDP_V1_LEN 20
+#define ACPI_RSDP_V2_LEN 36
+#define ACPI_MAX_TABLES 64          /* tables listed by the root table that we keep */
+#define ACPI_MAX_TABLE_LEN (1u << 20) /* larger is treated as corrupt */
+#define ACPI_MSG_LEN 2048
+
+/* Returns a readable pointer to [pa, pa + len), or NULL when it cannot. */
+typedef const void *(*acpi_map_fn)(void *ctx, uint64_t pa, size_t len);
+
+struct acpi_table {
+    char sig[ACPI_SIG_LEN + 1];
+    uint64_t pa;
+    uint32_t len;
+    uint8_t revision;
+    bool valid; /* signature, length and checksum checked */
+};
+
+struct acpi_tables {
+    uint8_t rsdp_revision;
+    char oem_id[7];
+    bool xsdt;        /* the root table in use is the XSDT */
+    uint64_t root_pa;
+    struct acpi_table table[ACPI_MAX_TABLES];
+    unsigned count;   /* entries in table[] (valid or not) */
+    unsigned invalid; /* of which failed validation */
+    unsigned dropped; /* listed by the root table beyond ACPI_MAX_TABLES */
+    acpi_map_fn map;
+    void *map_ctx;
+    char msg[ACPI_MSG_LEN]; /* one "acpi: ..." line per problem */
+};
+
+/* rsdp: the RSDP bytes (rsdp_len of them, from the boot loader's tag).
+ * False when the RSDP or every root table is unusable (reason in out->msg);
+ * true otherwise, even if some tables were invalid (listed in out->msg). */
+bool acpi_scan(const void *rsdp, size_t rsdp_len, acpi_map_fn map, void *ctx,
+               struct acpi_tables *out);
+
+/* The first valid table with signature sig ("APIC", "SRAT", "HPET"...), or NULL. */
+const struct acpi_table *acpi_find(const struct acpi_tables *t, const char *sig);
+
+/* Byte sum of p[0..len): zero for a valid table. */
+uint8_t acpi_checksum(const void *p, size_t len);
+
+/* Checks one table held in memory: avail readable bytes at table, signature
+ * sig, min_len <= length <= avail, checksum.  Appends a message and returns
+ * false on any failure. */
+bool acpi_table_check(const void *table, size_t avail, const char *sig, size_t min_len,
+                      char *msg, size_t msglen);
+
+/* Walks the records of a table whose records start at byte offset *off:
+ * returns 1 with *rec set and *off advanced, 0 at the end, -1 (message
+ * appended) for a record shorter than 2 bytes or running past len. */
+int acpi_next_subtable(const void *table, size_t len, size_t *off, const uint8_t **rec,
+                       const char *sig, char *msg, size_t msglen);
+
+/* ---- MADT ("APIC") --------------------------------------------------------- */
+
+#define ACPI_MADT_HEADER_LEN 44 /* SDT header + local APIC address + flags */
+#define ACPI_MADT_MAX_CPUS 1024 /* entries kept; more are counted as dropped */
+
+enum acpi_madt_type {
+    ACPI_MADT_LAPIC = 0,
+    ACPI_MADT_IOAPIC = 1,
+    ACPI_MADT_INT_OVERRIDE = 2,
+    ACPI_MADT_NMI_SOURCE = 3,
+    ACPI_MADT_LAPIC_NMI = 4,
+    ACPI_MADT_LAPIC_ADDR = 5,
+    ACPI_MADT_X2APIC = 9,
+    ACPI_MADT_X2APIC_NMI = 10,
+};
+
+/* Local APIC / x2APIC entry flags. */
+#define ACPI_MADT_ENABLED (1u << 0)
+#define ACPI_MADT_ONLINE_CAPABLE (1u << 1) /* hot-pluggable; not running now */
+
+/* An xAPIC id of 0xff in a type 0 entry means "no such CPU". */
+#define ACPI_XAPIC_ID_NONE 0xffu
+
+struct acpi_cpu {
+    uint32_t apic_id;
+    uint32_t uid;      /* ACPI processor UID */
+    bool x2apic_entry; /* listed by a type 9 entry */
+    bool enabled;      /* usable now (else online-capable only) */
+};
+
+struct acpi_madt {
+    uint64_t lapic_pa;     /* from the header, or the type 5 override */
+    bool lapic_overridden;
+    uint32_t flags;        /* MADT flags (bit 0: PC-AT compatible 8259s) */
+    struct acpi_cpu cpu[ACPI_MADT_MAX_CPUS]; /* enabled or online-capable, table order */
+    unsigned cpu_count;
+    unsigned enabled;          /* of cpu_count, enabled now */
+    unsigned disabled;         /* entries neither enabled nor online-capable: ignored */
+    unsigned dropped;          /* duplicates, invalid ids, beyond ACPI_MADT_MAX_CPUS */
+    unsigned overflow;         /* of dropped, beyond ACPI_MADT_MAX_CPUS */
+    unsigned records;          /* records of any type */
+};
+
+/* Validates (header, checksum, every record's length, per-type minimum
+ * length) and extracts the CPUs.  avail: readable bytes at table.  False (a
+ * message naming the offset, type and length) when the table cannot be
+ * trusted; true with notes (duplicates, ignored ids) in msg otherwise. */
+bool acpi_parse_madt(const void *table, size_t avail, struct acpi_madt *out, char *msg,
+                     size_t msglen);
+
+#endif /* KERNEL_ACPI_H */

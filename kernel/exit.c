@@ -1,0 +1,19 @@
+/*
+ * exit.c - kernel_exit() through isa-debug-exit.
+ */
+#include "exit.h"
+#include "console.h"
+#include "x86.h"
+
+#define DEBUG_EXIT_PORT 0xf4
+
+_Noreturn void kernel_exit(enum exit_code code)
+{
+    console_flush();
+    outl(DEBUG_EXIT_PORT, code);
+    /* Still running: no isa-debug-exit device (not QEMU, or started without it). */
+    kprintf("exit: code 0x%x but no isa-debug-exit device at port 0x%x; halting\n", code,
+            DEBUG_EXIT_PORT);
+    console_flush();
+    cpu_halt_forever();
+}

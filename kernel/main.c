@@ -1,0 +1,129 @@
+/*
+ * main.c - kmain(): the boot sequence, one step per line.
+ *
+ * boot.S calls kmain on the BSP in long mode, on the boot stack and page
+ * tables, SSE enabled, interrupts off.  The steps fall in three phases:
+ *   1. bring-up: each step that has command-line keys reads them (errors are
+ *      recorded, not fatal yet);
+ *   2. boot_finish_cmdline(): every key has been read, so unknown keys and
+ *      bad values stop the run here (EXIT_CONFIG_ERROR), before any work;
+ *   3. the work, then the exit code.
+ * A new step goes where its dependencies are met; the comments say what each
+ * one provides.
+ */
+#include <stdint.h>
+
+#include "bench.h"
+#include "boot.h"
+#include "console.h"
+#include "cpu.h"
+#include "exit.h"
+#include "fmt.h"
+#include "gdt.h"
+#include "mm.h"
+#include "paging.h"
+#include "percpu.h"
+#include "smp/smp.h"
+#include "selftest.h"
+#include "trap.h"
+#include "tsc.h"
+
+#ifndef KERNEL_COMMIT
+#define KERNEL_COMMIT "unknown"
+#endif
+
+void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa); /* called by boot.S */
+
+/* The frame allocator over every usable frame the boot information reports,
+ * minus the reserved ranges.  Cache geometry from the benchmark keys when
+ * given (pcp_capacity=, pcp_batch=), otherwise the allocator's defaults. */
+static void mm_start(const struct bench_config *bench, const struct phys_range *reserved,
+                     unsigned n_reserved)
+{
+    struct phys_range usable[MB2_MAX_REGIONS];
+    unsigned n_usable = boot_usable_ranges(usable, MB2_MAX_REGIONS);
+    struct mm_config cfg;
+    mm_default_config(&cfg);
+    cfg.max_cpus = PLAT_MAX_CPUS;
+    if (bench->pcp_capacity) {
+        cfg.pcp.capacity = bench->pcp_capacity;
+        cfg.pcp.batch = bench->pcp_batch ? bench->pcp_batch : (bench->pcp_capacity + 3) / 4;
+    }
+    _Static_assert(sizeof(struct phys_range) == sizeof(struct mm_range),
+                   "boot ranges are passed to mm_init as they are");
+    char err[160];
+    if (!mm_init((const struct mm_range *)usable, n_usable, (const struct mm_range *)reserved,
+                 n_reserved, &cfg, err, sizeof err)) {
+        /* Bad input (memory map), not a kernel bug: a failed check, like a bad MADT. */
+        kprintf("mm: cannot build the frame allocator: %s\n", err);
+        kernel_exit(EXIT_CHECK_FAILED);
+    }
+    mm_dump();
+}
+
+/* What the results need to know about this machine and run (meta.csv). */
+static enum bench_verdict bench_start(const struct bench_config *cfg)
+{
+    static char cpus[12], mem_mib[24], tsc[24];
+    fmt_snprintf(cpus, sizeof cpus, "%u", plat_cpu_count());
+    fmt_snprintf(mem_mib, sizeof mem_mib, "%llu",
+                 (unsigned long long)(mb2_usable_bytes(boot_mb2()) >> 20));
+    fmt_snprintf(tsc, sizeof tsc, "%llu", (unsigned long long)tsc_khz());
+    const struct bench_meta_kv kv[] = {
+        {"kernel_commit", KERNEL_COMMIT},
+        {"accel", cpu_hypervisor()},
+        {"cpus", cpus},
+        {"mem_usable_mib", mem_mib},
+        {"cpu_vendor", cpu_vendor()},
+        {"cpu_brand", cpu_brand()},
+        {"tsc_khz", tsc},
+        {"tsc_source", tsc_source()},
+        {"cmdline", boot_mb2()->cmdline},
+    };
+    const struct bench_meta meta = {kv, sizeof kv / sizeof kv[0]};
+    return bench_run(cfg, &meta);
+}
+
+void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa)
+{
+    /* ---- 1. bring-up ---- */
+    percpu_install(&percpu_bsp); /* plat_cpu_index(): the console lock needs it */
+    console_init();              /* kprintf */
+    kprintf("kernel: frame allocator harness, commit %s\n", KERNEL_COMMIT);
+    gdt_init_cpu(0);             /* selectors, TSS with the double-fault stack */
+    idt_init();                  /* exceptions now print a report and exit */
+    cpu_identify();              /* vendor, brand, hypervisor, 1 GiB pages */
+    boot_read_info(mb2_magic, mb2_info_pa); /* boot_mb2(): memory map, cmdline, RSDP */
+    boot_read_cmdline();         /* boot_cmdline() */
+    struct cmdline *cl = boot_cmdline();
+    selftest_configure(cl);
+    paging_init(boot_mb2());     /* direct map of all RAM, paging_map_mmio() */
+    tsc_init(cl);                /* plat_tsc_khz(), tsc_source() */
+    smp_configure(cl);           /* smp_* keys, test_smp_dispatch, test_ap_fail, ... */
+    struct bench_config bench_cfg;
+    bool bench_wanted = cmdline_str(cl, "bench") != NULL; /* a plain boot runs none */
+    bench_parse_params(cl, &bench_cfg); /* bench=, runs=, profile=, pcp_*, test_* ... */
+    struct phys_range reserved[16]; /* kept out of the frame allocator */
+    unsigned n_reserved = boot_reserved_ranges(reserved, 14); /* + trampoline, frame 0 */
+    if (smp_reserve_trampoline(boot_mb2(), reserved, n_reserved, &reserved[n_reserved]))
+        n_reserved++;            /* the AP trampoline page below 1 MiB */
+    reserved[n_reserved++] = (struct phys_range){0, PAGE_SIZE}; /* frame 0: never a valid frame */
+    boot_print_memory();
+
+    /* ---- 2. configuration complete ---- */
+    boot_finish_cmdline();
+
+    /* ---- 3. work ---- */
+    mm_start(&bench_cfg, reserved, n_reserved); /* frame_alloc() and friends, "mm:" lines */
+    smp_init(boot_mb2());        /* MADT CPUs online, plat_run_on_cpus(), "smp:" lines */
+    selftest_run();              /* test_paging, test_fault */
+    if (bench_wanted && bench_start(&bench_cfg) != BENCH_PASS)
+        kernel_exit(EXIT_CHECK_FAILED);
+    char err[256];
+    if (!mm_check(err, sizeof err)) {
+        kprintf("mm: invariant check failed: %s\n", err);
+        kernel_exit(EXIT_CHECK_FAILED);
+    }
+    kprintf("kernel: done\n");
+    kernel_exit(EXIT_PASS);
+}

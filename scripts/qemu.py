@@ -1,0 +1,418 @@
+#!/usr/bin/python3
+"""Build bootable ISOs of the kernel and boot them under QEMU, bounded by a timeout.
+
+Command line (the Makefile's run/debug/iso targets use it):
+    qemu.py --iso ISO --smp N --mem 1G --accel auto|tcg|kvm --icount 0|1
+            --timeout S --log FILE [--quiet] [--interactive] [--gdb PORT --symbols ELF]
+    qemu.py --build-iso ISO --kernel ELF --cmdline 'key=value ...'
+    qemu.py --check --smp N --mem 1G --accel auto --icount 0 [--timeout S]
+A boot streams the serial port to the terminal and to FILE ("\\r" removed) and
+exits with 0 when the kernel reported success, otherwise with the QEMU status
+of the verdict (35 check failed, 37 panic, 39 configuration error, 124
+timeout, 1 QEMU error).  Bad values exit with status 2 and a message before
+anything is built or booted.
+
+Module API (scripts/bench.py and the boot tests import it):
+    validate_config(smp, mem, accel, icount) -> dict (raises ValueError)
+    build_iso(kernel_elf, cmdline, out_iso) -> out_iso
+    run(iso, smp, mem, accel, icount, timeout, log, stream=True) -> Result
+where Result.verdict is one of VERDICTS' values.
+
+Exit codes (kernel/exit.h): the kernel writes v to isa-debug-exit at port 0xf4
+and QEMU exits with (v << 1) | 1.
+"""
+import argparse
+import collections
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GRUB_TEMPLATE = os.path.join(ROOT, "grub.cfg")
+GRUB_PLACEHOLDER = "@KERNEL_CMDLINE@"
+GRUB_BIOS_DIR = "/usr/lib/grub/i386-pc"
+QEMU = "qemu-system-x86_64"
+
+# QEMU exit status -> verdict (kernel/exit.h); `timeout` gives 124, or 137
+# when QEMU had to be killed.
+VERDICTS = {33: "pass", 35: "check-failed", 37: "panic", 39: "config-error",
+            124: "timeout", 137: "timeout"}
+# What the command line exits with for each verdict.
+CLI_STATUS = {"pass": 0, "check-failed": 35, "panic": 37, "config-error": 39, "timeout": 124,
+              "qemu-error": 1}
+
+SMP_MAX = 255                 # xAPIC ids; the kernel's PLAT_MAX_CPUS is 256
+MEM_MIN = 64 << 20            # room for the kernel, its page tables and the allocator
+MEM_MAX = 64 << 30            # the host test span; the kernel maps up to 256 GiB
+TIMEOUT_MAX = 24 * 3600
+CMDLINE_MAX = 2047            # kernel/cmdline.h CMDLINE_MAX_LEN - 1
+KILL_GRACE = 5                # seconds between timeout's TERM and KILL
+
+# The machine: q35 (boots as fast as pc here, and its AHCI CD-ROM is the modern
+# layout); no default devices (no NIC option ROM to load, no VGA).
+MACHINE_ARGS = ["-machine", "q35", "-nodefaults", "-display", "none", "-no-reboot",
+                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+
+# verdict/status: see VERDICTS; seconds: wall time of the boot; log_text: the
+# serial output without "\r"; first_line_seconds: from starting QEMU to the
+# first complete serial line (None if none); qemu_stderr: QEMU's own messages.
+Result = collections.namedtuple(
+    "Result", "verdict status seconds log_text first_line_seconds accel command qemu_stderr")
+
+
+class ConfigError(ValueError):
+    """A bad setting, with a message that names it."""
+
+
+# ---- validation ------------------------------------------------------------
+
+def parse_smp(value):
+    text = str(value).strip()
+    if not re.fullmatch(r"[0-9]+", text) or not 1 <= int(text) <= SMP_MAX:
+        raise ConfigError(f"SMP='{value}': expected a whole number of CPUs from 1 to {SMP_MAX}")
+    return int(text)
+
+
+def parse_mem(value):
+    """'128M', '2G', '8g' -> ('128M', bytes)."""
+    text = str(value).strip()
+    m = re.fullmatch(r"([0-9]+)([MmGg])", text)
+    if not m:
+        raise ConfigError(f"MEM='{value}': expected a size like 128M, 2G or 8G")
+    unit = m.group(2).upper()
+    size = int(m.group(1)) << (20 if unit == "M" else 30)
+    if not MEM_MIN <= size <= MEM_MAX:
+        raise ConfigError(f"MEM='{value}': must be between {MEM_MIN >> 20}M and "
+                          f"{MEM_MAX >> 30}G")
+    return f"{int(m.group(1))}{unit}", size
+
+
+def parse_accel(value):
+    text = str(value).strip()
+    if text not in ("auto", "tcg", "kvm"):
+        raise ConfigError(f"ACCEL='{value}': expected auto, tcg or kvm")
+    return text
+
+
+def parse_icount(value):
+    text = str(value).strip()
+    if text not in ("0", "1"):
+        raise ConfigError(f"ICOUNT='{value}': expected 0 (off) or 1 (deterministic: the guest "
+                          f"TSC counts instructions)")
+    return int(text)
+
+
+def parse_timeout(value, default=None):
+    """Seconds (whole, 1..TIMEOUT_MAX); empty -> default."""
+    text = "" if value is None else str(value).strip()
+    if text == "":
+        return default
+    if not re.fullmatch(r"[0-9]+", text) or not 1 <= int(text) <= TIMEOUT_MAX:
+        raise ConfigError(f"TIMEOUT='{value}': expected whole seconds from 1 to {TIMEOUT_MAX}")
+    return int(text)
+
+
+def parse_port(value):
+    text = str(value).strip()
+    if not re.fullmatch(r"[0-9]+", text) or not 1024 <= int(text) <= 65535:
+        raise ConfigError(f"GDB_PORT='{value}': expected a TCP port from 1024 to 65535")
+    return int(text)
+
+
+def kvm_usable():
+    """(usable, why): KVM needs VMX/SVM in /proc/cpuinfo and /dev/kvm."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set()
+            for line in f:
+                if line.startswith("flags"):
+                    flags.update(line.split(":", 1)[1].split())
+    except OSError as e:
+        return False, f"cannot read /proc/cpuinfo ({e})"
+    if not flags & {"vmx", "svm"}:
+        return False, "the host CPU shows neither vmx nor svm"
+    if not os.path.exists("/dev/kvm"):
+        return False, "/dev/kvm does not exist"
+    return True, "vmx/svm and /dev/kvm present"
+
+
+def resolve_accel(accel, icount):
+    """The accelerator to use: auto picks KVM only where it can work; icount needs TCG."""
+    if accel == "kvm":
+        if icount:
+            raise ConfigError("ICOUNT=1 needs TCG (icount is a TCG feature): use ACCEL=tcg "
+                              "or ACCEL=auto")
+        ok, why = kvm_usable()
+        if not ok:
+            raise ConfigError(f"ACCEL=kvm: KVM is not usable here ({why}); use ACCEL=tcg")
+        return "kvm"
+    if accel == "auto" and not icount and kvm_usable()[0]:
+        return "kvm"
+    return "tcg"
+
+
+def validate_config(smp, mem, accel, icount):
+    """Checks the Make variables; returns smp, mem, mem_bytes, accel (resolved:
+    tcg or kvm), accel_requested and icount.  Raises ConfigError (a ValueError)."""
+    smp = parse_smp(smp)
+    mem, mem_bytes = parse_mem(mem)
+    requested = parse_accel(accel)
+    icount = parse_icount(icount)
+    return {"smp": smp, "mem": mem, "mem_bytes": mem_bytes,
+            "accel": resolve_accel(requested, icount), "accel_requested": requested,
+            "icount": icount}
+
+
+# ---- ISO -------------------------------------------------------------------
+
+def check_cmdline(cmdline):
+    """The kernel command line as words; refuses what GRUB's line cannot carry."""
+    text = cmdline or ""
+    if len(text) > CMDLINE_MAX:
+        raise ConfigError(f"kernel command line is {len(text)} characters; at most "
+                          f"{CMDLINE_MAX} fit")
+    # GRUB hands quotes and backslashes on escaped (a"b arrives as a\"b), so they
+    # cannot reach the kernel as typed.
+    for c in text:
+        if c in "'\"\\" or not (c == " " or c.isprintable()) or ord(c) > 126:
+            raise ConfigError(f"kernel command line '{text}': character {c!r} is not allowed "
+                              f"(printable ASCII without quotes and backslashes)")
+    return text.split()
+
+
+def grub_cfg(cmdline, template=GRUB_TEMPLATE):
+    """The template with each command-line word single-quoted (GRUB expands
+    nothing inside single quotes)."""
+    words = check_cmdline(cmdline)
+    with open(template) as f:
+        text = f.read()
+    if text.count(GRUB_PLACEHOLDER) != 1:
+        raise ConfigError(f"{template}: expected exactly one {GRUB_PLACEHOLDER}")
+    return text.replace(GRUB_PLACEHOLDER, " ".join(f"'{w}'" for w in words))
+
+
+def build_iso(kernel_elf, cmdline, out_iso, template=GRUB_TEMPLATE):
+    """Writes a BIOS-bootable ISO of kernel_elf with this command line; skips
+    the work when out_iso is newer than its inputs and was made with the same
+    grub.cfg (kept next to it as <iso>.grub.cfg).  Returns out_iso."""
+    cfg = grub_cfg(cmdline, template)
+    cfg_copy = out_iso + ".grub.cfg"
+    if _iso_up_to_date(out_iso, cfg_copy, cfg, [kernel_elf, template, __file__]):
+        return out_iso
+    if not os.path.isfile(kernel_elf):
+        raise FileNotFoundError(f"{kernel_elf}: no kernel to put on the ISO (run make)")
+    os.makedirs(os.path.dirname(os.path.abspath(out_iso)), exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(out_iso))) as tmp:
+        tree = os.path.join(tmp, "iso")
+        os.makedirs(os.path.join(tree, "boot", "grub"))
+        # GRUB reads the kernel through the BIOS: without debug info it is a
+        # fraction of the size and boots faster.  gdb uses the unstripped file.
+        subprocess.run(["objcopy", "--strip-debug", kernel_elf,
+                        os.path.join(tree, "boot", "kernel.elf")], check=True)
+        with open(os.path.join(tree, "boot", "grub", "grub.cfg"), "w") as f:
+            f.write(cfg)
+        tmp_iso = os.path.join(tmp, "out.iso")
+        proc = subprocess.run(
+            ["grub-mkrescue", "-d", GRUB_BIOS_DIR, "-o", tmp_iso,
+             "--install-modules=multiboot2 normal iso9660 biosdisk",
+             "--fonts=", "--locales=", "--themes=", tree],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"grub-mkrescue failed for {out_iso}:\n{proc.stdout}")
+        os.replace(tmp_iso, out_iso)
+    with open(cfg_copy, "w") as f:
+        f.write(cfg)
+    return out_iso
+
+
+def _iso_up_to_date(iso, cfg_copy, cfg, inputs):
+    try:
+        with open(cfg_copy) as f:
+            if f.read() != cfg:
+                return False
+        built = os.path.getmtime(iso)
+        return all(os.path.getmtime(p) <= built for p in inputs)
+    except OSError:
+        return False
+
+
+# ---- boot ------------------------------------------------------------------
+
+def qemu_command(iso, smp, mem, accel, icount, serial, gdb_port=None, cpu="max"):
+    cmd = [QEMU] + MACHINE_ARGS + ["-cpu", cpu, "-smp", str(smp), "-m", mem]
+    if accel == "kvm":
+        cmd += ["-accel", "kvm"]
+    elif icount:
+        # icount runs every vCPU on one thread: it is what makes time deterministic.
+        cmd += ["-accel", "tcg,thread=single", "-icount", "shift=0,align=off,sleep=off"]
+    else:
+        cmd += ["-accel", "tcg,thread=multi"]
+    cmd += serial + ["-cdrom", iso, "-boot", "d"]
+    if gdb_port is not None:
+        cmd += ["-gdb", f"tcp::{gdb_port}", "-S"]
+    return cmd
+
+
+def verdict_for(status):
+    return VERDICTS.get(status, "panic" if status == 0 else "qemu-error")
+
+
+def explain(status, interactive=False):
+    if status == 0 and interactive:
+        return ("QEMU quit before the kernel ended the run (Ctrl-A X, the monitor's quit, "
+                "gdb's kill, or a guest reset)")
+    if status == 0:
+        return ("QEMU exited without an exit code from the kernel: the guest reset itself, "
+                "most likely a triple fault")
+    if status in (124, 137):
+        return "the run did not finish within the timeout (hang or too slow)"
+    if status not in VERDICTS:
+        return f"QEMU failed (status {status})"
+    return None
+
+
+def run(iso, smp, mem, accel, icount, timeout, log, stream=True, interactive=False,
+        gdb_port=None, cpu="max"):
+    """Boots iso; returns Result.  log receives the serial output as it
+    arrives (without "\\r"); stream copies it to stdout too.  interactive
+    leaves the terminal to QEMU (serial and monitor on stdio, Ctrl-A X quits);
+    gdb_port adds QEMU's gdb stub and waits for the debugger."""
+    cfg = validate_config(smp, mem, accel, icount)
+    timeout = parse_timeout(timeout)
+    if timeout is None:
+        raise ConfigError("run(): a timeout is required")
+    if not os.path.isfile(iso):
+        raise FileNotFoundError(f"{iso}: no such ISO")
+    if log:
+        os.makedirs(os.path.dirname(os.path.abspath(log)), exist_ok=True)
+    if interactive:
+        serial = ["-chardev", "stdio,id=ser0,mux=on" + (f",logfile={log}" if log else ""),
+                  "-serial", "chardev:ser0", "-mon", "chardev=ser0"]
+    else:
+        serial = ["-serial", "stdio"]
+    qemu = qemu_command(iso, cfg["smp"], cfg["mem"], cfg["accel"], cfg["icount"], serial,
+                        gdb_port, cpu)
+    # `timeout` bounds QEMU even if this script dies; --foreground keeps an
+    # interactive QEMU attached to the terminal.
+    cmd = ["timeout", "-k", str(KILL_GRACE)] + (["--foreground"] if interactive else []) + \
+          [str(timeout)] + qemu
+    start = time.monotonic()
+    if interactive:
+        status = subprocess.run(cmd).returncode
+        text = ""
+        if log and os.path.exists(log):
+            with open(log, "rb") as f:
+                text = f.read().decode("utf-8", "replace").replace("\r", "")
+        # Status 0 here is usually the user quitting, not a crash.
+        verdict = "qemu-error" if status == 0 else verdict_for(status)
+        return Result(verdict, status, time.monotonic() - start, text, None, cfg["accel"], cmd,
+                      "")
+    return _run_captured(cmd, cfg["accel"], start, timeout, log, stream)
+
+
+def _run_captured(cmd, accel, start, timeout, log, stream):
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    errors = []
+    err_thread = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
+    err_thread.start()
+    chunks = []
+    first_line = None
+    logf = open(log, "wb") if log else None
+    try:
+        while True:
+            data = os.read(proc.stdout.fileno(), 65536)
+            if not data:
+                break
+            if first_line is None and b"\n" in data:
+                first_line = time.monotonic() - start
+            data = data.replace(b"\r", b"")
+            chunks.append(data)
+            if logf:
+                logf.write(data)
+                logf.flush()
+            if stream:
+                sys.stdout.buffer.write(data)
+                sys.stdout.flush()
+        status = proc.wait(timeout=timeout + 2 * KILL_GRACE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if logf:
+            logf.close()
+    err_thread.join(5)
+    seconds = time.monotonic() - start
+    qemu_err = b"".join(e for e in errors if e).decode("utf-8", "replace").strip()
+    verdict = verdict_for(status)
+    if qemu_err and verdict == "qemu-error":
+        print(f"qemu.py: QEMU said: {qemu_err}", file=sys.stderr)
+    text = b"".join(chunks).decode("utf-8", "replace")
+    return Result(verdict, status, seconds, text, first_line, accel, cmd, qemu_err)
+
+
+# ---- command line ----------------------------------------------------------
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--iso", help="boot this ISO")
+    ap.add_argument("--build-iso", metavar="ISO", help="write an ISO of --kernel with --cmdline")
+    ap.add_argument("--check", action="store_true", help="only validate the settings")
+    ap.add_argument("--kernel", help="kernel ELF for --build-iso")
+    ap.add_argument("--cmdline", default="", help="kernel command line for --build-iso")
+    ap.add_argument("--smp", default="1")
+    ap.add_argument("--mem", default="1G")
+    ap.add_argument("--accel", default="auto")
+    ap.add_argument("--icount", default="0")
+    ap.add_argument("--timeout", default="")
+    ap.add_argument("--log", help="serial log file")
+    ap.add_argument("--quiet", action="store_true", help="do not copy the serial output here")
+    ap.add_argument("--interactive", action="store_true",
+                    help="serial and QEMU monitor on this terminal (Ctrl-A X quits)")
+    ap.add_argument("--gdb", metavar="PORT", help="start stopped, gdb stub on PORT")
+    ap.add_argument("--symbols", default="build/kernel.elf", help="ELF for the gdb hint")
+    ap.add_argument("--cpu", default="max", help=argparse.SUPPRESS)
+    opts = ap.parse_args(argv[1:])
+    try:
+        if opts.build_iso:
+            if not opts.kernel:
+                raise ConfigError("--build-iso needs --kernel")
+            build_iso(opts.kernel, opts.cmdline, opts.build_iso)
+            return 0
+        cfg = validate_config(opts.smp, opts.mem, opts.accel, opts.icount)
+        timeout = parse_timeout(opts.timeout, 60)
+        gdb_port = parse_port(opts.gdb) if opts.gdb else None
+        if opts.check:
+            return 0
+        if not opts.iso:
+            raise ConfigError("give --iso (or --build-iso / --check)")
+    except (ConfigError, FileNotFoundError, RuntimeError) as e:
+        print(f"qemu.py: {e}", file=sys.stderr)
+        return 2
+    how = f"{cfg['accel']}" + (", icount" if cfg["icount"] else "")
+    print(f"qemu.py: booting {opts.iso}: SMP={cfg['smp']} MEM={cfg['mem']} ({how}), "
+          f"timeout {timeout} s" + (f", serial log {opts.log}" if opts.log else ""),
+          file=sys.stderr)
+    if gdb_port is not None:
+        print(f"qemu.py: QEMU waits for gdb on port {gdb_port}; in another terminal run:\n"
+              f"    gdb -q {opts.symbols} -ex 'target remote localhost:{gdb_port}' "
+              f"-ex 'hbreak kmain' -ex continue", file=sys.stderr)
+    if opts.interactive:
+        print("qemu.py: Ctrl-A X quits QEMU, Ctrl-A C switches to its monitor", file=sys.stderr)
+    res = run(opts.iso, cfg["smp"], cfg["mem"], cfg["accel"], cfg["icount"], timeout, opts.log,
+              stream=not opts.quiet, interactive=opts.interactive, gdb_port=gdb_port,
+              cpu=opts.cpu)
+    why = explain(res.status, opts.interactive)
+    first = f", first serial line after {res.first_line_seconds:.2f} s" \
+        if res.first_line_seconds is not None else ""
+    print(f"qemu.py: verdict {res.verdict} (QEMU status {res.status}) after "
+          f"{res.seconds:.2f} s{first}" + (f": {why}" if why else ""), file=sys.stderr)
+    return CLI_STATUS[res.verdict]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

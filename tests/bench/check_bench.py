@@ -1,0 +1,343 @@
+#!/usr/bin/python3
+"""Runs bench/ on host threads against the real mm/ and checks its output.
+
+    check_bench.py --driver BENCH_HOST [--tsan-driver BENCH_HOST_TSAN]
+
+The driver (tests/bench/bench_host.c) prints the kernel's serial contract on
+stdout.  This script re-implements the framing check independently of the C
+code (zlib's CRC32, Python's csv module) and then checks what the figures
+must say whatever the machine: every expected (bench, case, metric) present
+with finite values, per-run rows for every run, hit rate ~1 for alloc/free
+pairs and lower once K exceeds the cache, no stress violation, exact last-drop
+frees, a fragmented region that really is fragmented; test_corrupt_frame=1
+must end check-failed; bad keys must stop the run before it starts; and the
+ThreadSanitizer build must run clean.
+"""
+import argparse
+import csv
+import io
+import math
+import os
+import re
+import subprocess
+import sys
+import zlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "scripts"))
+import testlib  # noqa: E402
+
+HEADERS = {
+    "meta.csv": ["key", "value"],
+    "results.csv": ["bench", "case", "cpus", "param", "metric", "value", "unit"],
+    "hist.csv": ["bench", "case", "cpus", "param", "path", "lo", "hi", "count", "unit"],
+}
+CPUS = 4
+RUNS = 3
+TIMEOUT = 150  # seconds for one driver run
+
+
+class Output:
+    def __init__(self, text, stderr, status):
+        self.text, self.stderr, self.status = text, stderr, status
+        self.blocks = {}      # name -> list of records (same-name blocks concatenated)
+        self.verdict = None
+        self.progress = []
+        self.problems = []
+        self.parse()
+
+    def parse(self):
+        current = None
+        for number, line in enumerate(self.text.split("\n"), start=1):
+            if line.startswith("@@BEGIN "):
+                if current:
+                    self.problems.append(f"line {number}: @@BEGIN inside block {current[0]}")
+                current = (line[8:], number, [])
+            elif line.startswith("@@END "):
+                m = re.fullmatch(r"@@END (\S+) rows=(\d+) crc32=([0-9a-f]{8})", line)
+                if not m or not current or m.group(1) != current[0]:
+                    self.problems.append(f"line {number}: bad or stray trailer '{line}'")
+                    current = None
+                    continue
+                self.finish(current, int(m.group(2)), int(m.group(3), 16))
+                current = None
+            elif line.startswith("@@VERDICT "):
+                self.verdict = line[10:]
+            elif current:
+                current[2].append(line)
+            elif line.startswith("# progress: "):
+                self.progress.append(line[12:])
+        if current:
+            self.problems.append(f"block {current[0]} never ended")
+
+    def finish(self, block, rows, crc):
+        name, line, lines = block
+        payload = "".join(ln + "\n" for ln in lines).encode()
+        if zlib.crc32(payload) != crc:
+            self.problems.append(f"{name} at line {line}: CRC {zlib.crc32(payload):08x}, "
+                                 f"trailer says {crc:08x}")
+        records = list(csv.reader(io.StringIO(payload.decode(), newline=""), strict=True))
+        if not records or records[0] != HEADERS.get(name, records[0]):
+            self.problems.append(f"{name} at line {line}: header {records[:1]}")
+            return
+        if len(records) - 1 != rows:
+            self.problems.append(f"{name} at line {line}: {len(records) - 1} rows, "
+                                 f"trailer says {rows}")
+        for rec in records[1:]:
+            if len(rec) != len(records[0]):
+                self.problems.append(f"{name} at line {line}: record {rec} has the wrong width")
+        self.blocks.setdefault(name, []).extend(records[1:])
+
+    def results(self):
+        """{(bench, case, cpus, param, metric): value}"""
+        out = {}
+        for bench, case, cpus, param, metric, value, unit in self.blocks.get("results.csv", []):
+            key = (bench, case, int(cpus), param, metric)
+            if key in out:
+                raise AssertionError(f"duplicate row {key}")
+            out[key] = float(value)
+        return out
+
+
+def run(driver, args, cpus=CPUS, timeout=TIMEOUT, env=None):
+    cmd = [driver, "--cpus", str(cpus), "--"] + args
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"{' '.join(cmd)} did not finish within {timeout} s")
+    return Output(p.stdout, p.stderr, p.returncode)
+
+
+def param_dict(param):
+    return dict(p.split("=", 1) for p in param.split(";") if p)
+
+
+def check_framing(out):
+    assert not out.problems, "; ".join(out.problems[:5])
+    assert out.status == 0, f"exit status {out.status}; stderr: {out.stderr[-500:]}"
+    assert out.verdict == "pass", f"verdict {out.verdict}"
+    for name in HEADERS:
+        assert name in out.blocks, f"no {name} block"
+
+
+def check_meta(out):
+    meta = dict(out.blocks["meta.csv"])
+    for key in ("kernel_version", "cpus", "tsc_khz", "cmdline", "seed", "profile", "runs",
+                "iters", "bench", "timer_overhead_cycles", "mm_pcp_capacity"):
+        assert key in meta, f"meta.csv has no {key}"
+    assert meta["profile"] == "quick" and meta["runs"] == str(RUNS), meta
+
+
+def check_progress(out, benches):
+    for b in benches:
+        assert f"{b} start" in out.progress, f"no progress line for {b} start"
+        assert any(re.fullmatch(rf"{b} done \(\d+\.\d{{3}} s\)", p) for p in out.progress), \
+            f"no progress line for {b} done"
+
+
+def check_values(out):
+    res = out.results()
+    for key, v in res.items():
+        assert math.isfinite(v), f"{key} = {v}"
+        assert v >= 0, f"{key} = {v} < 0"
+    for rec in out.blocks.get("hist.csv", []):
+        lo, hi, count = int(rec[5]), int(rec[6]), int(rec[7])
+        assert lo < hi and count > 0 and rec[8] == "ns", f"hist row {rec}"
+        assert rec[4] in ("all", "hit", "miss", "global"), f"hist path {rec[4]}"
+    return res
+
+
+def sweep(cpus):
+    out, n = [], 1
+    while n < cpus:
+        out.append(n)
+        n *= 2
+    return out + [cpus]
+
+
+def expect(res, bench, case, cpus, param, metrics):
+    for m in metrics:
+        assert (bench, case, cpus, param, m) in res, f"missing {bench},{case},{cpus},{param},{m}"
+
+
+TIMING = ["ns_per_op_median", "ns_per_op_min", "ns_per_op_max", "cycles_per_op_median",
+          "mops_median", "p50_ns", "p90_ns", "p99_ns", "p999_ns"]
+
+
+def expect_runs(res, bench, case, cpus, param):
+    for k in range(RUNS):
+        p = f"{param};run={k}" if param else f"run={k}"
+        expect(res, bench, case, cpus, p, ["ns_per_op", "cycles_per_op", "mops"])
+
+
+def check_refcount(res):
+    for n in sweep(CPUS):
+        for case in ("shared", "private", "packed", "cas_shared", "xadd_shared",
+                     "xadd_private"):
+            expect(res, "refcount", case, n, "", TIMING)
+            expect_runs(res, "refcount", case, n, "")
+        expect(res, "refcount", "cas_shared", n, "", ["cas_retries_per_op"])
+        expect(res, "refcount", "last_drop_race", n, "", ["frames", "frees", "frees_exact"])
+        assert res[("refcount", "last_drop_race", n, "", "frees_exact")] == 1
+        assert res[("refcount", "last_drop_race", n, "", "frees")] == \
+            res[("refcount", "last_drop_race", n, "", "frames")] > 0
+    assert res[("refcount", "cas_shared", 1, "", "cas_retries_per_op")] == 0, \
+        "CAS retries with a single CPU"
+
+
+def check_pcp(res, hist):
+    counters = ["hit_rate", "refills", "drains", "remote_frees", "lock_contended", "ops"]
+    for n in sweep(CPUS):
+        for cache in ("on", "off"):
+            p = f"cache={cache}"
+            for case in ("pairs", "random") + (("remote",) if n >= 2 else ()):
+                expect(res, "pcp", case, n, p, TIMING + counters)
+                expect_runs(res, "pcp", case, n, p)
+            path = ["hit_ns_p50", "hit_ns_p99"] if cache == "on" \
+                else ["global_ns_p50", "global_ns_p99"]
+            expect(res, "pcp", "pairs", n, p, path)
+            assert res[("pcp", "pairs", n, p, "hit_rate")] >= (0.99 if cache == "on" else 0)
+            if cache == "off":
+                assert res[("pcp", "pairs", n, p, "hit_rate")] == 0
+        if n >= 2:
+            assert res[("pcp", "remote", n, "cache=on", "remote_frees")] > 0, "no remote frees"
+    batch = {}
+    for (bench, case, cpus, param, metric), v in res.items():
+        if bench == "pcp" and case == "batch":
+            d = param_dict(param)
+            batch[(cpus, int(d["capacity"]), d["cache"], int(d["k"]), metric)] = v
+    assert batch, "no pcp batch rows"
+    capacities = sorted({(c, cap) for c, cap, cache, k, m in batch if cache == "on"})
+    assert len({cap for _, cap in capacities}) >= 2, f"no capacity sweep: {capacities}"
+    for cpus, cap in capacities:
+        ks = sorted({k for c, cp, cache, k, m in batch if (c, cp, cache) == (cpus, cap, "on")})
+        lo, hi = ks[0], ks[-1]
+        assert lo == 1 and hi == 4 * cap, f"K values {ks} for capacity {cap}"
+        h1 = batch[(cpus, cap, "on", lo, "hit_rate")]
+        h4 = batch[(cpus, cap, "on", hi, "hit_rate")]
+        assert h1 >= 0.99 and h4 < h1, f"capacity {cap} cpus {cpus}: hit rate {h1} at K=1, " \
+                                       f"{h4} at K={hi}"
+        assert batch[(cpus, cap, "on", hi, "refills")] > batch[(cpus, cap, "on", lo, "refills")]
+    paths = {(r[1], r[4]) for r in hist if r[0] == "pcp"}
+    for want in (("pairs", "hit"), ("pairs", "global"), ("batch", "miss")):
+        assert want in paths, f"no pcp hist path {want}"
+
+
+def check_contig(res):
+    for case in ("fresh", "fragmented"):
+        for n in (1, CPUS):
+            for o in range(11):
+                expect(res, "contig", case, n, f"order={o}",
+                       ["p50_ns", "p99_ns", "success_rate", "free_blocks_before",
+                        "free_blocks_after", "attempts"] + (["frag_index"]))
+            expect(res, "contig", case, n, "n=3;align=1", ["p50_ns", "p99_ns", "success_rate"])
+    for o in range(11):
+        assert res[("contig", "fresh", 1, f"order={o}", "success_rate")] == 1, f"fresh order {o}"
+    assert res[("contig", "fragmented", 1, "order=0", "success_rate")] == 1
+    assert res[("contig", "fragmented", 1, "order=10", "success_rate")] == 0, \
+        "an order-10 block in memory fragmented on purpose"
+    assert res[("contig", "fragmented", 1, "order=10", "frag_index")] > 0.9
+    assert res[("contig", "fresh", 1, "order=10", "frag_index")] < 0.5
+    region = res[("contig", "fragmented", 1, "", "region_frames")]
+    assert region == 64 * 256, f"region of {region} frames, contig_mem=64M wanted"
+    assert res[("contig", "fragmented", 1, "", "free_frames")] == region // 2
+
+
+def check_stress(res, ops_per_cpu, epochs):
+    expect(res, "stress", "mix", CPUS, "", ["ops", "violations", "epochs", "ns_per_op", "mops"])
+    assert res[("stress", "mix", CPUS, "", "violations")] == 0
+    assert res[("stress", "mix", CPUS, "", "ops")] == CPUS * ops_per_cpu
+    assert res[("stress", "mix", CPUS, "", "epochs")] == epochs
+    assert res[("stress", "mix", CPUS, "", "transfers")] > 0, "no frame crossed CPUs"
+
+
+def check_invariants(res):
+    for b in ("refcount", "pcp", "contig", "stress"):
+        assert res.get((b, "check", CPUS, "", "invariants_ok")) == 1, f"{b}: invariants_ok"
+
+
+def main(argv):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--driver", required=True)
+    ap.add_argument("--tsan-driver")
+    args = ap.parse_args(argv)
+    s = testlib.Suite("bench")
+
+    quick = {}
+
+    def quick_run():
+        # iters=400: the pcp cases with caches off queue every CPU on the
+        # arena's ticket lock, which convoys when threads outnumber cores.
+        out = run(args.driver, ["profile=quick", f"runs={RUNS}", "iters=400",
+                                "stress_ops=20000", "stress_epochs=4"])
+        quick["out"] = out
+        check_framing(out)
+
+    if not s.run("host_quick_run", quick_run):
+        if "out" in quick:
+            sys.stdout.write(quick["out"].stderr[-2000:])
+        s.exit()
+    out = quick["out"]
+    res = {}
+    s.run("host_meta", check_meta, out)
+    s.run("host_progress", check_progress, out, ["smp", "refcount", "pcp", "contig", "stress"])
+    s.run("host_values_finite", lambda: res.update(check_values(out)))
+    s.run("host_refcount", check_refcount, res)
+    s.run("host_pcp", check_pcp, res, out.blocks.get("hist.csv", []))
+    s.run("host_contig", check_contig, res)
+    s.run("host_stress", check_stress, res, 20000, 4)
+    s.run("host_invariants_ok", check_invariants, res)
+
+    def corrupt():
+        o = run(args.driver, ["profile=quick", "bench=stress", "stress_ops=4000",
+                              "test_corrupt_frame=1"])
+        assert not o.problems, "; ".join(o.problems[:5])
+        assert o.status == 1 and o.verdict == "check-failed", (o.status, o.verdict)
+        assert "corruption was caught" in o.stderr, o.stderr[-800:]
+        assert re.search(r"mm_check: .*refcount UNIQUE", o.stderr), o.stderr[-800:]
+    s.run("host_corrupt_frame_caught", corrupt)
+
+    def slow_hit():
+        o = run(args.driver, ["profile=quick", "bench=pcp", "iters=200", "runs=2",
+                              "pcp_capacity=64", "pcp_batch=16", "sweep_capacities=16",
+                              "test_slow_hit=100000"], cpus=2)
+        check_framing(o)
+        r = o.results()
+        khz = float(dict(o.blocks["meta.csv"])["tsc_khz"])
+        floor = 100000 / khz * 1e6  # ns
+        hit = r[("pcp", "pairs", 1, "cache=on", "hit_ns_p50")]
+        assert hit >= 0.9 * floor, f"hit_ns_p50 {hit} ns, the busy-wait alone is {floor} ns"
+        assert r[("pcp", "pairs", 1, "cache=off", "global_ns_p50")] < floor, \
+            "the busy-wait leaked into the cache-off path"
+    s.run("host_test_slow_hit", slow_hit)
+
+    def bad(args_, key):
+        o = run(args.driver, args_)
+        assert o.status == 3, f"{args_}: exit status {o.status}"
+        assert "@@BEGIN" not in o.text, f"{args_}: ran despite the bad value"
+        assert key in o.text, f"{args_}: message does not name {key}: {o.text}"
+    for words, key in ((["bench=refcount,bogus"], "bench"), (["runs=0"], "runs"),
+                       (["profile=slow"], "profile"), (["sweep_capacities=4,x"],
+                                                       "sweep_capacities"),
+                       (["bench=pcp", "test_corrupt_frame=1"], "test_corrupt_frame"),
+                       (["seed=-1"], "seed"), (["frobnicate=1"], "frobnicate")):
+        s.run(f"host_config_error_{key}", bad, words, key)
+
+    if args.tsan_driver:
+        # pcp on 2 threads: with caches off every operation takes the arena's
+        # ticket lock, which under TSan's slowdown convoys badly at 4.
+        def tsan(benches, cpus):
+            env = dict(os.environ, TSAN_OPTIONS="halt_on_error=1 exitcode=66")
+            o = run(args.tsan_driver, ["profile=quick", "runs=2", "iters=200",
+                                       "stress_ops=3000", "stress_epochs=2",
+                                       "sweep_capacities=32", "contig_mem=4M",
+                                       f"bench={benches}"], cpus=cpus, env=env)
+            assert "ThreadSanitizer" not in o.stderr, o.stderr[:3000]
+            check_framing(o)
+        s.run("host_tsan_refcount_contig_stress", tsan, "refcount,contig,stress", CPUS)
+        s.run("host_tsan_pcp", tsan, "pcp", 2)
+    s.exit()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

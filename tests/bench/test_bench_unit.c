@@ -1,0 +1,267 @@
+/*
+ * test_bench_unit.c - unit tests of the harness pieces of bench/:
+ * statistics (sorting, quantiles on known data, even and odd sizes),
+ * histogram bucketing, CRC32 against published vectors, CSV escaping, block
+ * framing, the CPU sweep and the command-line keys (good and bad values).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench_int.h"
+#include "check.h"
+#include "cmdline.h"
+
+CHECK_SUITE("bench");
+
+static int near(double a, double b)
+{
+    return fabs(a - b) <= 1e-9 * (fabs(a) + fabs(b) + 1);
+}
+
+static void test_quantiles_odd(void)
+{
+    uint64_t v[] = {9, 1, 7, 3, 5};
+    stats_sort_u64(v, 5);
+    for (unsigned i = 0; i < 5; i++)
+        CHECK_EQ_U(v[i], 2 * i + 1);
+    CHECK(near(stats_quantile_u64(v, 5, 0.5), 5));
+    CHECK(near(stats_quantile_u64(v, 5, 0.0), 1));
+    CHECK(near(stats_quantile_u64(v, 5, 1.0), 9));
+    CHECK(near(stats_quantile_u64(v, 5, 0.25), 3));
+    CHECK(near(stats_quantile_u64(v, 5, 0.9), 8.2)); /* rank 3.6: 7 + 0.6 * 2 */
+}
+
+static void test_quantiles_even(void)
+{
+    uint64_t v[] = {40, 10, 30, 20};
+    stats_sort_u64(v, 4);
+    CHECK(near(stats_quantile_u64(v, 4, 0.5), 25)); /* mean of the two middle values */
+    CHECK(near(stats_quantile_u64(v, 4, 0.99), 39.7));
+    double d[] = {2.5, 0.5, 1.5, 3.5, -1.0, 0.0};
+    stats_sort_double(d, 6);
+    CHECK(d[0] == -1.0 && d[5] == 3.5);
+    CHECK(near(stats_quantile_double(d, 6, 0.5), 1.0)); /* (0.5 + 1.5) / 2 */
+    double one = 7;
+    CHECK(near(stats_quantile_double(&one, 1, 0.999), 7));
+    CHECK(near(stats_quantile_double(d, 0, 0.5), 0));
+}
+
+static void test_percentiles_large(void)
+{
+    /* 1..1000 shuffled: p50 = 500.5, p90 = 900.1, p99 = 990.01, p99.9 = 999.001 */
+    static uint64_t v[1000];
+    uint64_t rng = 12345;
+    for (unsigned i = 0; i < 1000; i++)
+        v[i] = i + 1;
+    for (unsigned i = 999; i > 0; i--) {
+        unsigned j = (unsigned)rng_below(&rng, i + 1);
+        uint64_t t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+    stats_sort_u64(v, 1000);
+    for (unsigned i = 0; i < 1000; i++)
+        CHECK_EQ_U(v[i], i + 1);
+    CHECK(near(stats_quantile_u64(v, 1000, 0.5), 500.5));
+    CHECK(near(stats_quantile_u64(v, 1000, 0.9), 900.1));
+    CHECK(near(stats_quantile_u64(v, 1000, 0.99), 990.01));
+    CHECK(near(stats_quantile_u64(v, 1000, 0.999), 999.001));
+}
+
+static void test_histogram_buckets(void)
+{
+    uint64_t lo, hi;
+    CHECK_EQ_U(hist_bucket(0), 0);
+    CHECK_EQ_U(hist_bucket(3), 3);
+    CHECK_EQ_U(hist_bucket(4), 4);
+    CHECK_EQ_U(hist_bucket(7), 7);
+    CHECK_EQ_U(hist_bucket(8), 8);   /* [8,10) */
+    CHECK_EQ_U(hist_bucket(9), 8);
+    CHECK_EQ_U(hist_bucket(10), 9);  /* [10,12) */
+    CHECK_EQ_U(hist_bucket(UINT64_MAX), HIST_BUCKETS - 1);
+    hist_bounds(8, &lo, &hi);
+    CHECK(lo == 8 && hi == 10);
+    /* Every value lands in the bucket whose [lo, hi) holds it; buckets tile. */
+    uint64_t prev_hi = 0;
+    for (unsigned b = 0; b < HIST_BUCKETS; b++) {
+        hist_bounds(b, &lo, &hi);
+        CHECKF(lo == prev_hi, "bucket %u starts at %llu, previous ended at %llu", b,
+               (unsigned long long)lo, (unsigned long long)prev_hi);
+        CHECKF(hist_bucket(lo) == b && hist_bucket(hi - 1) == b, "bucket %u [%llu,%llu)", b,
+               (unsigned long long)lo, (unsigned long long)hi);
+        if (lo >= 4)
+            CHECKF((double)(hi - lo) <= 0.25 * (double)lo + 1e-9, "bucket %u too wide", b);
+        prev_hi = hi;
+    }
+    CHECK(prev_hi == UINT64_MAX);
+    static struct histogram h;
+    hist_clear(&h);
+    for (uint64_t v = 0; v < 100; v++)
+        hist_add(&h, v);
+    CHECK_EQ_U(h.total, 100);
+    CHECK_EQ_U(h.count[hist_bucket(64)], 16); /* [64,80) */
+}
+
+static void test_crc32_vectors(void)
+{
+    CHECK_EQ_U(bench_crc32(0, "123456789", 9), 0xcbf43926u);
+    CHECK_EQ_U(bench_crc32(0, "", 0), 0);
+    CHECK_EQ_U(bench_crc32(0, "The quick brown fox jumps over the lazy dog", 43), 0x414fa339u);
+    /* Chaining equals one pass. */
+    uint32_t c = bench_crc32(0, "12345", 5);
+    CHECK_EQ_U(bench_crc32(c, "6789", 4), 0xcbf43926u);
+}
+
+static void escaped(const char *in, const char *want)
+{
+    char out[64];
+    size_t n = csv_escape(out, sizeof out, in);
+    out[n < sizeof out ? n : sizeof out - 1] = '\0';
+    CHECKF(strcmp(out, want) == 0, "csv_escape(%s) = %s, want %s", in, out, want);
+}
+
+static void test_csv_escape(void)
+{
+    escaped("plain", "plain");
+    escaped("", "");
+    escaped("k=1;c=2", "k=1;c=2");
+    escaped("a,b", "\"a,b\"");
+    escaped("say \"hi\"", "\"say \"\"hi\"\"\"");
+    escaped("two\nlines", "\"two\nlines\"");
+    char small[4];
+    CHECK_EQ_U(csv_escape(small, sizeof small, "a,b"), 5); /* needs 5, wrote at most 4 */
+}
+
+/* The frame as bytes: captured from plat_write through a pipe on stdout. */
+static void test_block_framing(void)
+{
+    char buf[256], text[1024];
+    struct csv_block b;
+    csv_block_init(&b, "t.csv", buf, sizeof buf, "a,b");
+    const char *r1[] = {"1", "x,y"};
+    const char *r2[] = {"2", "q\"q"};
+    CHECK(csv_block_row(&b, r1, 2));
+    CHECK(csv_block_row(&b, r2, 2));
+    CHECK_EQ_U(b.rows, 2);
+    const char *body = "a,b\n1,\"x,y\"\n2,\"q\"\"q\"\n";
+    CHECK(b.len == strlen(body) && memcmp(b.buf, body, b.len) == 0);
+    char trailer[80], want[80];
+    csv_block_trailer(&b, trailer, sizeof trailer);
+    snprintf(want, sizeof want, "@@END t.csv rows=2 crc32=%08x",
+             (unsigned)bench_crc32(0, body, strlen(body)));
+    CHECK_STR_EQ(trailer, want);
+
+    /* Emit through stdout into a pipe and compare the exact bytes. */
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    fflush(stdout);
+    int saved = dup(1);
+    dup2(fds[1], 1);
+    csv_block_emit(&b);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    close(fds[1]);
+    ssize_t n = read(fds[0], text, sizeof text - 1);
+    close(fds[0]);
+    text[n > 0 ? n : 0] = '\0';
+    char expect[512];
+    snprintf(expect, sizeof expect, "@@BEGIN t.csv\n%s%s\n", body, want);
+    CHECK_STR_EQ(text, expect);
+    /* After emitting, the header stays for the next block of the same name. */
+    CHECK(b.rows == 0 && b.len == 4 && memcmp(b.buf, "a,b\n", 4) == 0);
+
+    /* A row that does not fit is refused whole and flags the block. */
+    char tiny[12];
+    csv_block_init(&b, "t.csv", tiny, sizeof tiny, "a,b");
+    const char *big[] = {"123456", "7890"};
+    CHECK(!csv_block_row(&b, big, 2));
+    CHECK(b.overflow && b.rows == 0 && b.len == 4);
+}
+
+static void test_cpu_sweep(void)
+{
+    unsigned out[16];
+    unsigned n = bench_cpu_sweep(8, out, 16);
+    CHECK(n == 4 && out[0] == 1 && out[1] == 2 && out[2] == 4 && out[3] == 8);
+    n = bench_cpu_sweep(6, out, 16);
+    CHECK(n == 4 && out[2] == 4 && out[3] == 6);
+    n = bench_cpu_sweep(1, out, 16);
+    CHECK(n == 1 && out[0] == 1);
+}
+
+static struct cmdline cl;
+
+static bool parse(const char *text, struct bench_config *cfg)
+{
+    cmdline_parse(&cl, text);
+    bool ok = bench_parse_params(&cl, cfg);
+    return cmdline_finish(&cl) && ok;
+}
+
+static void test_params_defaults(void)
+{
+    struct bench_config cfg;
+    CHECK(parse("", &cfg));
+    CHECK_EQ_U(cfg.benches, (1u << BENCH_COUNT) - 1);
+    CHECK(cfg.profile == BENCH_PROFILE_FULL);
+    CHECK(cfg.runs >= 5);
+    CHECK(cfg.stress_ops >= 1000000);
+    CHECK(parse("profile=quick bench=pcp,stress runs=7 seed=42 sweep_capacities=8,64", &cfg));
+    CHECK(cfg.profile == BENCH_PROFILE_QUICK);
+    CHECK_EQ_U(cfg.benches, (1u << BENCH_PCP) | (1u << BENCH_STRESS));
+    CHECK_EQ_U(cfg.runs, 7);
+    CHECK_EQ_U(cfg.seed, 42);
+    CHECK(cfg.sweep_count == 2 && cfg.sweep_capacity[0] == 8 && cfg.sweep_capacity[1] == 64);
+    CHECK(parse("contig_mem=16M pcp_capacity=64 pcp_batch=16 test_slow_hit=100", &cfg));
+    CHECK_EQ_U(cfg.contig_frames, 4096);
+    CHECK(cfg.pcp_capacity == 64 && cfg.pcp_batch == 16 && cfg.test_slow_hit == 100);
+    CHECK(parse("bench=stress test_corrupt_frame=1", &cfg));
+    CHECK(cfg.test_corrupt_frame);
+}
+
+static void rejected(const char *text, const char *key)
+{
+    struct bench_config cfg;
+    bool ok = parse(text, &cfg);
+    CHECKF(!ok && cl.errors > 0, "'%s' was accepted", text);
+    CHECKF(strstr(cl.error, key) != NULL, "'%s': error text does not name %s: %s", text, key,
+           cl.error);
+}
+
+static void test_params_rejected(void)
+{
+    rejected("bench=nope", "bench");
+    rejected("bench=", "bench");
+    rejected("profile=fast", "profile");
+    rejected("runs=0", "runs");
+    rejected("runs=abc", "runs");
+    rejected("iters=1", "iters");
+    rejected("sweep_capacities=8,x", "sweep_capacities");
+    rejected("sweep_capacities=8,,9", "sweep_capacities");
+    rejected("sweep_capacities=0", "sweep_capacities");
+    rejected("sweep_capacities=1,2,3,4,5,6,7,8,9", "sweep_capacities");
+    rejected("pcp_capacity=64 pcp_batch=65", "pcp_batch");
+    rejected("pcp_batch=8", "pcp_batch");
+    rejected("bench=pcp test_corrupt_frame=1", "test_corrupt_frame");
+    rejected("bench=stress test_slow_hit=5", "test_slow_hit");
+    rejected("contig_mem=1M", "contig_mem");
+    rejected("benhc=all", "benhc"); /* a typo is an unknown key */
+}
+
+int main(void)
+{
+    RUN(test_quantiles_odd);
+    RUN(test_quantiles_even);
+    RUN(test_percentiles_large);
+    RUN(test_histogram_buckets);
+    RUN(test_crc32_vectors);
+    RUN(test_csv_escape);
+    RUN(test_block_framing);
+    RUN(test_cpu_sweep);
+    RUN(test_params_defaults);
+    RUN(test_params_rejected);
+    return check_exit();
+}
