@@ -14,7 +14,6 @@ shared machine is not a pass/fail property.
     test_boot.py --kernel build/kernel.elf --out build/test/boot
 """
 import argparse
-import concurrent.futures
 import os
 import re
 import subprocess
@@ -22,6 +21,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import boottest  # noqa: E402
 import qemu  # noqa: E402
 import testlib  # noqa: E402
 
@@ -37,15 +37,6 @@ SOLO_BOOTS = 3
 SUMMARY = re.compile(r"^mem: usable (\d+) MiB in (\d+) regions, highest usable address "
                      r"0x([0-9a-f]+)$", re.M)
 REGION = re.compile(r"^mem:   0x([0-9a-f]{16})-0x([0-9a-f]{16}) (\S+) +(\d+) KiB$", re.M)
-
-
-class Boot:
-    def __init__(self, name, smp=1, mem="128M", cmdline="", expect="pass", check=None,
-                 timeout=BOOT_TIMEOUT, cpu="max"):
-        self.name, self.smp, self.mem, self.cmdline = name, smp, mem, cmdline
-        self.expect, self.check, self.timeout, self.cpu = expect, check, timeout, cpu
-        self.result = None
-        self.error = None
 
 
 def check_memory(boot):
@@ -75,11 +66,12 @@ def check_memory(boot):
     assert "kernel: done" in log, "the kernel did not reach the end of its boot sequence"
 
 
-def expect_lines(*patterns):
-    def check(boot):
-        for p in patterns:
-            assert re.search(p, boot.result.log_text, re.M), f"no line matching /{p}/ in the log"
-    return check
+expect_lines = boottest.expect_lines
+
+
+def Boot(name, smp=1, mem="128M", **kw):
+    kw.setdefault("timeout", BOOT_TIMEOUT)
+    return boottest.Boot(name, smp, mem, **kw)
 
 
 REGISTERS = [r"RIP 0x[0-9a-f]{16}", r"CR2 +0x[0-9a-f]{16}", r"RAX 0x[0-9a-f]{16}",
@@ -118,32 +110,6 @@ BOOTS = [
     Boot("no-long-mode", cpu="qemu32", expect="panic",
          check=expect_lines(r"does not support 64-bit long mode")),
 ]
-
-
-def iso_path(out, cmdline):
-    name = re.sub(r"[^A-Za-z0-9_.=-]+", "_", cmdline) or "default"
-    return os.path.join(out, f"{name}.iso")
-
-
-def boot_one(boot, iso, out):
-    try:
-        boot.result = qemu.run(iso, boot.smp, boot.mem, "tcg", 0, boot.timeout,
-                               os.path.join(out, f"{boot.name}.log"), stream=False, cpu=boot.cpu)
-    except Exception as e:  # reported as this boot's failure
-        boot.error = e
-
-
-def judge(boot):
-    if boot.error:
-        raise boot.error
-    r = boot.result
-    assert r.verdict == boot.expect, \
-        f"verdict {r.verdict} (QEMU status {r.status}), expected {boot.expect}; " \
-        f"last lines: {r.log_text.strip().splitlines()[-3:]}"
-    if boot.expect != "timeout":
-        assert r.seconds < boot.timeout, f"took {r.seconds:.1f} s, timeout {boot.timeout} s"
-    if boot.check:
-        boot.check(boot)
 
 
 # ---- Make variables: refused before anything is built or booted -------------
@@ -194,21 +160,7 @@ def main():
         if assignments == "ACCEL=kvm ICOUNT=1" or not assignments.startswith("ACCEL=kvm"):
             suite.run(test, check_make_vars, assignments, message)
 
-    isos = {}
-    with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
-        cmdlines = sorted({b.cmdline for b in BOOTS})
-        futures = {c: pool.submit(qemu.build_iso, opts.kernel, c, iso_path(opts.out, c))
-                   for c in cmdlines}
-        for c, f in futures.items():
-            try:
-                isos[c] = f.result()
-            except Exception as e:
-                suite.fail(f"iso/{c or 'default'}", f"{type(e).__name__}: {e}")
-        runnable = [b for b in BOOTS if b.cmdline in isos]
-        list(pool.map(lambda b: boot_one(b, isos[b.cmdline], opts.out), runnable))
-
-    for b in runnable:
-        suite.run(b.name, judge, b)
+    runnable, isos = boottest.run_boots(suite, opts.kernel, opts.out, BOOTS, PARALLEL)
     report_first_line(runnable, isos.get(""), opts.out)
     suite.exit()
 
@@ -223,14 +175,9 @@ def report_first_line(boots, iso, out):
               f"{times[0]:.2f} .. {times[-1]:.2f} s over {len(times)} boots", flush=True)
     if iso is None:
         return
-    solo = []
-    for i in range(SOLO_BOOTS):
-        r = qemu.run(iso, 1, "128M", "tcg", 0, BOOT_TIMEOUT, os.path.join(out, f"solo{i}.log"),
-                     stream=False)
-        if r.first_line_seconds is not None:
-            solo.append(r.first_line_seconds)
+    solo = boottest.solo_figures(iso, SOLO_BOOTS, 1, "128M", BOOT_TIMEOUT, out, "solo",
+                                 lambda r: r.first_line_seconds)
     if solo:
-        solo.sort()
         print(f"# boot: first serial line under TCG, one boot at a time: median "
               f"{solo[len(solo) // 2]:.2f} s (min {solo[0]:.2f}, max {solo[-1]:.2f}, "
               f"{len(solo)} boots); goal < {FIRST_LINE_GOAL} s, reported, not asserted",

@@ -17,14 +17,13 @@ property.  Boots run two at a time.
     test_smp.py --kernel build/kernel.elf --out build/test/smp
 """
 import argparse
-import concurrent.futures
 import os
 import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-import qemu  # noqa: E402
+import boottest  # noqa: E402
 import testlib  # noqa: E402
 
 PARALLEL = 2
@@ -39,14 +38,6 @@ ONLINE = re.compile(r"^smp: (\d+) of (\d+) CPUs online \(MADT lists (\d+)\), bri
 AP_LINE = re.compile(r"^smp: cpu (\d+) \(APIC id (\d+)\) online ([\d.]+) us after its STARTUP IPI",
                      re.M)
 DISPATCH = re.compile(r"^smp: dispatch ok: (\d+) distinct indices$", re.M)
-
-
-class Boot:
-    def __init__(self, name, smp, cmdline, expect="pass", check=None, icount=0):
-        self.name, self.smp, self.cmdline = name, smp, cmdline
-        self.expect, self.check, self.icount = expect, check, icount
-        self.result = None
-        self.error = None
 
 
 def online_line(log):
@@ -109,11 +100,11 @@ def madt_corrupt(boot):
     assert not AP_LINE.search(log), "APs were started from an invalid MADT"
 
 
-def expect_lines(*patterns):
-    def check(boot):
-        for p in patterns:
-            assert re.search(p, boot.result.log_text, re.M), f"no line matching /{p}/ in the log"
-    return check
+expect_lines = boottest.expect_lines
+
+
+def Boot(name, smp, cmdline, **kw):
+    return boottest.Boot(name, smp, MEM, cmdline, timeout=BOOT_TIMEOUT, **kw)
 
 
 def dispatch(n):
@@ -134,30 +125,6 @@ BOOTS = [
 ]
 
 
-def iso_path(out, cmdline):
-    name = re.sub(r"[^A-Za-z0-9_.=-]+", "_", cmdline) or "default"
-    return os.path.join(out, f"{name}.iso")
-
-
-def boot_one(boot, iso, out):
-    try:
-        boot.result = qemu.run(iso, boot.smp, MEM, "tcg", boot.icount, BOOT_TIMEOUT,
-                               os.path.join(out, f"{boot.name}.log"), stream=False)
-    except Exception as e:  # reported as this boot's failure
-        boot.error = e
-
-
-def judge(boot):
-    if boot.error:
-        raise boot.error
-    r = boot.result
-    assert r.verdict == boot.expect, \
-        f"verdict {r.verdict} (QEMU status {r.status}), expected {boot.expect}; " \
-        f"last lines: {r.log_text.strip().splitlines()[-3:]}"
-    if boot.check:
-        boot.check(boot)
-
-
 def report(boots, iso, out):
     """Bring-up times (guest TSC; under TCG that is host time) from the boots
     above, which ran two at a time, then from SOLO_BOOTS boots at SMP=8 one at
@@ -174,14 +141,9 @@ def report(boots, iso, out):
               flush=True)
     if iso is None:
         return
-    solo = []
-    for i in range(SOLO_BOOTS):
-        r = qemu.run(iso, 8, MEM, "tcg", 0, BOOT_TIMEOUT, os.path.join(out, f"solo-smp8-{i}.log"),
-                     stream=False)
-        if r.verdict == "pass":
-            solo.append(online_line(r.log_text)[3])
+    solo = boottest.solo_figures(iso, SOLO_BOOTS, 8, MEM, BOOT_TIMEOUT, out, "solo-smp8",
+                                 lambda r: online_line(r.log_text)[3] if r.verdict == "pass" else None)
     if solo:
-        solo.sort()
         print(f"# smp: SMP=8 under TCG, one boot at a time: bring-up median {solo[len(solo) // 2]:.3f} "
               f"ms (min {solo[0]:.3f}, max {solo[-1]:.3f}, {len(solo)} boots); goal < "
               f"{BRINGUP_GOAL_MS} ms, reported, not asserted", flush=True)
@@ -195,21 +157,7 @@ def main():
     os.makedirs(opts.out, exist_ok=True)
     suite = testlib.Suite("smp")
 
-    isos = {}
-    with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
-        cmdlines = sorted({b.cmdline for b in BOOTS})
-        futures = {c: pool.submit(qemu.build_iso, opts.kernel, c, iso_path(opts.out, c))
-                   for c in cmdlines}
-        for c, f in futures.items():
-            try:
-                isos[c] = f.result()
-            except Exception as e:
-                suite.fail(f"iso/{c or 'default'}", f"{type(e).__name__}: {e}")
-        runnable = [b for b in BOOTS if b.cmdline in isos]
-        list(pool.map(lambda b: boot_one(b, isos[b.cmdline], opts.out), runnable))
-
-    for b in runnable:
-        suite.run(f"boot/{b.name}", judge, b)
+    runnable, isos = boottest.run_boots(suite, opts.kernel, opts.out, BOOTS, PARALLEL, "boot/")
     report(runnable, isos.get("test_smp_dispatch=1"), opts.out)
     suite.exit()
 

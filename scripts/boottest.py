@@ -1,0 +1,89 @@
+"""What the QEMU boot suites (tests/boot, tests/smp) share: a boot case, the
+parallel build-boot-judge loop, and repeated one-at-a-time boots for figures.
+
+A Boot names a command line, a machine (SMP, memory, CPU model, icount), the
+verdict it must end with and an optional check on its serial log.  run_boots
+builds one ISO per distinct command line, boots the cases `parallel` at a
+time, then reports each as a test of the suite (its failure message says the
+verdict and the last lines of the log).
+"""
+import concurrent.futures
+import os
+import re
+
+import qemu
+
+
+class Boot:
+    def __init__(self, name, smp=1, mem="128M", cmdline="", expect="pass", check=None,
+                 timeout=60, cpu="max", icount=0):
+        self.name, self.smp, self.mem, self.cmdline = name, smp, mem, cmdline
+        self.expect, self.check, self.timeout = expect, check, timeout
+        self.cpu, self.icount = cpu, icount
+        self.result = None
+        self.error = None
+
+
+def expect_lines(*patterns):
+    """A check: every pattern matches some line of the serial log."""
+    def check(boot):
+        for p in patterns:
+            assert re.search(p, boot.result.log_text, re.M), f"no line matching /{p}/ in the log"
+    return check
+
+
+def iso_path(out, cmdline):
+    name = re.sub(r"[^A-Za-z0-9_.=-]+", "_", cmdline) or "default"
+    return os.path.join(out, f"{name}.iso")
+
+
+def _boot_one(boot, iso, out):
+    try:
+        boot.result = qemu.run(iso, boot.smp, boot.mem, "tcg", boot.icount, boot.timeout,
+                               os.path.join(out, f"{boot.name}.log"), stream=False, cpu=boot.cpu)
+    except Exception as e:  # reported as this boot's failure
+        boot.error = e
+
+
+def _judge(boot):
+    if boot.error:
+        raise boot.error
+    r = boot.result
+    assert r.verdict == boot.expect, \
+        f"verdict {r.verdict} (QEMU status {r.status}), expected {boot.expect}; " \
+        f"last lines: {r.log_text.strip().splitlines()[-3:]}"
+    if boot.expect != "timeout":
+        assert r.seconds < boot.timeout, f"took {r.seconds:.1f} s, timeout {boot.timeout} s"
+    if boot.check:
+        boot.check(boot)
+
+
+def run_boots(suite, kernel, out, boots, parallel=2, prefix=""):
+    """Builds, boots and judges every case; returns (booted cases, {cmdline: iso})."""
+    isos = {}
+    with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
+        cmdlines = sorted({b.cmdline for b in boots})
+        futures = {c: pool.submit(qemu.build_iso, kernel, c, iso_path(out, c)) for c in cmdlines}
+        for c, f in futures.items():
+            try:
+                isos[c] = f.result()
+            except Exception as e:
+                suite.fail(f"iso/{c or 'default'}", f"{type(e).__name__}: {e}")
+        runnable = [b for b in boots if b.cmdline in isos]
+        list(pool.map(lambda b: _boot_one(b, isos[b.cmdline], out), runnable))
+    for b in runnable:
+        suite.run(prefix + b.name, _judge, b)
+    return runnable, isos
+
+
+def solo_figures(iso, count, smp, mem, timeout, out, tag, figure):
+    """Boots iso `count` times one at a time; returns the sorted figure(result)
+    values of the boots where it is not None."""
+    values = []
+    for i in range(count):
+        r = qemu.run(iso, smp, mem, "tcg", 0, timeout, os.path.join(out, f"{tag}-{i}.log"),
+                     stream=False)
+        v = figure(r)
+        if v is not None:
+            values.append(v)
+    return sorted(values)
