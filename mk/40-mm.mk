@@ -1,7 +1,7 @@
 # mk/40-mm.mk - the frame allocator (mm/) on the host: unit tests, the
 # reference-model test, the multi-threaded stress test (plain, ThreadSanitizer,
 # ASan+UBSan), libFuzzer, the host benchmark, and a build of mm/*.c with the
-# kernel's flags.  The host library is mm/*.c + tests/host/platform_host.c;
+# kernel's flags (KERNEL_CFLAGS of mk/20-kernel.mk).  The host library is mm/*.c + tests/host/platform_host.c;
 # DEBUG=1 builds everything with MM_DEBUG=1 into build/mm-debug/.
 #
 ## Frame allocator (mm/):
@@ -37,9 +37,6 @@ MM_STRESS_ASAN := 3 6 2000
 endif
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
-MM_KERNEL_CFLAGS := -std=gnu11 -ffreestanding -fno-pic -mcmodel=kernel -mno-red-zone \
-                    -fno-stack-protector -O2 -Wall -Wextra -Werror -Iinclude -Iarch/x86_64 -Imm \
-                    $(if $(filter 1,$(DEBUG)),-DMM_DEBUG=1)
 # What mm/ may include: C11 freestanding headers, the platform door, itself.
 MM_ALLOWED_INCLUDES := <(stdatomic|stdbool|stddef|stdint|stdarg|stdalign|stdnoreturn|limits|float)\.h>|"(platform|mm|mm_int)\.h"
 
@@ -95,10 +92,8 @@ suite-mm: $(MM_SUITE_BINS)
 	       grep -vE '$(MM_ALLOWED_INCLUDES)' | tr '\n' ' '); \
 	if [ -z "$$bad" ]; then echo "PASS mm/platform_boundary"; \
 	else echo "FAIL mm/platform_boundary: mm/ includes $$bad"; rc=1; fi; \
-	if [ ! -f arch/x86_64/platform_impl.h ]; then \
-	    echo "SKIP mm/kernel_flags_build: arch/x86_64/platform_impl.h not there yet"; \
-	elif log=$$(for f in $(MM_SRCS); do \
-	        gcc $(MM_KERNEL_CFLAGS) -c $$f -o /dev/null 2>&1 || echo "($$f failed)"; done) && \
+	if log=$$(for f in $(MM_SRCS); do \
+	        $(KERNEL_CC) $(KERNEL_CFLAGS) -c $$f -o /dev/null 2>&1 || echo "($$f failed)"; done) && \
 	     [ -z "$$log" ]; then echo "PASS mm/kernel_flags_build"; \
 	else echo "FAIL mm/kernel_flags_build: $$(echo "$$log" | head -3 | tr '\n' ' ')"; rc=1; fi; \
 	rmw=$$(objdump -d --no-show-raw-insn $(MM_OUT)/frame_hitpath.o | \
