@@ -1,11 +1,13 @@
 /*
  * contig.c - contiguous allocation by size and alignment (bench=contig).
  *
- * Sizes: every buddy order 0..MM_MAX_ORDER (n = align = 2^order, param
- * order=<o>) and non-power-of-two sizes with an alignment (param
- * n=<n>;align=<a>).  One operation = one frame_alloc_contig attempt; each is
- * timed (latency percentiles and histogram over attempts, failed ones
- * included) and every block obtained is freed with frame_free_contig.
+ * Sizes: every buddy order 0..MM_MAX_ORDER (param order=<o>), allocated as
+ * one block with frame_alloc_order and released with frame_free -- the
+ * buddy allocator's own unit, what Linux's alloc_pages(order) measures -- and
+ * non-power-of-two sizes with an alignment (param n=<n>;align=<a>) through
+ * frame_alloc_contig / frame_free_contig, which trims the tail and owns every
+ * frame individually.  One operation = one allocation attempt; each is timed
+ * (latency percentiles and histogram over attempts, failed ones included).
  * Cases, each on one CPU and on all CPUs at once:
  *   fresh       memory as the allocator holds it after the caches are drained;
  *               each CPU allocates up to `depth` blocks then frees them
@@ -33,8 +35,33 @@ static const struct contig_size npot_sizes[] = {
 
 static struct {
     uint64_t n, align;
+    int order;           /* >= 0: one buddy block of this order, n = align = 2^order */
     uint64_t depth, rounds;
 } cg;
+
+/* One attempt of the size under test; *handle is what contig_free needs. */
+static enum frame_error contig_alloc(uint64_t *pa, uint64_t *handle)
+{
+    if (cg.order < 0) {
+        enum frame_error err = frame_alloc_contig(cg.n, cg.align, 0, pa);
+        *handle = *pa;
+        return err;
+    }
+    struct frame *f = frame_alloc_order((unsigned)cg.order, 0);
+    if (!f)
+        return FRAME_ERR_NOMEM;
+    *pa = frame_pa(f);
+    *handle = (uint64_t)(uintptr_t)f;
+    return FRAME_OK;
+}
+
+static void contig_free(uint64_t handle)
+{
+    if (cg.order < 0)
+        frame_free_contig(handle, cg.n);
+    else
+        frame_free((struct frame *)(uintptr_t)handle);
+}
 
 static void contig_job(void *arg)
 {
@@ -47,17 +74,17 @@ static void contig_job(void *arg)
     for (uint64_t r = 0; r < rounds; r++) {
         uint64_t got = 0;
         for (uint64_t d = 0; d < cg.depth; d++) {
-            uint64_t pa = 0;
+            uint64_t pa = 0, handle = 0;
             bool sample = bench_should_sample(s);
             uint64_t a = plat_tsc_start();
-            enum frame_error err = frame_alloc_contig(cg.n, cg.align, 0, &pa);
+            enum frame_error err = contig_alloc(&pa, &handle);
             uint64_t b = plat_tsc_stop();
             if (sample)
                 bench_sample(s, cpu, b - a, PATH_ALL);
             if (err == FRAME_OK) {
                 if (pa % (cg.align * PAGE_SIZE))
                     s->counter[CNT_MISALIGNED]++;
-                held[got++] = pa;
+                held[got++] = handle;
             } else if (err == FRAME_ERR_NOMEM) {
                 s->counter[CNT_NOMEM]++;
             } else {
@@ -65,7 +92,7 @@ static void contig_job(void *arg)
             }
         }
         for (uint64_t i = 0; i < got; i++)
-            frame_free_contig(held[i], cg.n);
+            contig_free(held[i]);
         if (!bench_ctx.warm)
             s->counter[CNT_OK] += got;
     }
@@ -99,6 +126,7 @@ static void measure_size(const char *cas, unsigned cpus, uint64_t n, uint64_t al
                         (unsigned long long)align);
     cg.n = n;
     cg.align = align;
+    cg.order = order;
     cg.depth = 1;
     if (!fragmented) {
         uint64_t fit = bc->contig_frames / (cpus * n);

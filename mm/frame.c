@@ -110,14 +110,12 @@ static inline void frame_check_ptr(const struct frame *f, const char *fn)
               (const void *)f);
 }
 
-/* The caller claims to own f exclusively (UNIQUE or a count of 1). */
-static void frame_check_exclusive(const struct frame *f, const char *fn)
+/* Names what is wrong with a frame that failed frame_check_exclusive. */
+static __attribute__((noinline, cold)) void frame_exclusive_failed(const struct frame *f,
+                                                                   const char *fn)
 {
-    frame_check_ptr(f, fn);
     uint64_t v = atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_relaxed);
     uint32_t fl = frame_flags_get(f);
-    if (likely((fl & FRAME_F_ALLOCATED) && (v == REF_UNIQUE || v == 1)))
-        return;
     if (fl & FRAME_F_RESERVED)
         mm_panic_frame(fn, f, "free of a reserved frame the allocator does not own");
     if (v == REF_UNUSED)
@@ -129,6 +127,17 @@ static void frame_check_exclusive(const struct frame *f, const char *fn)
     if (v > 1 && v <= REF_MAX)
         mm_panic_frame(fn, f, "free of a frame still shared (use frame_drop)");
     mm_panic_frame(fn, f, "free of a frame not flagged allocated");
+}
+
+/* The caller claims to own f exclusively (UNIQUE or a count of 1).  Inline:
+ * on the cache hit path the check is a few loads and compares. */
+static inline void frame_check_exclusive(const struct frame *f, const char *fn)
+{
+    frame_check_ptr(f, fn);
+    uint64_t v = atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_relaxed);
+    uint32_t fl = frame_flags_get(f);
+    if (unlikely(!(fl & FRAME_F_ALLOCATED) || (v != REF_UNIQUE && v != 1)))
+        frame_exclusive_failed(f, fn);
 }
 
 /* Exclusive owner's view: becomes a free frame of the allocator. */

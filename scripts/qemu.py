@@ -197,14 +197,18 @@ def grub_cfg(cmdline, template=GRUB_TEMPLATE):
 
 def build_iso(kernel_elf, cmdline, out_iso, template=GRUB_TEMPLATE):
     """Writes a BIOS-bootable ISO of kernel_elf with this command line; skips
-    the work when out_iso is newer than its inputs and was made with the same
-    grub.cfg (kept next to it as <iso>.grub.cfg).  Returns out_iso."""
-    cfg = grub_cfg(cmdline, template)
-    cfg_copy = out_iso + ".grub.cfg"
-    if _iso_up_to_date(out_iso, cfg_copy, cfg, [kernel_elf, template, __file__]):
-        return out_iso
+    the work when out_iso was made from this very kernel file (path, size and
+    modification time) with the same grub.cfg, and is newer than the template
+    and this script.  The record is kept next to it as <iso>.grub.cfg.
+    Returns out_iso."""
     if not os.path.isfile(kernel_elf):
         raise FileNotFoundError(f"{kernel_elf}: no kernel to put on the ISO (run make)")
+    st = os.stat(kernel_elf)
+    record = (f"# kernel {os.path.abspath(kernel_elf)} size {st.st_size} mtime_ns {st.st_mtime_ns}\n"
+              + grub_cfg(cmdline, template))
+    record_path = out_iso + ".grub.cfg"
+    if _iso_up_to_date(out_iso, record_path, record, [template, __file__]):
+        return out_iso
     os.makedirs(os.path.dirname(os.path.abspath(out_iso)), exist_ok=True)
     with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(out_iso))) as tmp:
         tree = os.path.join(tmp, "iso")
@@ -214,7 +218,7 @@ def build_iso(kernel_elf, cmdline, out_iso, template=GRUB_TEMPLATE):
         subprocess.run(["objcopy", "--strip-debug", kernel_elf,
                         os.path.join(tree, "boot", "kernel.elf")], check=True)
         with open(os.path.join(tree, "boot", "grub", "grub.cfg"), "w") as f:
-            f.write(cfg)
+            f.write(grub_cfg(cmdline, template))
         tmp_iso = os.path.join(tmp, "out.iso")
         proc = subprocess.run(
             ["grub-mkrescue", "-d", GRUB_BIOS_DIR, "-o", tmp_iso,
@@ -224,15 +228,15 @@ def build_iso(kernel_elf, cmdline, out_iso, template=GRUB_TEMPLATE):
         if proc.returncode != 0:
             raise RuntimeError(f"grub-mkrescue failed for {out_iso}:\n{proc.stdout}")
         os.replace(tmp_iso, out_iso)
-    with open(cfg_copy, "w") as f:
-        f.write(cfg)
+    with open(record_path, "w") as f:
+        f.write(record)
     return out_iso
 
 
-def _iso_up_to_date(iso, cfg_copy, cfg, inputs):
+def _iso_up_to_date(iso, record_path, record, inputs):
     try:
-        with open(cfg_copy) as f:
-            if f.read() != cfg:
+        with open(record_path) as f:
+            if f.read() != record:
                 return False
         built = os.path.getmtime(iso)
         return all(os.path.getmtime(p) <= built for p in inputs)

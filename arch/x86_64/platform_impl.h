@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "layout.h"
+#include "x86.h"
 #include "percpu.h"
 
 static inline unsigned plat_cpu_index(void)
@@ -55,16 +56,25 @@ static inline void plat_pause(void)
     __builtin_ia32_pause();
 }
 
+/* Only IF changes, and only when it was set (Linux's irqs_disabled_flags
+ * rule): restoring with sti rather than popfq, and skipping both when
+ * interrupts were already off -- always, so far, in this kernel -- leaves a
+ * flags read.  Under TCG, popfq is costly: with pushfq/cli/popfq the
+ * caches-off alloc+free pair took 670 ns and a contiguous order-0 allocation
+ * 124 ns (p50), with this 522 ns and 59 ns (SMP=1, one boot each). */
 static inline plat_irqstate_t plat_irq_save(void)
 {
     plat_irqstate_t flags;
-    __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
+    __asm__ volatile("pushfq; popq %0" : "=r"(flags) : : "memory");
+    if (flags & RFLAGS_IF)
+        __asm__ volatile("cli" : : : "memory");
     return flags;
 }
 
 static inline void plat_irq_restore(plat_irqstate_t flags)
 {
-    __asm__ volatile("pushq %0; popfq" : : "r"(flags) : "memory", "cc");
+    if (flags & RFLAGS_IF)
+        __asm__ volatile("sti" : : : "memory");
 }
 
 static inline void *plat_phys_to_virt(uint64_t pa)
