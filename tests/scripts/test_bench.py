@@ -1,0 +1,205 @@
+"""Tests of scripts/bench.py and plot.py on synthetic serial logs (no QEMU):
+results directories, failed runs, plots, Make-variable validation."""
+import json
+import os
+import re
+import subprocess
+import tempfile
+
+from common import ROOT, PY, expect, fixtures
+
+BENCH = os.path.join(ROOT, "scripts", "bench.py")
+PLOT = os.path.join(ROOT, "scripts", "plot.py")
+PLOTS = ("latency_cdf", "hitrate_vs_k", "refcount", "contig", "bringup")
+
+
+def bench_from_log(root, text, *opts, verdict="pass", status=33):
+    """Run `bench.py run --from-log`; (returncode, stdout, stderr, run dirs)."""
+    log = os.path.join(root, "in.log")
+    with open(log, "w") as f:
+        f.write(text)
+    res_root = os.path.join(root, "results")
+    cmd = [PY, BENCH, "run", "--from-log", log, "--status", str(status),
+           "--qemu-verdict", verdict, "--results-root", res_root, "--accel", "tcg"] + list(opts)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    dirs = sorted(d for d in os.listdir(res_root) if d != "latest") \
+        if os.path.isdir(res_root) else []
+    return r.returncode, r.stdout, r.stderr, [os.path.join(res_root, d) for d in dirs]
+
+
+def meta_of(path):
+    with open(os.path.join(path, "meta.json")) as f:
+        return json.load(f)
+
+
+def test_good_run():
+    with tempfile.TemporaryDirectory() as d:
+        rc, out, err, dirs = bench_from_log(d, fixtures.Generator(smp=8).log(), "--smp", "8")
+        expect(rc == 0, f"rc {rc}: {err}")
+        expect(len(dirs) == 1, f"dirs {dirs}")
+        path = dirs[0]
+        name = os.path.basename(path)
+        expect(re.fullmatch(r"\d{8}-\d{6}-[\w-]+-smp8-tcg", name), f"name {name}")
+        for f in ("serial.log", "results.csv", "hist.csv", "meta.csv", "meta.json"):
+            expect(os.path.getsize(os.path.join(path, f)) > 0, f"{f} missing or empty")
+        meta = meta_of(path)
+        expect(meta["verdict"] == "pass" and meta["smp"] == 8 and meta["icount"] == 0, f"{meta}")
+        host = meta["host"]
+        expect(host["cpu_model"] and host["cpu_cores"] >= 1, f"host facts {host}")
+        expect("QEMU" in (host["qemu"] or ""), f"qemu version {host['qemu']}")
+        expect(meta["make"]["SMP"] == "8" and "bench=" in meta["cmdline"], f"{meta['make']}")
+        expect(meta["kernel_meta"].get("tsc_khz"), "kernel meta.csv not carried into meta.json")
+        latest = os.path.join(d, "results", "latest")
+        expect(os.path.realpath(latest) == os.path.realpath(path), "latest not updated")
+        for p in PLOTS:
+            with open(os.path.join(path, p + ".png"), "rb") as f:
+                expect(f.read(8) == b"\x89PNG\r\n\x1a\n", f"{p}.png is not a PNG")
+            svg = open(os.path.join(path, p + ".svg")).read()
+            expect("SMP=8" in svg and meta["commit"] in svg and "tcg" in svg,
+                   f"{p}.svg title lacks SMP/accelerator/commit")
+        expect("refcount: ns/op (median over runs)" in out and "hit_rate" in out,
+               f"summary missing: {out[-800:]}")
+
+
+def check_failed(d, rc, err, dirs, verdict, words):
+    expect(rc == 1, f"rc {rc}")
+    expect(len(dirs) == 1 and dirs[0].endswith("-failed"), f"dirs {dirs}")
+    meta = meta_of(dirs[0])
+    expect(meta["verdict"] == verdict, f"verdict {meta['verdict']} ({meta['reason']})")
+    expect(words in meta["reason"] and words in err, f"reason '{meta['reason']}' / {err}")
+    expect(os.path.getsize(os.path.join(dirs[0], "serial.log")) > 0, "serial.log not kept")
+    expect(not any(f.endswith(".png") for f in os.listdir(dirs[0])), "a failed run was plotted")
+    expect(not os.path.lexists(os.path.join(d, "results", "latest")),
+           "latest points at a failed run")
+
+
+def test_failed_timeout():
+    with tempfile.TemporaryDirectory() as d:
+        text = fixtures.Generator(smp=2, runs=3).log(cut_after=40)
+        rc, _, err, dirs = bench_from_log(d, text, "--smp", "2", verdict="timeout", status=124)
+        check_failed(d, rc, err, dirs, "timeout", "verdict 'timeout'")
+
+
+def test_failed_crc():
+    with tempfile.TemporaryDirectory() as d:
+        text = fixtures.Generator(smp=2, runs=3).log().replace("refcount,shared,1,run=0",
+                                                                 "refcount,shared,1,run=9", 1)
+        rc, _, err, dirs = bench_from_log(d, text, "--smp", "2")
+        check_failed(d, rc, err, dirs, "bad-data", "CRC32 mismatch")
+
+
+def test_failed_invariant():
+    with tempfile.TemporaryDirectory() as d:
+        text = fixtures.Generator(smp=2, runs=3).log(violations=2)
+        rc, _, err, dirs = bench_from_log(d, text, "--smp", "2")
+        check_failed(d, rc, err, dirs, "invariant", "2 invariant violations")
+
+
+def test_failed_kernel_verdict():
+    with tempfile.TemporaryDirectory() as d:
+        text = fixtures.Generator(smp=2, runs=3).log(verdict="check-failed")
+        rc, _, err, dirs = bench_from_log(d, text, "--smp", "2")
+        check_failed(d, rc, err, dirs, "check-failed", "@@VERDICT check-failed")
+
+
+def test_failed_cpus_missing():
+    with tempfile.TemporaryDirectory() as d:
+        text = fixtures.Generator(smp=2, runs=3).log()
+        rc, _, err, dirs = bench_from_log(d, text, "--smp", "4")
+        check_failed(d, rc, err, dirs, "invariant", "only 2 of 4 CPUs came online")
+
+
+def test_failed_missing_bench():
+    with tempfile.TemporaryDirectory() as d:
+        text = fixtures.Generator(smp=2, runs=3, benches=("refcount",)).log()
+        rc, _, err, dirs = bench_from_log(d, text, "--smp", "2", "--bench", "refcount,pcp")
+        check_failed(d, rc, err, dirs, "bad-data", "pcp produced no results rows")
+        r = subprocess.run([PY, PLOT, dirs[0]], capture_output=True, text=True)
+        expect(r.returncode == 1 and "the run failed" in r.stderr, f"plot: {r.stderr}")
+
+
+def test_plot_skips_missing_data():
+    with tempfile.TemporaryDirectory() as d:
+        text = fixtures.Generator(smp=1, runs=3, benches=("refcount",)).log()
+        rc, out, err, dirs = bench_from_log(d, text, "--smp", "1", "--bench", "refcount")
+        expect(rc == 0, f"rc {rc}: {err}")
+        for p in PLOTS:
+            exists = os.path.exists(os.path.join(dirs[0], p + ".png"))
+            expect(exists == (p == "refcount"), f"{p}.png exists={exists}")
+        expect(out.count("skipped:") == 4, f"skip messages: {out}")
+
+
+def test_icount_units():
+    with tempfile.TemporaryDirectory() as d:
+        text = fixtures.Generator(smp=2, runs=3, icount=True).log()
+        rc, out, err, dirs = bench_from_log(d, text, "--smp", "2", "--icount", "1")
+        expect(rc == 0, f"rc {rc}: {err}")
+        expect(dirs[0].endswith("-smp2-tcg-icount"), f"dir {dirs[0]}")
+        expect("times in instr" in out, "summary does not say instructions")
+        for p in ("refcount", "contig", "latency_cdf"):
+            svg = open(os.path.join(dirs[0], p + ".svg")).read()
+            expect("instructions" in svg and "icount" in svg, f"{p}.svg lacks instruction units")
+
+
+def check(*opts):
+    r = subprocess.run([PY, BENCH, "check"] + list(opts), capture_output=True, text=True)
+    return r.returncode, r.stderr
+
+
+def test_validation():
+    expect(check() == (0, ""), f"defaults rejected: {check()}")
+    expect(check("--bench", "refcount,pcp", "--runs", "7", "--seed", "0")[0] == 0,
+           "good values rejected")
+    bad = [(("--bench", "bogus"), "unknown benchmark 'bogus'"),
+           (("--bench", "pcp,pcp"), "listed twice"),
+           (("--bench", "pcp,"), "unknown benchmark ''"),
+           (("--runs", "0"), "RUNS='0'"),
+           (("--runs", "x"), "RUNS='x'"),
+           (("--seed", "-1"), "SEED='-1'"),
+           (("--profile", "slow"), "PROFILE='slow'"),
+           (("--args", "bench=pcp"), "BENCH Make variable"),
+           (("--args", "x='1'"), "is not allowed"),
+           (("--timeout", "0"), "TIMEOUT='0'"),
+           (("--smp", "0"), "SMP"), (("--smp", "x"), "SMP"),
+           (("--mem", "12Q"), "MEM"), (("--accel", "hvf"), "ACCEL"),
+           (("--icount", "2"), "ICOUNT")]
+    for opts, words in bad:
+        rc, err = check(*opts)
+        expect(rc == 2 and words in err and "bad configuration" in err,
+               f"{' '.join(opts)}: rc {rc}, message '{err.strip()}' lacks '{words}'")
+
+
+def make(*args):
+    r = subprocess.run(["make", "-s", "--no-print-directory", "-C", ROOT] + list(args),
+                       capture_output=True, text=True, timeout=120)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_make_rejects_before_building():
+    # -n would not run the check; instead the check must stop make before the
+    # first compiler or linker command is even printed.
+    r = subprocess.run(["make", "--no-print-directory", "-C", ROOT, "bench", "BENCH=bogus"],
+                       capture_output=True, text=True, timeout=120)
+    rc, out, err = r.returncode, r.stdout, r.stderr
+    expect(rc != 0 and "unknown benchmark 'bogus'" in err, f"rc {rc}: {err}")
+    expect("gcc" not in out + err and "grub-mkrescue" not in out + err,
+           f"make bench built something: {out[-300:]}")
+    rc, out, err = make("bench", "ARGS=it's")
+    expect(rc != 0 and "is not allowed" in err, f"quote in ARGS: rc {rc}: {err}")
+    rc, out, err = make("compare", "BASE=x")
+    expect(rc != 0 and "give both BASE" in err, f"compare without NEW: rc {rc}: {err}")
+
+
+def test_make_plot():
+    with tempfile.TemporaryDirectory() as d:
+        rc, _, err, dirs = bench_from_log(d, fixtures.Generator(smp=2, runs=3).log(),
+                                          "--smp", "2", "--no-plot")
+        expect(rc == 0 and not os.path.exists(os.path.join(dirs[0], "refcount.png")), err)
+        rc, out, err = make("plot", f"RESULTS={os.path.join(d, 'results', 'latest')}")
+        expect(rc == 0, f"make plot: rc {rc}: {err}")
+        for p in PLOTS:
+            expect(os.path.getsize(os.path.join(dirs[0], p + ".svg")) > 1000, f"{p}.svg")
+
+
+TESTS = [(name[5:], fn) for name, fn in globals().items()
+         if name.startswith("test_") and callable(fn)]

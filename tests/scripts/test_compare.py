@@ -1,0 +1,255 @@
+"""Tests of scripts/compare.py: the statistics on known data, exact mode for
+icount runs, the timing rule on synthetic runs, refusals."""
+import json
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+
+from common import ROOT, PY, expect, fixtures
+import compare
+import results
+from test_bench import bench_from_log
+
+COMPARE = os.path.join(ROOT, "scripts", "compare.py")
+
+
+def close(a, b, tol=1e-4):
+    return abs(a - b) <= tol
+
+
+def test_mann_whitney_exact():
+    # Hollander & Wolfe (1973) p. 69, the example of R's wilcox.test:
+    # W = 35, one-sided p = 0.1272, so two-sided 0.2544 (exact, no ties).
+    x = [0.80, 0.83, 1.89, 1.04, 1.45, 1.38, 1.91, 1.64, 0.73, 1.46]
+    y = [1.15, 0.88, 0.90, 0.74, 1.21]
+    u, p = compare.mann_whitney(x, y)
+    expect(u == 35 and close(p, 0.2544, 5e-4), f"U={u} p={p}")
+    u, p = compare.mann_whitney(y, x)
+    expect(u == 15 and close(p, 0.2544, 5e-4), f"swapped: U={u} p={p}")
+    # Complete separation of 5 vs 5: U = 0, p = 2 / C(10,5) = 2/252.
+    u, p = compare.mann_whitney([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
+    expect(u == 0 and close(p, 2 / 252, 1e-12), f"separated: U={u} p={p}")
+    # 3 vs 3 can never reach p < 0.05 (minimum 0.1): why MIN_SAMPLES is 4.
+    _, p = compare.mann_whitney([1, 2, 3], [4, 5, 6])
+    expect(close(p, 0.1, 1e-12), f"3 vs 3: p={p}")
+
+
+def test_mann_whitney_ties():
+    # Normal approximation with tie and continuity correction, by hand:
+    # U = 1.5, var = 25/12 * (11 - 18/90) = 22.5, z = (11 - 0.5)/sqrt(22.5).
+    u, p = compare.mann_whitney([1, 2, 2, 3, 4], [3, 5, 6, 6, 7])
+    want = math.erfc((11 - 0.5) / math.sqrt(22.5) / math.sqrt(2))
+    expect(u == 1.5 and close(p, want, 1e-12) and close(p, 0.02686, 1e-4), f"U={u} p={p}")
+    u, p = compare.mann_whitney([7.0] * 5, [7.0] * 5)
+    expect(p == 1.0, f"identical samples: p={p}")
+
+
+def test_ranks():
+    expect(compare.ranks([10, 20, 20, 5]) == [2, 3.5, 3.5, 1], f"{compare.ranks([10, 20, 20, 5])}")
+
+
+def series(metric, unit, values, cpus=1):
+    key = ("refcount", "shared", cpus, "", metric)
+    s = results.Series(key, unit)
+    if len(values) == 1:
+        s.aggregate = values[0]
+    else:
+        s.samples = list(enumerate(values))
+    return key, [s]
+
+
+def judged(key, b, n, icount):
+    v = compare.judge(key, b, n, icount)
+    compare.decide([v])
+    return v
+
+
+def test_bh_adjust():
+    # R: p.adjust(c(0.01, 0.04, 0.03, 0.005), "BH") = 0.02 0.04 0.04 0.02
+    got = compare.bh_adjust([0.01, 0.04, 0.03, 0.005])
+    expect(all(close(a, b, 1e-12) for a, b in zip(got, [0.02, 0.04, 0.04, 0.02])), f"{got}")
+    expect(compare.bh_adjust([]) == [], "empty list")
+
+
+def test_judge_exact_icount():
+    key, b = series("ns_per_op", "ns", [100.0])
+    _, same = series("ns_per_op", "ns", [100.0])
+    _, slower = series("ns_per_op", "ns", [101.0])
+    _, faster = series("ns_per_op", "ns", [99.0])
+    _, rounding = series("ns_per_op", "ns", [100.05])
+    expect(judged(key, b, same, icount=True).verdict == "unchanged", "same")
+    expect(judged(key, b, slower, icount=True).verdict == "regressed", "+1% not caught")
+    expect(judged(key, b, faster, icount=True).verdict == "improved", "-1%")
+    expect(judged(key, b, rounding, icount=True).verdict == "unchanged", "0.05% rounding")
+    key, hb = series("hit_rate", "ratio", [0.90])
+    _, hn = series("hit_rate", "ratio", [0.95])
+    v = judged(key, hb, hn, icount=True)
+    expect(v.verdict == "improved" and v.test == "exact", f"hit rate up: {v.verdict}")
+
+
+def test_judge_timing():
+    key, b = series("ns_per_op", "ns", [100, 101, 99, 100.5, 99.5])
+    _, noisy = series("ns_per_op", "ns", [102, 98, 101, 99, 100])
+    _, slow = series("ns_per_op", "ns", [110, 111, 109, 110.5, 109.5])
+    _, tiny = series("ns_per_op", "ns", [102, 103, 101, 102.5, 101.5])  # significant, < 5 %
+    expect(judged(key, b, noisy, icount=False).verdict == "unchanged", "noise flagged")
+    v = judged(key, b, slow, icount=False)
+    expect(v.verdict == "regressed" and v.test.startswith("U(runs) n=5/5 p=0.008"),
+           f"{v.verdict} {v.test}")
+    expect(judged(key, b, tiny, icount=False).verdict == "unchanged", "2% flagged")
+    key, mb = series("mops", "mops", [10, 10.1, 9.9, 10.05, 9.95])
+    _, mn = series("mops", "mops", [12, 12.1, 11.9, 12.05, 11.95])
+    expect(judged(key, mb, mn, icount=False).verdict == "improved", "mops up")
+    key, one = series("p99_ns", "ns", [500.0])
+    _, one_new = series("p99_ns", "ns", [900.0])
+    expect(judged(key, one, one_new, icount=False).verdict == "n/a", "single sample")
+    key, v0 = series("violations", "count", [0.0])
+    _, v1 = series("violations", "count", [1.0])
+    expect(judged(key, v0, v1, icount=False).verdict == "regressed", "violations")
+
+
+def test_multiple_comparisons():
+    """Ten figures with p = 0.008 each pass BH; one such figure among 300
+    unchanged ones does not (q = 0.008 * 300 > 0.05)."""
+    key, b = series("ns_per_op", "ns", [100, 101, 99, 100.5, 99.5])
+    _, slow = series("ns_per_op", "ns", [110, 111, 109, 110.5, 109.5])
+    _, same = series("ns_per_op", "ns", [100, 101, 99, 100.5, 99.5])
+    many = [compare.judge(key, b, slow, False) for _ in range(10)]
+    compare.decide(many)
+    expect(all(v.verdict == "regressed" for v in many), f"{[v.test for v in many][:2]}")
+    lone = [compare.judge(key, b, slow, False)] + \
+        [compare.judge(key, b, same, False) for _ in range(299)]
+    compare.decide(lone)
+    expect(lone[0].verdict == "unchanged", f"one p=0.008 among 300 flagged: {lone[0].test}")
+
+
+def test_boots_are_the_samples():
+    """With several boots per side the per-boot figures are the samples: a
+    shift between boots that the runs inside each boot hide is not a change."""
+    key = ("refcount", "shared", 2, "", "ns_per_op")
+
+    def boot(centre):
+        s = results.Series(key, "ns")
+        s.samples = [(k, centre + 0.1 * k) for k in range(5)]
+        return s
+    base = [boot(100), boot(120), boot(90), boot(110), boot(105)]
+    new = [boot(112), boot(95), boot(118), boot(101), boot(108)]
+    v = compare.judge(key, base, new, False)
+    compare.decide([v])
+    expect(v.verdict == "unchanged" and v.test.startswith("U(boots) n=5/5"), f"{v.test}")
+    pooled = compare.judge(key, [base[0]], [new[0]], False)  # one boot each: 100 vs 112
+    compare.decide([pooled])
+    expect(pooled.verdict == "regressed", "runs of one boot: the shift looks significant")
+
+
+def make_runs(d, *gens, smp=8, icount=False):
+    paths = []
+    for i, g in enumerate(gens):
+        sub = os.path.join(d, f"r{i}")
+        os.makedirs(sub)
+        opts = ["--smp", str(smp), "--no-plot"] + (["--icount", "1"] if icount else [])
+        rc, _, err, dirs = bench_from_log(sub, g.log(), *opts)
+        expect(rc == 0, f"synthetic run {i}: {err}")
+        paths.append(dirs[0])
+    return paths
+
+
+def run_compare(*args):
+    r = subprocess.run([PY, COMPARE] + list(args), capture_output=True, text=True, timeout=60)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_timing_unchanged_and_regressed():
+    with tempfile.TemporaryDirectory() as d:
+        # 8 runs: with 5, the smallest two-sided p (0.008) cannot survive the
+        # correction over the ~30 tested figures when only 3 of them change.
+        a, b, slow = make_runs(d, fixtures.Generator(seed=1, runs=8),
+                               fixtures.Generator(seed=2, runs=8),
+                               fixtures.Generator(seed=3, runs=8, slow_hit=30))
+        rc, out, err = run_compare(a, b)
+        expect("note: one boot on a side" in out, "no warning about one boot per side")
+        expect(rc == 0 and "compare: no regression" in out, f"unchanged: rc {rc} {err}")
+        expect("ns_per_op (ns; lower is better)" in out and "hit_rate (ratio; higher is better)"
+               in out, "tables or directions missing")
+        rc, out, err = run_compare(a, slow)
+        expect(rc == 1, f"slow hit path not flagged: rc {rc}")
+        flagged = [ln for ln in out.splitlines() if ln.startswith("REGRESSION")]
+        expect(flagged and all("pcp/" in ln and "cache=on" in ln for ln in flagged),
+               f"flagged: {flagged}")
+
+
+def test_icount_exact_end_to_end():
+    with tempfile.TemporaryDirectory() as d:
+        a, b, slow = make_runs(d, fixtures.Generator(smp=2, icount=True, seed=1),
+                               fixtures.Generator(smp=2, icount=True, seed=2),
+                               fixtures.Generator(smp=2, icount=True, seed=3, slow_hit=3),
+                               smp=2, icount=True)
+        rc, out, _ = run_compare(a, b)
+        expect(rc == 0 and "exact comparison" in out, f"unchanged icount: rc {rc}")
+        expect("ns_per_op (instr; lower is better)" in out, "icount unit not instructions")
+        rc, out, _ = run_compare("--changes", a, slow)
+        expect(rc == 1 and "REGRESSION pcp/pairs cpus=1 cache=on ns_per_op" in out,
+               f"3-instruction slowdown not flagged: {out[-600:]}")
+
+
+def test_several_boots_per_side():
+    with tempfile.TemporaryDirectory() as d:
+        gens = [fixtures.Generator(seed=s) for s in range(1, 6)] + \
+            [fixtures.Generator(seed=s, slow_hit=30) for s in range(6, 11)] + \
+            [fixtures.Generator(seed=s) for s in range(11, 16)]
+        dirs = make_runs(d, *gens)
+        base, slow, same = dirs[:5], dirs[5:10], dirs[10:]
+        rc, out, _ = run_compare(" ".join(base), " ".join(same))
+        expect(rc == 0 and "base: 5 boots" in out and "U(boots) n=5/5" in out,
+               f"5 vs 5 unchanged boots: rc {rc}")
+        expect("one boot on a side" not in out, "warned about one boot with five")
+        rc, out, _ = run_compare(" ".join(base), " ".join(slow))
+        flagged = [ln for ln in out.splitlines() if ln.startswith("REGRESSION")]
+        expect(rc == 1 and flagged and all("pcp/" in ln for ln in flagged),
+               f"slow boots: rc {rc}, {flagged[:3]}")
+        # A glob names the boots too.
+        rc, out, _ = run_compare(os.path.join(d, "r[0-4]", "results", "2*"), " ".join(same))
+        expect(rc == 0 and "base: 5 boots" in out, f"glob side: rc {rc} {out[:300]}")
+
+
+def edit_meta(path, **changes):
+    with open(os.path.join(path, "meta.json")) as f:
+        meta = json.load(f)
+    meta.update(changes)
+    with open(os.path.join(path, "meta.json"), "w") as f:
+        json.dump(meta, f)
+
+
+def test_refusals():
+    with tempfile.TemporaryDirectory() as d:
+        a, b = make_runs(d, fixtures.Generator(seed=1), fixtures.Generator(seed=2))
+        for field, value, label in (("smp", 4, "SMP differs"), ("icount", 1, "icount differs"),
+                                    ("accel", "kvm", "accelerator differs")):
+            other = os.path.join(d, f"other-{field}")
+            shutil.copytree(b, other)
+            edit_meta(other, **{field: value})
+            rc, _, err = run_compare(a, other)
+            expect(rc == 2 and "refusing to compare" in err and label in err,
+                   f"{field}: rc {rc} {err}")
+        failed = os.path.join(d, "failed")
+        shutil.copytree(b, failed)
+        edit_meta(failed, verdict="timeout", reason="the kernel run ended with verdict 'timeout'")
+        rc, _, err = run_compare(a, failed)
+        expect(rc == 2 and "the run failed" in err, f"failed run compared: rc {rc} {err}")
+
+
+def test_missing_metric():
+    with tempfile.TemporaryDirectory() as d:
+        a, b = make_runs(d, fixtures.Generator(seed=1), fixtures.Generator(seed=1))
+        path = os.path.join(b, "results.csv")
+        lines = open(path).read().splitlines(True)
+        open(path, "w").writelines(ln for ln in lines if ",frag_index," not in ln)
+        rc, out, _ = run_compare("--changes", a, b)
+        expect(rc == 1 and "REGRESSION contig/fresh cpus=1  frag_index: missing in new" in out,
+               f"missing metric: rc {rc} {out[-400:]}")
+
+
+TESTS = [(name[5:], fn) for name, fn in globals().items()
+         if name.startswith("test_") and callable(fn)]
