@@ -69,28 +69,40 @@ static double rank_of(size_t n, double q)
     return q * (double)(n - 1);
 }
 
+/* Index of the order statistic at or below quantile q of n sorted values,
+ * and the fraction of the way to the next one (0 at the last). */
+static size_t quantile_pos(size_t n, double q, double *frac)
+{
+    double r = rank_of(n, q);
+    size_t lo = (size_t)r;
+    if (lo + 1 >= n) {
+        *frac = 0;
+        return n - 1;
+    }
+    *frac = r - (double)lo;
+    return lo;
+}
+
 double stats_quantile_u64(const uint64_t *sorted, size_t n, double q)
 {
     if (n == 0)
         return 0;
-    double r = rank_of(n, q);
-    size_t lo = (size_t)r;
-    double frac = r - (double)lo;
-    if (lo + 1 >= n)
-        return (double)sorted[n - 1];
-    return (double)sorted[lo] + frac * ((double)sorted[lo + 1] - (double)sorted[lo]);
+    double frac;
+    size_t i = quantile_pos(n, q, &frac);
+    if (frac == 0)
+        return (double)sorted[i];
+    return (double)sorted[i] + frac * ((double)sorted[i + 1] - (double)sorted[i]);
 }
 
 double stats_quantile_double(const double *sorted, size_t n, double q)
 {
     if (n == 0)
         return 0;
-    double r = rank_of(n, q);
-    size_t lo = (size_t)r;
-    double frac = r - (double)lo;
-    if (lo + 1 >= n)
-        return sorted[n - 1];
-    return sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
+    double frac;
+    size_t i = quantile_pos(n, q, &frac);
+    if (frac == 0)
+        return sorted[i];
+    return sorted[i] + frac * (sorted[i + 1] - sorted[i]);
 }
 
 unsigned hist_bucket(uint64_t v)

@@ -7,6 +7,7 @@ builds one ISO per distinct command line, boots the cases `parallel` at a
 time, then reports each as a test of the suite (its failure message says the
 verdict and the last lines of the log).
 """
+import argparse
 import concurrent.futures
 import os
 import re
@@ -22,6 +23,16 @@ class Boot:
         self.cpu, self.icount = cpu, icount
         self.result = None
         self.error = None
+
+
+def parse_args():
+    """The suites' command line: --kernel ELF --out DIR (created)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--out", required=True)
+    opts = ap.parse_args()
+    os.makedirs(opts.out, exist_ok=True)
+    return opts
 
 
 def expect_lines(*patterns):

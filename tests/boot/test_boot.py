@@ -13,7 +13,6 @@ shared machine is not a pass/fail property.
 
     test_boot.py --kernel build/kernel.elf --out build/test/boot
 """
-import argparse
 import os
 import re
 import subprocess
@@ -147,11 +146,7 @@ def check_bad_cmdline_chars():
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kernel", required=True)
-    ap.add_argument("--out", required=True)
-    opts = ap.parse_args()
-    os.makedirs(opts.out, exist_ok=True)
+    opts = boottest.parse_args()
     suite = testlib.Suite("boot")
 
     suite.run("cmdline-characters", check_bad_cmdline_chars)

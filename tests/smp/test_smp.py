@@ -16,7 +16,6 @@ property.  Boots run two at a time.
 
     test_smp.py --kernel build/kernel.elf --out build/test/smp
 """
-import argparse
 import os
 import re
 import sys
@@ -150,11 +149,7 @@ def report(boots, iso, out):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kernel", required=True)
-    ap.add_argument("--out", required=True)
-    opts = ap.parse_args()
-    os.makedirs(opts.out, exist_ok=True)
+    opts = boottest.parse_args()
     suite = testlib.Suite("smp")
 
     runnable, isos = boottest.run_boots(suite, opts.kernel, opts.out, BOOTS, PARALLEL, "boot/")
