@@ -3,7 +3,9 @@
  *
  * Sizes: every buddy order 0..MM_MAX_ORDER (param order=<o>), allocated as
  * one block with frame_alloc_order and released with frame_free -- the
- * buddy allocator's own unit, what Linux's alloc_pages(order) measures -- and
+ * allocator's own unit, what Linux's alloc_pages(order) measures; orders the
+ * per-CPU caches keep (mm/pcp.c: 1..3 and 9) are then mostly cache hits, as
+ * they would be for a kernel that frees what it allocated -- and
  * non-power-of-two sizes with an alignment (param n=<n>;align=<a>) through
  * frame_alloc_contig / frame_free_contig, which trims the tail and owns every
  * frame individually.  One operation = one allocation attempt; each is timed
@@ -105,6 +107,7 @@ static void state_rows(const char *cas, unsigned cpus, const char *metric, bool 
     struct bench_point pt = {.bench = "contig", .cas = cas, .cpus = cpus};
     struct mm_stats st;
     char param[24];
+    mm_pcp_drain_all(); /* blocks parked in per-CPU caches belong to the free lists here */
     mm_get_stats(&st);
     for (unsigned o = 0; o <= MM_MAX_ORDER; o++) {
         plat_snprintf(param, sizeof param, "order=%u", o);

@@ -78,9 +78,10 @@ $(MM_OUT)/fuzz_mm: $(MM_DEPS) tests/mm/model.c tests/mm/fuzz.c | $(MM_OUT)
 
 MM_SUITE_BINS := $(addprefix $(MM_OUT)/,test_mm test_mm_asan test_mm_model test_mm_stress \
                  test_mm_stress_tsan test_mm_stress_asan frame_hitpath.o)
-# frame_alloc and frame_free (with the ownership check they call) must not
-# contain a locked instruction: the hit path is plain loads and stores.
-MM_HITPATH_FNS := frame_alloc|frame_free|frame_check_exclusive[.a-z0-9]*
+# frame_alloc, frame_alloc_order and frame_free (with the ownership check and
+# the high-order release they call) must not contain a locked instruction:
+# the hit paths (order 0 and the cached high orders) are plain loads and stores.
+MM_HITPATH_FNS := frame_alloc|frame_alloc_order|frame_free|frame_release_high|frame_check_exclusive[.a-z0-9]*
 
 # Each program prints its PASS/FAIL lines; the recipe runs them all and fails
 # if any failed.  The sanitizer stress runs are sized to stay well under a

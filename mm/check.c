@@ -58,7 +58,7 @@ void mm_get_stats(struct mm_stats *out)
         out->lock.hold_samples += saved.hold_samples;
     }
     for (unsigned cpu = 0; cpu < mm.max_cpus; cpu++)
-        out->cached_frames += mm_pcp[cpu].count;
+        out->cached_frames += pcp_cached_frames(&mm_pcp[cpu]);
     out->total_frames = mm.total_frames;
     out->allocated_frames = mm.total_frames - out->free_frames - out->cached_frames;
     out->arenas = mm.n_arenas;
@@ -113,7 +113,17 @@ static bool check_arena_walk(struct arena *a, uint64_t *free_out, uint64_t *cach
             free_frames += unit;
             heads++;
         } else if (fl & FRAME_F_CACHED) {
-            cached++;
+            /* Order-0 frames from a refill keep a stale slot order; a
+             * high-order head's slot and flags must agree. */
+            unsigned co = FRAME_CACHED_ORDER(fl);
+            if (co != 0 && (co != f->order || pcp_high_slot(co) < 0)) {
+                plat_snprintf(err, errlen, "cached frame pa %#llx: flags %#x name order %u, "
+                              "slot order %u", (unsigned long long)(pfn << PAGE_SHIFT), fl, co,
+                              f->order);
+                return false;
+            }
+            unit = (uint64_t)1 << co;
+            cached += unit;
         } else if (fl & FRAME_F_ALLOCATED) {
             unit = (uint64_t)1 << f->order;
             allocated += unit;
@@ -141,7 +151,9 @@ static bool check_arena_walk(struct arena *a, uint64_t *free_out, uint64_t *cach
                 plat_snprintf(err, errlen, "frame pa %#llx inside the %s block at pa %#llx has "
                               "refcount %s, flags %#x",
                               (unsigned long long)(t->pfn << PAGE_SHIFT),
-                              (fl & FRAME_F_FREE) ? "free" : "allocated",
+                              (fl & FRAME_F_FREE)     ? "free"
+                              : (fl & FRAME_F_CACHED) ? "cached"
+                                                      : "allocated",
                               (unsigned long long)(pfn << PAGE_SHIFT),
                               mm_refcount_name(tv, rc, sizeof rc), frame_flags_get(t));
                 return false;
@@ -157,6 +169,48 @@ static bool check_arena_walk(struct arena *a, uint64_t *free_out, uint64_t *cach
     *free_out = free_frames;
     *cached_out = cached;
     *alloc_out = allocated;
+    return true;
+}
+
+/* One CPU's high-order lists: bounded, well formed, whole cached blocks. */
+static bool check_high_lists(unsigned cpu, const struct pcp *p, uint64_t *total, char *err,
+                             size_t errlen)
+{
+    static const unsigned orders[PCP_HIGH_SLOTS] = PCP_HIGH_ORDERS;
+    for (unsigned i = 0; i < PCP_HIGH_SLOTS; i++) {
+        unsigned o = orders[i];
+        uint64_t n = 0;
+        if (p->high_count[i] > p->high_limit[i] || (!p->enabled && p->high_count[i])) {
+            plat_snprintf(err, errlen, "cpu %u order-%u cache holds %u blocks (bound %u, %s)",
+                          cpu, o, p->high_count[i], p->high_limit[i],
+                          p->enabled ? "enabled" : "disabled");
+            return false;
+        }
+        for (struct frame *f = p->high_head[i]; f; f = f->next) {
+            char rc[48];
+            uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+            uint32_t fl = frame_flags_get(f);
+            if (++n > p->high_count[i] || !mm_is_frame_ptr(f)) {
+                plat_snprintf(err, errlen, "cpu %u order-%u cache list longer than its count "
+                              "%u or holding a foreign pointer", cpu, o, p->high_count[i]);
+                return false;
+            }
+            if (!(fl & FRAME_F_CACHED) || FRAME_CACHED_ORDER(fl) != o || f->order != o ||
+                (f->pfn & (((uint64_t)1 << o) - 1)) || v != REF_UNUSED) {
+                plat_snprintf(err, errlen, "cpu %u order-%u cache holds block pa %#llx with "
+                              "flags %#x, order %u, refcount %s", cpu, o,
+                              (unsigned long long)(f->pfn << PAGE_SHIFT), fl, f->order,
+                              mm_refcount_name(v, rc, sizeof rc));
+                return false;
+            }
+        }
+        if (n != p->high_count[i]) {
+            plat_snprintf(err, errlen, "cpu %u order-%u cache list has %llu blocks, count says "
+                          "%u", cpu, o, (unsigned long long)n, p->high_count[i]);
+            return false;
+        }
+        *total += n << o;
+    }
     return true;
 }
 
@@ -192,6 +246,8 @@ static bool check_caches(uint64_t cached_in_arenas, char *err, size_t errlen)
             return false;
         }
         total += n;
+        if (!check_high_lists(cpu, p, &total, err, errlen))
+            return false;
     }
     if (total != cached_in_arenas) {
         plat_snprintf(err, errlen, "%llu frames flagged cached, cache lists hold %llu "
@@ -276,13 +332,19 @@ void mm_dump(void)
     for (unsigned cpu = 0; cpu < mm.max_cpus; cpu++) {
         struct pcp_stats ps;
         mm_pcp_stats(cpu, &ps);
-        if (ps.hits + ps.misses + ps.frees + ps.cached + ps.remote_frees == 0)
+        if (ps.hits + ps.misses + ps.frees + ps.cached + ps.remote_frees + ps.high_hits +
+                ps.high_misses == 0)
             continue;
+        const struct pcp *p = &mm_pcp[cpu];
         plat_log("mm:   cpu %u: cached %llu hits %llu misses %llu refills %llu drains %llu "
                  "frees %llu remote %llu\n", cpu, (unsigned long long)ps.cached,
                  (unsigned long long)ps.hits, (unsigned long long)ps.misses,
                  (unsigned long long)ps.refills, (unsigned long long)ps.drains,
                  (unsigned long long)ps.frees, (unsigned long long)ps.remote_frees);
+        plat_log("mm:   cpu %u: high orders: blocks o1 %u o2 %u o3 %u o9 %u, hits %llu "
+                 "misses %llu\n", cpu, p->high_count[0], p->high_count[1], p->high_count[2],
+                 p->high_count[3], (unsigned long long)ps.high_hits,
+                 (unsigned long long)ps.high_misses);
     }
     plat_log("mm: lock acquisitions %llu contended %llu hold cycles %llu (estimated from %llu "
              "timed)\n", (unsigned long long)st.lock.acquisitions,

@@ -6,8 +6,9 @@
  * metadata slot (struct frame, see mm_int.h), found from a physical address by
  * PFN arithmetic.  Allocation order: the current CPU's cache first, the global
  * buddy allocator on a miss (batch refill); frees go to the current CPU's
- * cache and overflow back in batches.  Contiguous and higher-order requests go
- * straight to the buddy allocator.
+ * cache and overflow back in batches.  Order 1..3 and 9 units have per-CPU
+ * block lists too (one block per miss, bounded; mm/pcp.c); contiguous
+ * requests and the other orders go straight to the buddy allocator.
  *
  * Running out of frames is a result (NULL / FRAME_ERR_NOMEM) the caller
  * counts; corruption (double free, a free of a frame the allocator does not
@@ -136,19 +137,22 @@ void frame_free_contig(uint64_t pa, uint64_t n);
  * (capacity outside 1..MM_PCP_MAX_CAPACITY, batch outside 1..capacity). */
 bool mm_pcp_configure(const struct pcp_config *cfg);
 void mm_pcp_get_config(struct pcp_config *cfg);
-/* Returns this CPU's cached frames to the buddy allocator. */
+/* Returns this CPU's cached frames and blocks to the buddy allocator. */
 void mm_pcp_drain_local(void);
 /* Quiescent point only: drains every CPU's cache. */
 void mm_pcp_drain_all(void);
 
 struct pcp_stats {
-    uint64_t hits;          /* allocations served from the cache */
-    uint64_t misses;        /* allocations not served by the cache (all when off) */
+    uint64_t hits;          /* order-0 allocations served from the cache */
+    uint64_t misses;        /* order-0 allocations not served by the cache (all when off) */
     uint64_t refills;       /* batch refills from the buddy allocator */
     uint64_t drains;        /* batch drains to the buddy allocator */
-    uint64_t frees;         /* frees into the cache */
+    uint64_t frees;         /* order-0 frees into the cache */
     uint64_t remote_frees;  /* order-0 frees of frames another CPU allocated (on or off) */
-    uint64_t cached;        /* frames in the cache now */
+    uint64_t cached;        /* frames in the cache now, high-order blocks included */
+    uint64_t high_hits;     /* order 1..3 / 9 allocations served from the cache */
+    uint64_t high_misses;   /* order 1..3 / 9 allocations that went to the buddy
+                             * allocator with the cache on (one block each) */
 };
 void mm_pcp_stats(unsigned cpu, struct pcp_stats *out);
 void mm_pcp_stats_reset(void); /* quiescent point only */

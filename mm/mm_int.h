@@ -11,8 +11,10 @@
  *                  free-list links, owner tag and the allocating CPU.
  *   struct arena   one per merged run of usable RAM: metadata array, buddy
  *                  free lists per order, the TTAS lock guarding them.
- *   struct pcp     one per CPU: a bounded LIFO of order-0 frames, touched
- *                  only by its CPU with interrupts off (no lock, no atomic RMW).
+ *   struct pcp     one per CPU: a bounded LIFO of order-0 frames and one
+ *                  bounded LIFO of blocks per cached high order (1..3, 9),
+ *                  touched only by its CPU with interrupts off (no lock, no
+ *                  atomic RMW).
  *
  * Allocation order: per-CPU cache, then the buddy allocator of the highest
  * arena that has a block (low memory is kept for whoever needs it).
@@ -28,7 +30,10 @@
  * Frame states (flags + refcount), the invariants mm_check() verifies:
  *   free block head    FRAME_F_FREE, order o, on arena->free_head[o], UNUSED
  *   free block interior flags 0 (debug: maybe POISONED), UNUSED
- *   cached             FRAME_F_CACHED, on exactly one CPU's list, UNUSED
+ *   cached             FRAME_F_CACHED + the block order in the flags
+ *                      (FRAME_CACHED_ORDER), order o, on exactly one CPU's
+ *                      list for that order, UNUSED; the 2^o-1 frames behind
+ *                      a cached high-order head stay UNUSED with flags 0
  *   allocated          FRAME_F_ALLOCATED, order k (head of 2^k frames),
  *                      UNIQUE or shared(1..REF_MAX); the 2^k-1 frames behind
  *                      an order-k head stay UNUSED with flags 0 (one unit,
@@ -64,6 +69,13 @@
 #define FRAME_F_KERNEL    (1u << 4) /* reserved: holds the allocator's metadata */
 #define FRAME_F_ABSENT    (1u << 5) /* reserved: not RAM (hole merged into a span) */
 #define FRAME_F_POISONED  (1u << 6) /* debug: page holds the poison pattern */
+
+/* A cached block's order, kept in its head's flags as well as in frame.order:
+ * frame_from_unused on another CPU reads it (atomically, racing the owner)
+ * to tell whether a frame lies inside some CPU's cached block. */
+#define FRAME_CACHED_ORDER_SHIFT 8
+#define FRAME_CACHED_ORDER_MASK (0xfu << FRAME_CACHED_ORDER_SHIFT)
+#define FRAME_CACHED_ORDER(fl) (((fl) & FRAME_CACHED_ORDER_MASK) >> FRAME_CACHED_ORDER_SHIFT)
 
 #define MM_POISON_BYTE 0x6b /* Linux's POISON_FREE: easy to spot in a dump */
 
@@ -216,6 +228,18 @@ struct mm_span {
 };
 
 /* ---- per-CPU caches ------------------------------------------------------ */
+
+/* High orders with a per-CPU list, as Linux since 5.13: 1..3 (up to
+ * PAGE_ALLOC_COSTLY_ORDER) and the pageblock/THP order 9.  Slot of an order,
+ * or -1 when that order always goes to the buddy allocator. */
+#define PCP_HIGH_SLOTS 4
+#define PCP_HIGH_ORDERS {1, 2, 3, 9}
+static inline int pcp_high_slot(unsigned order)
+{
+    return order - 1u < 3u ? (int)order - 1 : order == 9 ? 3 : -1;
+}
+_Static_assert(MM_MAX_ORDER >= 9 && MM_MAX_ORDER < 16, "cached orders must fit the table and flags");
+
 struct pcp {
     /* first line: everything the hit paths touch */
     struct frame *head; /* LIFO through frame.next */
@@ -228,12 +252,32 @@ struct pcp {
     uint64_t remote_frees;
     uint64_t misses;
     uint64_t refills;
-    /* second line: slow-path counters */
+    /* second line: everything the high-order hit paths touch (besides
+     * `enabled` above).  Lists of whole blocks through the head's next;
+     * counts and limits in blocks. */
+    struct frame *high_head[PCP_HIGH_SLOTS] __cacheline_aligned;
+    uint16_t high_count[PCP_HIGH_SLOTS];
+    uint16_t high_limit[PCP_HIGH_SLOTS];
+    uint64_t high_hits;
+    uint64_t high_misses;
+    /* third line: slow-path counters */
     uint64_t drains __cacheline_aligned;
 } __cacheline_aligned;
 
 _Static_assert(sizeof(struct pcp) % CACHE_LINE_SIZE == 0, "per-CPU cache must be whole lines");
 _Static_assert(offsetof(struct pcp, refills) < CACHE_LINE_SIZE, "hit-path fields must share a line");
+_Static_assert(offsetof(struct pcp, high_misses) - offsetof(struct pcp, high_head) < CACHE_LINE_SIZE,
+               "high-order hit-path fields must share a line");
+
+/* Frames (all orders) in p's cache. */
+static inline uint64_t pcp_cached_frames(const struct pcp *p)
+{
+    static const unsigned orders[PCP_HIGH_SLOTS] = PCP_HIGH_ORDERS;
+    uint64_t n = p->count;
+    for (unsigned i = 0; i < PCP_HIGH_SLOTS; i++)
+        n += (uint64_t)p->high_count[i] << orders[i];
+    return n;
+}
 
 /* ---- global state (immutable between mm_init / mm_pcp_configure) -------- */
 struct mm_state {
@@ -300,6 +344,15 @@ bool buddy_verify_locked(struct arena *a, char *err, size_t errlen);
 /* ---- pcp.c -------------------------------------------------------------- */
 /* Slow paths of frame_alloc/frame_release (interrupts already off). */
 struct frame *pcp_alloc_slow(struct pcp *p);
+/* Miss of a cached high order (interrupts off; takes one block, drains this
+ * CPU's caches and retries when the buddy allocator has none). */
+struct frame *pcp_alloc_high_slow(struct pcp *p, unsigned order);
+/* Returns every high-order block in p to the buddy allocator (same rules as
+ * pcp_drain). */
+void pcp_drain_high(struct pcp *p);
+/* True when the free-looking frame pfn lies in a block some CPU caches (a
+ * racy but atomic look at the heads' flags; exact at quiescent points). */
+bool pcp_pfn_cached(const struct arena *a, uint64_t pfn);
 /* Moves up to n frames from p to the buddy allocator (interrupts off on p's CPU,
  * or a quiescent point). */
 void pcp_drain(struct pcp *p, uint32_t n);

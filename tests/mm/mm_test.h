@@ -118,6 +118,7 @@ void mm_tests_buddy(void);
 void mm_tests_contig(void);
 void mm_tests_refcount(void);
 void mm_tests_pcp(void);
+void mm_tests_pcp_high(void);
 void mm_tests_panic(void);
 
 #endif /* TESTS_MM_TEST_H */

@@ -335,7 +335,7 @@ static void stress(void)
                 not_unused++;
         }
     CHECK_EQ_U(not_unused, 0);
-    uint64_t ops = 0, nomem = 0, claims = 0, hits = 0, received = 0, remote = 0;
+    uint64_t ops = 0, nomem = 0, claims = 0, hits = 0, received = 0, remote = 0, high = 0;
     for (unsigned cpu = 0; cpu < n_cpus; cpu++) {
         struct pcp_stats ps;
         mm_pcp_stats(cpu, &ps);
@@ -345,14 +345,17 @@ static void stress(void)
         hits += cpus[cpu].in_use_hits;
         received += cpus[cpu].received;
         remote += ps.remote_frees;
+        high += ps.high_hits;
     }
-    /* The mix must really have exercised the cross-CPU paths. */
-    CHECK(received > 0 && hits > 0 && claims > 0 && remote > 0);
+    /* The mix must really have exercised the cross-CPU paths and the
+     * high-order caches. */
+    CHECK(received > 0 && hits > 0 && claims > 0 && remote > 0 && high > 0);
     fprintf(stderr, "stress %s: %u cpus, %u epochs, %llu ops, %llu out-of-memory, %llu claims, "
-            "%llu from_in_use, %llu references received, %llu remote frees\n",
+            "%llu from_in_use, %llu references received, %llu remote frees, %llu high-order "
+            "cache hits\n",
             MM_VARIANT, n_cpus, epochs, (unsigned long long)ops, (unsigned long long)nomem,
             (unsigned long long)claims, (unsigned long long)hits, (unsigned long long)received,
-            (unsigned long long)remote);
+            (unsigned long long)remote, (unsigned long long)high);
 }
 
 int main(int argc, char **argv)

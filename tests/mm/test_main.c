@@ -17,6 +17,7 @@ int main(void)
     mm_tests_contig();
     mm_tests_refcount();
     mm_tests_pcp();
+    mm_tests_pcp_high();
     mm_tests_panic();
     return check_exit();
 }
