@@ -65,6 +65,26 @@ static inline struct mm_stats mt_stats(void)
     return st;
 }
 
+/* One CPU's cache counters. */
+static inline struct pcp_stats mt_pcp_stats(unsigned cpu)
+{
+    struct pcp_stats s;
+    mm_pcp_stats(cpu, &s);
+    return s;
+}
+
+/* 32 MiB at 16 MiB with the given cache geometry, MT_CPUS caches. */
+static inline bool mt_init_pcp(unsigned capacity, unsigned batch)
+{
+    struct mm_config cfg;
+    mm_default_config(&cfg);
+    cfg.max_cpus = MT_CPUS;
+    cfg.pcp.capacity = capacity;
+    cfg.pcp.batch = batch;
+    struct mm_range u = {16 * MiB, 48 * MiB};
+    return mt_init_cfg(&u, 1, NULL, 0, &cfg);
+}
+
 /* Every frame the allocator manages, single frames, into out (capacity max);
  * returns how many it got before running out. */
 static inline uint64_t mt_alloc_all(struct frame **out, uint64_t max, unsigned flags)

@@ -4,30 +4,12 @@
  */
 #include "mm_test.h"
 
-static struct pcp_stats pstats(unsigned cpu)
-{
-    struct pcp_stats s;
-    mm_pcp_stats(cpu, &s);
-    return s;
-}
-
-static bool init_with_pcp(unsigned capacity, unsigned batch)
-{
-    struct mm_config cfg;
-    mm_default_config(&cfg);
-    cfg.max_cpus = MT_CPUS;
-    cfg.pcp.capacity = capacity;
-    cfg.pcp.batch = batch;
-    struct mm_range u = {16 * MiB, 48 * MiB};
-    return mt_init_cfg(&u, 1, NULL, 0, &cfg);
-}
-
 static void pcp_refill_hit_and_drain(void)
 {
-    if (!init_with_pcp(64, 16))
+    if (!mt_init_pcp(64, 16))
         return;
     struct frame *f = frame_alloc(0);
-    struct pcp_stats s = pstats(0);
+    struct pcp_stats s = mt_pcp_stats(0);
     CHECK_EQ_U(s.misses, 1);
     CHECK_EQ_U(s.refills, 1);
     CHECK_EQ_U(s.hits, 0);
@@ -40,7 +22,7 @@ static void pcp_refill_hit_and_drain(void)
         CHECK(g == f); /* LIFO: the hot frame comes back */
         frame_free(g);
     }
-    s = pstats(0);
+    s = mt_pcp_stats(0);
     CHECK_EQ_U(s.hits, 1000);
     CHECK_EQ_U(s.frees, 1001);
     CHECK_EQ_U(s.refills, 1);
@@ -49,40 +31,40 @@ static void pcp_refill_hit_and_drain(void)
     static struct frame *held[200];
     for (int i = 0; i < 200; i++)
         held[i] = frame_alloc(0);
-    s = pstats(0);
+    s = mt_pcp_stats(0);
     CHECK_EQ_U(s.misses, 1 + (200 - 16 + 15) / 16);
     for (int i = 0; i < 200; i++)
         frame_drop(held[i]);
-    s = pstats(0);
+    s = mt_pcp_stats(0);
     CHECK(s.drains >= 1);
     CHECK(s.cached <= 64);
     CHECK_EQ_U(s.remote_frees, 0);
     mt_check();
     mm_pcp_drain_all();
-    CHECK_EQ_U(pstats(0).cached, 0);
+    CHECK_EQ_U(mt_pcp_stats(0).cached, 0);
     CHECK_EQ_U(mt_stats().free_frames, mt_stats().total_frames);
     mt_check();
 }
 
 static void pcp_capacity_is_a_bound(void)
 {
-    if (!init_with_pcp(32, 8))
+    if (!mt_init_pcp(32, 8))
         return;
     static struct frame *held[500];
     for (int i = 0; i < 500; i++)
         held[i] = frame_alloc(0);
     for (int i = 0; i < 500; i++) {
         frame_drop(held[i]);
-        CHECK(pstats(0).cached <= 32);
+        CHECK(mt_pcp_stats(0).cached <= 32);
     }
-    struct pcp_stats s = pstats(0);
+    struct pcp_stats s = mt_pcp_stats(0);
     CHECK_EQ_U(s.cached + s.drains * 8, s.refills * 8); /* frames in = frames out + kept */
     mt_check();
 }
 
 static void pcp_remote_frees(void)
 {
-    if (!init_with_pcp(64, 16))
+    if (!mt_init_pcp(64, 16))
         return;
     struct frame *f[10];
     for (int i = 0; i < 10; i++)
@@ -92,22 +74,22 @@ static void pcp_remote_frees(void)
         frame_drop(f[i]);
     struct frame *g = frame_alloc(0); /* CPU 3 allocates what CPU 3 freed */
     host_set_cpu(0);
-    CHECK_EQ_U(pstats(3).remote_frees, 10);
-    CHECK_EQ_U(pstats(3).frees, 10);
-    CHECK_EQ_U(pstats(3).hits, 1);
-    CHECK_EQ_U(pstats(0).remote_frees, 0);
+    CHECK_EQ_U(mt_pcp_stats(3).remote_frees, 10);
+    CHECK_EQ_U(mt_pcp_stats(3).frees, 10);
+    CHECK_EQ_U(mt_pcp_stats(3).hits, 1);
+    CHECK_EQ_U(mt_pcp_stats(0).remote_frees, 0);
     frame_drop(g); /* CPU 0 frees CPU 3's allocation */
-    CHECK_EQ_U(pstats(0).remote_frees, 1);
+    CHECK_EQ_U(mt_pcp_stats(0).remote_frees, 1);
     mt_check();
     mm_pcp_stats_reset();
-    CHECK_EQ_U(pstats(3).remote_frees + pstats(3).hits + pstats(0).remote_frees, 0);
-    CHECK_EQ_U(pstats(3).cached, 9); /* counters reset, contents kept */
+    CHECK_EQ_U(mt_pcp_stats(3).remote_frees + mt_pcp_stats(3).hits + mt_pcp_stats(0).remote_frees, 0);
+    CHECK_EQ_U(mt_pcp_stats(3).cached, 9); /* counters reset, contents kept */
     mt_check();
 }
 
 static void pcp_cache_off_mode(void)
 {
-    if (!init_with_pcp(64, 16))
+    if (!mt_init_pcp(64, 16))
         return;
     struct frame *f = frame_alloc(0);
     frame_drop(f);
@@ -121,7 +103,7 @@ static void pcp_cache_off_mode(void)
         f = frame_alloc(FRAME_UNIQUE);
         frame_free(f);
     }
-    struct pcp_stats s = pstats(0);
+    struct pcp_stats s = mt_pcp_stats(0);
     CHECK_EQ_U(s.hits, 0);
     CHECK_EQ_U(s.misses, 100);
     CHECK_EQ_U(s.frees, 0);
@@ -134,14 +116,14 @@ static void pcp_cache_off_mode(void)
     cfg.enabled = true;
     CHECK(mm_pcp_configure(&cfg));
     f = frame_alloc(0);
-    CHECK_EQ_U(pstats(0).refills, 1);
+    CHECK_EQ_U(mt_pcp_stats(0).refills, 1);
     frame_drop(f);
     mt_check();
 }
 
 static void pcp_runtime_configuration(void)
 {
-    if (!init_with_pcp(64, 16))
+    if (!mt_init_pcp(64, 16))
         return;
     struct pcp_config bad = {.enabled = true, .capacity = 16, .batch = 17};
     CHECK(!mm_pcp_configure(&bad));
@@ -157,10 +139,10 @@ static void pcp_runtime_configuration(void)
     struct frame *f[8];
     for (int i = 0; i < 8; i++)
         f[i] = frame_alloc(0);
-    CHECK_EQ_U(pstats(0).refills, 8); /* batch of one: every allocation refills */
+    CHECK_EQ_U(mt_pcp_stats(0).refills, 8); /* batch of one: every allocation refills */
     for (int i = 0; i < 8; i++)
         frame_drop(f[i]);
-    CHECK_EQ_U(pstats(0).cached, 4);
+    CHECK_EQ_U(mt_pcp_stats(0).cached, 4);
     mt_check();
 }
 

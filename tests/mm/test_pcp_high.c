@@ -7,27 +7,9 @@
  */
 #include "mm_test.h"
 
-static struct pcp_stats hstats(unsigned cpu)
-{
-    struct pcp_stats s;
-    mm_pcp_stats(cpu, &s);
-    return s;
-}
-
-static bool init_high(unsigned capacity, unsigned batch)
-{
-    struct mm_config cfg;
-    mm_default_config(&cfg);
-    cfg.max_cpus = MT_CPUS;
-    cfg.pcp.capacity = capacity;
-    cfg.pcp.batch = batch;
-    struct mm_range u = {16 * MiB, 48 * MiB};
-    return mt_init_cfg(&u, 1, NULL, 0, &cfg);
-}
-
 static void pcp_high_block_reused_by_its_cpu(void)
 {
-    if (!init_high(512, 64))
+    if (!mt_init_pcp(512, 64))
         return;
     static const unsigned orders[] = {1, 2, 3, 9};
     for (unsigned i = 0; i < 4; i++) {
@@ -35,11 +17,11 @@ static void pcp_high_block_reused_by_its_cpu(void)
         mm_pcp_stats_reset();
         struct frame *f = frame_alloc_order(o, 0);
         CHECK(f != NULL);
-        CHECK_EQ_U(hstats(0).high_misses, 1);
-        uint64_t cached = mt_stats().cached_frames, cpu0 = hstats(0).cached;
+        CHECK_EQ_U(mt_pcp_stats(0).high_misses, 1);
+        uint64_t cached = mt_stats().cached_frames, cpu0 = mt_pcp_stats(0).cached;
         frame_drop(f);
         CHECK_EQ_U(mt_stats().cached_frames, cached + ((uint64_t)1 << o));
-        CHECK_EQ_U(hstats(0).cached, cpu0 + ((uint64_t)1 << o));
+        CHECK_EQ_U(mt_pcp_stats(0).cached, cpu0 + ((uint64_t)1 << o));
         CHECK(frame_flags_get(f) & FRAME_F_CACHED);
         mt_check();
         /* Pairs now hit: the same (hot) block, no lock. */
@@ -51,16 +33,16 @@ static void pcp_high_block_reused_by_its_cpu(void)
             frame_free(g);
         }
         CHECK_EQ_U(mt_stats().lock.acquisitions, 0);
-        CHECK_EQ_U(hstats(0).high_hits, 100);
-        CHECK_EQ_U(hstats(0).high_misses, 1);
-        CHECK_EQ_U(hstats(0).hits + hstats(0).misses, 0); /* order-0 counters untouched */
+        CHECK_EQ_U(mt_pcp_stats(0).high_hits, 100);
+        CHECK_EQ_U(mt_pcp_stats(0).high_misses, 1);
+        CHECK_EQ_U(mt_pcp_stats(0).hits + mt_pcp_stats(0).misses, 0); /* order-0 counters untouched */
         /* Another CPU does not see it. */
         host_set_cpu(2);
         struct frame *h = frame_alloc_order(o, 0);
         CHECK(h != f);
         frame_drop(h);
         host_set_cpu(0);
-        CHECK_EQ_U(hstats(2).high_misses, 1);
+        CHECK_EQ_U(mt_pcp_stats(2).high_misses, 1);
         mt_check();
     }
     /* Uncached orders (4..8, 10) still go to the buddy allocator. */
@@ -75,7 +57,7 @@ static void pcp_high_block_reused_by_its_cpu(void)
 
 static void pcp_high_bound_respected(void)
 {
-    if (!init_high(64, 16))
+    if (!mt_init_pcp(64, 16))
         return;
     /* max(1, capacity / (4 << order)) blocks */
     CHECK_EQ_U(mm_pcp[0].high_limit[0], 8);
@@ -89,13 +71,13 @@ static void pcp_high_bound_respected(void)
         frame_drop(held[i]);
         CHECK(mm_pcp[0].high_count[0] <= 8);
     }
-    CHECK_EQ_U(hstats(0).cached, 8 * 2);
+    CHECK_EQ_U(mt_pcp_stats(0).cached, 8 * 2);
     for (int i = 0; i < 3; i++)
         held[i] = frame_alloc_order(9, 0);
     for (int i = 0; i < 3; i++)
         frame_drop(held[i]);
     CHECK_EQ_U(mm_pcp[0].high_count[3], 1);
-    CHECK_EQ_U(hstats(0).cached, 8 * 2 + 512);
+    CHECK_EQ_U(mt_pcp_stats(0).cached, 8 * 2 + 512);
     CHECK_EQ_U(mt_stats().free_frames + mt_stats().cached_frames, mt_stats().total_frames);
     mt_check();
     /* The default configuration: at most a few MiB of blocks per CPU. */
@@ -110,7 +92,7 @@ static void pcp_high_bound_respected(void)
 
 static void pcp_high_drain_returns_everything(void)
 {
-    if (!init_high(512, 64))
+    if (!mt_init_pcp(512, 64))
         return;
     static const unsigned orders[] = {1, 2, 3, 9, 1, 2, 3};
     struct frame *f[7];
@@ -120,13 +102,13 @@ static void pcp_high_drain_returns_everything(void)
             f[i] = frame_alloc_order(orders[i], 0);
         for (unsigned i = 0; i < 7; i++)
             frame_drop(f[i]);
-        CHECK_EQ_U(hstats(cpu).cached, 2 + 4 + 8 + 512 + 2 + 4 + 8);
+        CHECK_EQ_U(mt_pcp_stats(cpu).cached, 2 + 4 + 8 + 512 + 2 + 4 + 8);
     }
     mt_check();
     mm_pcp_drain_local(); /* CPU 2 */
-    CHECK_EQ_U(hstats(2).cached, 0);
+    CHECK_EQ_U(mt_pcp_stats(2).cached, 0);
     CHECK_EQ_U(mm_pcp[2].high_count[0] + mm_pcp[2].high_count[3], 0);
-    CHECK_EQ_U(hstats(0).cached, 540);
+    CHECK_EQ_U(mt_pcp_stats(0).cached, 540);
     host_set_cpu(0);
     mt_check();
     mm_pcp_drain_all();
@@ -137,7 +119,7 @@ static void pcp_high_drain_returns_everything(void)
 
 static void pcp_high_cache_off_bypasses(void)
 {
-    if (!init_high(512, 64))
+    if (!mt_init_pcp(512, 64))
         return;
     frame_drop(frame_alloc_order(3, 0));
     CHECK_EQ_U(mt_stats().cached_frames, 8);
@@ -152,13 +134,13 @@ static void pcp_high_cache_off_bypasses(void)
     }
     CHECK_EQ_U(mt_stats().lock.acquisitions, 200);
     CHECK_EQ_U(mt_stats().cached_frames, 0);
-    CHECK_EQ_U(hstats(0).high_hits + hstats(0).high_misses, 0);
+    CHECK_EQ_U(mt_pcp_stats(0).high_hits + mt_pcp_stats(0).high_misses, 0);
     mt_check();
 }
 
 static void pcp_high_mm_check_counts_them(void)
 {
-    if (!init_high(512, 64))
+    if (!mt_init_pcp(512, 64))
         return;
     struct frame *f = frame_alloc_order(2, 0);
     struct frame *g = frame_alloc_order(9, 0);
@@ -193,7 +175,7 @@ static void pcp_high_mm_check_counts_them(void)
 
 static void pcp_high_blocks_are_the_last_resort(void)
 {
-    if (!init_high(512, 64))
+    if (!mt_init_pcp(512, 64))
         return;
     /* CPU 0 caches one block of each order; every frame stays reachable by
      * CPU 0's single-frame allocations. */
@@ -249,7 +231,7 @@ static void pcp_high_blocks_are_the_last_resort(void)
 
 static void pcp_high_from_unused_inside_a_cached_block(void)
 {
-    if (!init_high(512, 64))
+    if (!mt_init_pcp(512, 64))
         return;
     struct frame *f = frame_alloc_order(3, 0);
     uint64_t pa = frame_pa(f) + 5 * PAGE_SIZE;
@@ -274,7 +256,7 @@ static void pcp_high_poison_catches_write_after_free(void)
                    "needs the MM_DEBUG build (make DEBUG=1)");
         return;
     }
-    if (!init_high(512, 64))
+    if (!mt_init_pcp(512, 64))
         return;
     struct frame *f = frame_alloc_order(3, 0);
     uint64_t pa = frame_pa(f) + 6 * PAGE_SIZE;
@@ -283,7 +265,7 @@ static void pcp_high_poison_catches_write_after_free(void)
     ((volatile unsigned char *)plat_phys_to_virt(pa))[8] = 1; /* use after free */
     EXPECT_PANIC_PA(frame_alloc_order(3, 0), "written after free", pa);
     /* An untouched cached block passes the check on reuse. */
-    if (!init_high(512, 64))
+    if (!mt_init_pcp(512, 64))
         return;
     f = frame_alloc_order(9, 0);
     frame_drop(f);
