@@ -2,13 +2,15 @@
 # tests, then every benchmark run on host threads against the real mm/ (the
 # quick profile, 4 threads as CPUs) with its serial output checked by
 # tests/bench/check_bench.py, then the same driver built with
-# ThreadSanitizer on a short run.
+# ThreadSanitizer on a short run, then the kernel itself under QEMU/TCG (quick
+# profile at SMP=2 and 4, and test_corrupt_frame=1) through the same checks.
 
 ## Bench harness (mk/50-bench.mk):
 ##   make suite-bench    unit tests of bench/ (statistics, histograms, CRC32, CSV,
 ##                       framing, parameters) + every benchmark on host threads
 ##                       against mm/ (output blocks, CRCs, expected metrics,
 ##                       corrupt-frame detection, bad keys) + a ThreadSanitizer run
+##                       + the same checks on the kernel booted under TCG (SMP=2, 4)
 ##   make bench-host     run the benchmarks on host threads and print the serial
 ##                       output; BENCH_HOST_CPUS (4), BENCH_HOST_MEM (MiB, 256),
 ##                       ARGS (key=value words, e.g. ARGS='profile=quick bench=pcp')
@@ -39,13 +41,15 @@ $(BENCH_TEST_DIR)/bench_host_tsan: tests/bench/bench_host.c $(BENCH_HOST_SRCS) $
 # PASS/FAIL lines.
 TEST_SUITES += bench
 .PHONY: suite-bench bench-host
-suite-bench: $(BENCH_TEST_DIR)/unit $(BENCH_TEST_DIR)/bench_host $(BENCH_TEST_DIR)/bench_host_tsan
+suite-bench: $(BENCH_TEST_DIR)/unit $(BENCH_TEST_DIR)/bench_host $(BENCH_TEST_DIR)/bench_host_tsan \
+             $(KERNEL_ELF)
 	@status=0; \
 	$(BENCH_TEST_DIR)/unit; rc=$$?; \
 	if [ $$rc -ne 0 ]; then status=1; \
 	    [ $$rc -eq 1 ] || echo "FAIL bench/unit: exited with status $$rc (crash?)"; fi; \
 	$(PY) tests/bench/check_bench.py --driver $(BENCH_TEST_DIR)/bench_host \
-	    --tsan-driver $(BENCH_TEST_DIR)/bench_host_tsan || status=1; \
+	    --tsan-driver $(BENCH_TEST_DIR)/bench_host_tsan \
+	    --kernel $(KERNEL_ELF) --out $(BUILD)/test/bench || status=1; \
 	exit $$status
 
 bench-host: $(BENCH_TEST_DIR)/bench_host

@@ -3,6 +3,8 @@
 
     check_bench.py --driver BENCH_HOST [--tsan-driver BENCH_HOST_TSAN]
 
+    check_bench.py ... --kernel build/kernel.elf [--out DIR]
+
 The driver (tests/bench/bench_host.c) prints the kernel's serial contract on
 stdout.  This script re-implements the framing check independently of the C
 code (zlib's CRC32, Python's csv module) and then checks what the figures
@@ -11,7 +13,9 @@ with finite values, per-run rows for every run, hit rate ~1 for alloc/free
 pairs and lower once K exceeds the cache, no stress violation, exact last-drop
 frees, a fragmented region that really is fragmented; test_corrupt_frame=1
 must end check-failed; bad keys must stop the run before it starts; and the
-ThreadSanitizer build must run clean.
+ThreadSanitizer build must run clean.  With --kernel the same checks run on
+the kernel's serial output under QEMU/TCG (quick profile, SMP=2 and SMP=4),
+and test_corrupt_frame=1 must end the kernel's run with exit check-failed.
 """
 import argparse
 import csv
@@ -170,8 +174,8 @@ def expect_runs(res, bench, case, cpus, param):
         expect(res, bench, case, cpus, p, ["ns_per_op", "cycles_per_op", "mops"])
 
 
-def check_refcount(res):
-    for n in sweep(CPUS):
+def check_refcount(res, cpus=CPUS):
+    for n in sweep(cpus):
         for case in ("shared", "private", "packed", "cas_shared", "xadd_shared",
                      "xadd_private"):
             expect(res, "refcount", case, n, "", TIMING)
@@ -185,9 +189,9 @@ def check_refcount(res):
         "CAS retries with a single CPU"
 
 
-def check_pcp(res, hist):
+def check_pcp(res, hist, cpus=CPUS):
     counters = ["hit_rate", "refills", "drains", "remote_frees", "lock_contended", "ops"]
-    for n in sweep(CPUS):
+    for n in sweep(cpus):
         for cache in ("on", "off"):
             p = f"cache={cache}"
             for case in ("pairs", "random") + (("remote",) if n >= 2 else ()):
@@ -223,9 +227,9 @@ def check_pcp(res, hist):
         assert want in paths, f"no pcp hist path {want}"
 
 
-def check_contig(res):
+def check_contig(res, cpus=CPUS):
     for case in ("fresh", "fragmented"):
-        for n in (1, CPUS):
+        for n in (1, cpus):
             for o in range(11):
                 expect(res, "contig", case, n, f"order={o}",
                        ["p50_ns", "p99_ns", "success_rate", "free_blocks_before",
@@ -243,23 +247,76 @@ def check_contig(res):
     assert res[("contig", "fragmented", 1, "", "free_frames")] == region // 2
 
 
-def check_stress(res, ops_per_cpu, epochs):
-    expect(res, "stress", "mix", CPUS, "", ["ops", "violations", "epochs", "ns_per_op", "mops"])
-    assert res[("stress", "mix", CPUS, "", "violations")] == 0
-    assert res[("stress", "mix", CPUS, "", "ops")] == CPUS * ops_per_cpu
-    assert res[("stress", "mix", CPUS, "", "epochs")] == epochs
-    assert res[("stress", "mix", CPUS, "", "transfers")] > 0, "no frame crossed CPUs"
+def check_stress(res, ops_per_cpu, epochs, cpus=CPUS):
+    expect(res, "stress", "mix", cpus, "", ["ops", "violations", "epochs", "ns_per_op", "mops"])
+    assert res[("stress", "mix", cpus, "", "violations")] == 0
+    assert res[("stress", "mix", cpus, "", "ops")] == cpus * ops_per_cpu
+    assert res[("stress", "mix", cpus, "", "epochs")] == epochs
+    assert res[("stress", "mix", cpus, "", "transfers")] > 0, "no frame crossed CPUs"
 
 
-def check_invariants(res):
+def check_invariants(res, cpus=CPUS):
     for b in ("refcount", "pcp", "contig", "stress"):
-        assert res.get((b, "check", CPUS, "", "invariants_ok")) == 1, f"{b}: invariants_ok"
+        assert res.get((b, "check", cpus, "", "invariants_ok")) == 1, f"{b}: invariants_ok"
+
+
+def check_kernel_meta(out, cpus):
+    meta = dict(out.blocks["meta.csv"])
+    for key in ("kernel_commit", "accel", "cpus", "tsc_khz", "tsc_source", "cpu_vendor",
+                "cmdline", "seed", "profile", "runs", "iters", "mm_pcp_capacity"):
+        assert key in meta, f"meta.csv has no {key}"
+    assert meta["accel"] == "tcg" and meta["cpus"] == str(cpus), meta
+    assert meta["profile"] == "quick" and meta["runs"] == str(RUNS), meta
+
+
+def check_smp_rows(res, cpus):
+    assert res[("smp", "bringup", cpus, "", "cpus_in_madt")] == cpus
+    assert res[("smp", "bringup", cpus, "", "cpus_online")] == cpus
+    expect(res, "smp", "bringup", cpus, "", ["bringup_total_ns", "barrier_skew_cycles",
+                                             "tsc_skew_cycles"])
+    for i in range(1, cpus):
+        expect(res, "smp", "bringup", cpus, f"cpu={i}", ["ap_start_ns", "apic_id"])
+
+
+def kernel_suite(s, kernel, out_dir):
+    """The same checks on the kernel's own serial output: every benchmark with
+    the quick profile under QEMU/TCG at SMP=2 and SMP=4, and the stress
+    checks catching a corrupted frame (exit check-failed)."""
+    import boottest
+    quick = [boottest.Boot(f"kernel_smp{n}_quick", n, "1G", "bench=all profile=quick",
+                           timeout=300) for n in (2, 4)]
+    corrupt = boottest.Boot(
+        "kernel_corrupt_frame_caught", 2, "1G", "bench=stress profile=quick test_corrupt_frame=1",
+        expect="check-failed", timeout=300,
+        check=boottest.expect_lines(r"^stress: test_corrupt_frame: the corruption was caught$",
+                                    r"refcount UNIQUE", r"^@@VERDICT check-failed$"))
+    boottest.run_boots(s, kernel, out_dir, quick + [corrupt])
+    for b in quick:
+        if b.result is None or b.result.verdict != "pass":
+            continue  # the boot's own test has failed and says why
+        n, out, res = b.smp, Output(b.result.log_text, "", 0), {}
+        tag = f"kernel_smp{n}"
+        if not s.run(f"{tag}_framing", check_framing, out):
+            continue
+        s.run(f"{tag}_meta", check_kernel_meta, out, n)
+        s.run(f"{tag}_progress", check_progress, out,
+              ["smp", "refcount", "pcp", "contig", "stress"])
+        if not s.run(f"{tag}_values_finite", lambda: res.update(check_values(out))):
+            continue
+        s.run(f"{tag}_smp", check_smp_rows, res, n)
+        s.run(f"{tag}_refcount", check_refcount, res, n)
+        s.run(f"{tag}_pcp", check_pcp, res, out.blocks.get("hist.csv", []), n)
+        s.run(f"{tag}_contig", check_contig, res, n)
+        s.run(f"{tag}_stress", check_stress, res, 20000, 4, n)
+        s.run(f"{tag}_invariants_ok", check_invariants, res, n)
 
 
 def main(argv):
     ap = argparse.ArgumentParser()
     ap.add_argument("--driver", required=True)
     ap.add_argument("--tsan-driver")
+    ap.add_argument("--kernel", help="also boot this kernel under QEMU/TCG and check its output")
+    ap.add_argument("--out", default="build/test/bench", help="ISOs and serial logs of --kernel")
     args = ap.parse_args(argv)
     s = testlib.Suite("bench")
 
@@ -336,6 +393,9 @@ def main(argv):
             check_framing(o)
         s.run("host_tsan_refcount_contig_stress", tsan, "refcount,contig,stress", CPUS)
         s.run("host_tsan_pcp", tsan, "pcp", 2)
+    if args.kernel:
+        os.makedirs(args.out, exist_ok=True)
+        kernel_suite(s, args.kernel, args.out)
     s.exit()
 
 
