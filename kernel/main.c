@@ -103,8 +103,11 @@ void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa)
     struct bench_config bench_cfg;
     bool bench_wanted = cmdline_str(cl, "bench") != NULL; /* a plain boot runs none */
     bench_parse_params(cl, &bench_cfg); /* bench=, runs=, profile=, pcp_*, test_* ... */
-    struct phys_range reserved[16]; /* kept out of the frame allocator */
-    unsigned n_reserved = boot_reserved_ranges(reserved, 14); /* + trampoline, frame 0 */
+    /* Kept out of the frame allocator: kernel image, boot info, every module,
+     * then the trampoline page and frame 0. */
+    struct phys_range reserved[MB2_MAX_MODULES + 4];
+    unsigned n_reserved = boot_reserved_ranges(reserved, MB2_MAX_MODULES + 2);
+    ASSERT(n_reserved == 2 + boot_mb2()->module_count); /* nothing left out */
     if (smp_reserve_trampoline(boot_mb2(), reserved, n_reserved, &reserved[n_reserved]))
         n_reserved++;            /* the AP trampoline page below 1 MiB */
     reserved[n_reserved++] = (struct phys_range){0, PAGE_SIZE}; /* frame 0: never a valid frame */

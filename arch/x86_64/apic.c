@@ -121,6 +121,11 @@ void apic_init_ap(void)
 static bool send_ipi(uint32_t dest, uint32_t low, uint64_t timeout_cycles, const char *what)
 {
     if (mode == APIC_MODE_X2APIC) {
+        /* A WRMSR to an x2APIC register is not serialising: it may send the
+         * IPI before earlier stores (the job the IPI announces) are globally
+         * visible.  The SDM's remedy (Vol. 3A, x2APIC register access):
+         * MFENCE; LFENCE first. */
+        __asm__ volatile("mfence; lfence" : : : "memory");
         wrmsr(APIC_X2APIC_ICR_MSR, ((uint64_t)dest << APIC_ICR_DEST_SHIFT_X2APIC) | low);
         return true;
     }

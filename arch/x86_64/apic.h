@@ -2,9 +2,10 @@
  * apic.h - the local APIC behind one interface, in xAPIC (MMIO) or x2APIC
  * (MSR) mode.
  *
- * The kernel uses the local APIC only to start CPUs (INIT and STARTUP IPIs)
- * and to read APIC ids: no interrupt is ever delivered (IF stays clear, every
- * LVT entry stays masked).  x2APIC is used when CPUID.01H:ECX reports it
+ * The kernel uses the local APIC only to start CPUs (INIT and STARTUP IPIs),
+ * to wake halted idle CPUs (NMIs, smp_idle=halt) and to read APIC ids: no
+ * maskable interrupt is ever delivered (IF stays clear, every LVT entry stays
+ * masked).  x2APIC is used when CPUID.01H:ECX reports it
  * (QEMU TCG 7.2 does not, KVM and -cpu host do); otherwise the xAPIC page is
  * mapped uncached.  apic_init_bsp() picks the mode once; every AP calls
  * apic_init_ap() so that all CPUs run in the same mode (the mode is per-CPU

@@ -110,6 +110,7 @@ void smp_configure(struct cmdline *cl)
     cmdline_u64(cl, "smp_init_delay_us", 10000, 0, 1000000, &smp_cfg.init_delay_us);
     cmdline_u64(cl, "smp_sipi_delay_us", 200, 0, 1000000, &smp_cfg.sipi_delay_us);
     cmdline_u64(cl, "smp_ap_timeout_ms", 1000, 1, 60000, &smp_cfg.ap_timeout_ms);
+    cmdline_u64(cl, "smp_dispatch_timeout_ms", 10000, 1, 3600000, &smp_cfg.dispatch_timeout_ms);
     cmdline_bool(cl, "smp_xapic", false, &smp_cfg.force_xapic);
     cmdline_bool(cl, "test_smp_dispatch", false, &smp_cfg.test_dispatch);
     cmdline_u64(cl, "test_ap_fail", 0, 1, PLAT_MAX_CPUS - 1, &fail);
@@ -315,18 +316,37 @@ static unsigned wait_online(struct smp_slot **list, unsigned n)
     return silent;
 }
 
-/* Counts the slot out unless it came online at the very last moment. */
-static void abandon(struct smp_slot *s)
+/* Counts the slot out and resets its CPU, unless it came online at the very
+ * last moment (then false, and it is counted online). */
+static bool abandon(struct smp_slot *s)
 {
     unsigned expected = SLOT_STARTING;
     if (!atomic_compare_exchange_strong_explicit(&s->state, &expected, SLOT_ABANDONED,
                                                  memory_order_acq_rel, memory_order_acquire)) {
         s->seen_tsc = plat_tsc(); /* it won the race: it is online */
-        return;
+        return false;
     }
     apic_send_init(s->apic_id, smp_us_to_cycles(IPI_SEND_TIMEOUT_US));
-    kprintf("smp: cpu %u (APIC id %u) did not answer after %u attempts; continuing without it\n",
-            s->slot, s->apic_id, s->attempts);
+    return true;
+}
+
+/* The slots in list[] that did not answer get one more attempt; returns how
+ * many are still silent after it, at the front of list[]. */
+static unsigned retry(struct smp_slot **list, unsigned n)
+{
+    unsigned again = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (!abandon(list[i]))
+            continue;
+        kprintf("smp: cpu %u (APIC id %u) did not answer within %llu ms; retrying\n",
+                list[i]->slot, list[i]->apic_id, (unsigned long long)smp_cfg.ap_timeout_ms);
+        list[again++] = list[i];
+    }
+    if (again == 0)
+        return 0;
+    delay_us(smp_cfg.init_delay_us); /* the first attempt's APs are reset before STARTING */
+    start_attempt(list, again);
+    return wait_online(list, again);
 }
 
 /* Starts slots 1..slot_count-1; returns the TSC of the first INIT and, in
@@ -347,16 +367,11 @@ static uint64_t start_aps(uint64_t *end)
             (unsigned long long)smp_cfg.ap_timeout_ms);
     uint64_t t0 = plat_tsc();
     start_attempt(list, n);
-    unsigned silent = wait_online(list, n);
-    if (silent) {
-        for (unsigned i = 0; i < silent; i++)
-            kprintf("smp: cpu %u (APIC id %u) did not answer within %llu ms; retrying\n",
-                    list[i]->slot, list[i]->apic_id, (unsigned long long)smp_cfg.ap_timeout_ms);
-        start_attempt(list, silent);
-        silent = wait_online(list, silent);
-        for (unsigned i = 0; i < silent; i++)
-            abandon(list[i]);
-    }
+    unsigned silent = retry(list, wait_online(list, n));
+    for (unsigned i = 0; i < silent; i++)
+        if (abandon(list[i]))
+            kprintf("smp: cpu %u (APIC id %u) did not answer after %u attempts; continuing "
+                    "without it\n", list[i]->slot, list[i]->apic_id, list[i]->attempts);
     *end = plat_tsc();
     return t0;
 }

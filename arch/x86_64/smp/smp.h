@@ -20,7 +20,10 @@
  *   smp_sipi_delay_us=N   wait after each STARTUP IPI     (200, 0..1000000)
  *   smp_ap_timeout_ms=N   per-AP wait before one retry    (1000, 1..60000)
  *   smp_xapic=1           use xAPIC even when x2APIC is available
- *   smp_idle=pause|halt   how idle APs wait for work (pause): pause spins
+ *   smp_dispatch_timeout_ms=N  a CPU that has not taken a job by then is
+ *                         named and the run stops, exit check-failed
+ *                         (10000, 1..3600000)
+ *   smp_idle=pause|halt   how idle APs wait for work (halt): pause spins
  *                         with no interrupts at all; halt sleeps in hlt and
  *                         is woken by an NMI, which frees the host CPUs of
  *                         an oversubscribed TCG run (see smp_dispatch.c)

@@ -44,6 +44,7 @@
 #include "apic.h"
 #include "barrier.h"
 #include "console.h"
+#include "exit.h"
 #include "smp_int.h"
 #include "trap.h"
 
@@ -62,6 +63,7 @@ static struct {
     _Atomic(void *) arg;
     atomic_uint n;
     _Alignas(CACHE_LINE_SIZE) atomic_uint acks;
+    _Alignas(CACHE_LINE_SIZE) atomic_uint arrived; /* APs that took the job (watchdog) */
     struct barrier start;
 } job;
 
@@ -168,20 +170,66 @@ _Noreturn void smp_idle_loop(struct smp_slot *self)
         unsigned index = plat_cpu_index();
         if (index >= n)
             continue;
+        atomic_store_explicit(&self->job_seen, seen, memory_order_relaxed);
+        atomic_fetch_add_explicit(&job.arrived, 1, memory_order_release);
         participate(index, fn, arg);
         check_stack(self);
         atomic_fetch_add_explicit(&job.acks, 1, memory_order_release);
     }
 }
 
-static void wake_halted(unsigned n)
+/* NMIs every participant still asleep in hlt that has not taken job seq;
+ * returns how many sends the local APIC did not accept. */
+static unsigned wake_halted(unsigned n, uint_fast64_t seq)
 {
     uint64_t timeout = smp_us_to_cycles(NMI_SEND_TIMEOUT_US);
+    unsigned failed = 0;
     for (unsigned i = 1; i < n; i++) {
         struct smp_slot *s = smp_cpu_slot[i];
-        if (atomic_load_explicit(&s->halted, memory_order_seq_cst))
-            apic_send_nmi(s->apic_id, timeout);
+        if (atomic_load_explicit(&s->job_seen, memory_order_relaxed) != seq &&
+            atomic_load_explicit(&s->halted, memory_order_seq_cst) &&
+            !apic_send_nmi(s->apic_id, timeout))
+            failed++;
     }
+    return failed;
+}
+
+/* Waits until every AP of the job has taken it.  A CPU that has not within
+ * smp_dispatch_timeout_ms would otherwise hang the run silently (the barrier
+ * waits for it forever): the watchdog names it and stops the run.  Halted
+ * CPUs are sent another NMI every millisecond, so one lost wake-up costs a
+ * millisecond, not the run. */
+static void wait_arrivals(unsigned n, uint_fast64_t seq)
+{
+    uint64_t t0 = plat_tsc(), last_wake = t0, now = t0;
+    uint64_t limit = smp_us_to_cycles(smp_cfg.dispatch_timeout_ms * 1000);
+    uint64_t rewake = smp_us_to_cycles(1000);
+    unsigned failed_sends = 0;
+    while (atomic_load_explicit(&job.arrived, memory_order_acquire) != n - 1) {
+        now = plat_tsc();
+        if (now - t0 > limit)
+            break;
+        if (idle_halt && now - last_wake > rewake) {
+            failed_sends += wake_halted(n, seq);
+            last_wake = now;
+        }
+        plat_pause();
+    }
+    if (atomic_load_explicit(&job.arrived, memory_order_acquire) == n - 1)
+        return;
+    for (unsigned i = 1; i < n; i++) {
+        struct smp_slot *s = smp_cpu_slot[i];
+        if (atomic_load_explicit(&s->job_seen, memory_order_relaxed) != seq)
+            kprintf("smp: cpu %u (APIC id %u) did not take job %llu within %llu ms (%s)\n", i,
+                    s->apic_id, (unsigned long long)seq,
+                    (unsigned long long)smp_cfg.dispatch_timeout_ms,
+                    atomic_load_explicit(&s->halted, memory_order_relaxed) ? "asleep in hlt"
+                                                                           : "not idling");
+    }
+    if (failed_sends)
+        kprintf("smp: %u wake-up NMI(s) were not accepted by the local APIC\n", failed_sends);
+    kprintf("smp: work dispatch failed; stopping (exit check-failed)\n");
+    kernel_exit(EXIT_CHECK_FAILED);
 }
 
 void plat_run_on_cpus(unsigned n, plat_job_fn fn, void *arg)
@@ -199,9 +247,11 @@ void plat_run_on_cpus(unsigned n, plat_job_fn fn, void *arg)
     atomic_store_explicit(&job.n, n, memory_order_relaxed);
     barrier_init(&job.start, n);
     atomic_store_explicit(&job.acks, 0, memory_order_relaxed);
+    atomic_store_explicit(&job.arrived, 0, memory_order_relaxed);
     atomic_store_explicit(&job.seq, s + 2, memory_order_seq_cst);
     if (idle_halt)
-        wake_halted(n);
+        wake_halted(n, s + 2);
+    wait_arrivals(n, s + 2);
     participate(0, fn, arg);
     while (atomic_load_explicit(&job.acks, memory_order_acquire) != n - 1)
         plat_pause();

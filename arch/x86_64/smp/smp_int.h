@@ -18,11 +18,15 @@
  * | ONLINE    | AP set up, idling for jobs        | AP CAS STARTING->ONLINE (acq_rel): its     |
  * |           |                                   | percpu/GDT/IDT/APIC setup happens-before   |
  * |           |                                   | the BSP's acquire load that counts it      |
- * | ABANDONED | the BSP gave up on it             | BSP CAS STARTING->ABANDONED (acq_rel), then|
- * |           |                                   | an INIT IPI; an AP losing the CAS parks    |
+ * | ABANDONED | the BSP gave up on it, for good   | BSP CAS STARTING->ABANDONED (acq_rel), then|
+ * |           | or until its retry                | an INIT IPI; an AP losing the CAS parks    |
  *
  * Exactly one of the two CASes wins, so a late AP can never join a run that
- * has already counted it out.
+ * has already counted it out.  A retry first abandons the slot that way and
+ * lets the INIT take effect (the INIT delay) before it stores STARTING
+ * again: otherwise the first attempt's AP, still running, could go online
+ * between that store and the new INIT, be reset, and leave a slot counted
+ * ONLINE with no CPU behind it.
  */
 #ifndef ARCH_SMP_SMP_INT_H
 #define ARCH_SMP_SMP_INT_H
@@ -64,6 +68,7 @@ struct smp_slot {
     struct percpu *percpu;
     uint64_t *stack_bottom; /* the canary words */
     atomic_bool halted;    /* smp_idle=halt: asleep in hlt, wake it with an NMI */
+    atomic_uint_fast64_t job_seen; /* last job sequence it took part in (watchdog) */
 } __attribute__((aligned(SLOT_SIZE)));
 
 /* ---- configuration (smp.c, from the command line) ------------------------ */
@@ -76,6 +81,7 @@ struct smp_config {
     uint64_t test_ap_fail; /* slot number, 0 = off */
     bool test_madt_corrupt;
     bool idle_halt;        /* smp_idle=halt */
+    uint64_t dispatch_timeout_ms; /* a CPU not at a job's start by then is reported */
 };
 extern struct smp_config smp_cfg;
 
