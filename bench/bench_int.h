@@ -136,6 +136,9 @@ struct bench_ctx {
     uint64_t timer_overhead;     /* cycles of an empty fenced region, subtracted */
     bool failed;                 /* an invariant failed: stop, verdict check-failed */
     bool warm;                   /* the current dispatch is a warm-up */
+    bool sampling;               /* bench_should_sample may pick operations */
+    bool sample_pass;            /* the current dispatch only samples latencies:
+                                  * its time and counters are not the run's */
     unsigned run;                /* index of the current timed run */
     unsigned run_count;
     struct bench_run_figures figures[BENCH_MAX_RUNS];
@@ -179,13 +182,23 @@ struct bench_point {
     char param[96];
     uint64_t ops_per_run;  /* per CPU, to size the sampling stride */
     unsigned sample_every; /* 0: sample_every= of the command line */
+    bool sample_in_runs;   /* every operation is timed anyway (contig): sample in
+                            * the timed runs instead of a separate pass */
 };
 
 /* Resets slots and samples, picks the stride, runs one warm-up dispatch and
  * cfg->runs timed dispatches of job on pt->cpus CPUs, emitting per-run and
- * aggregate timing rows, sampled percentiles and the histogram(s).  The job
- * reads bench_ctx.warm/run and fills its slot with bench_time_begin/end. */
+ * aggregate timing rows.  The job reads bench_ctx.warm/run and fills its
+ * slot.  The timed runs sample nothing (unless pt->sample_in_runs): timing
+ * single operations costs fenced TSC reads that would inflate ns_per_op
+ * (pcp pairs on the host: 10.3-10.8 ns with every 16th operation timed,
+ * 6.5-8.0 ns without), so latencies come from bench_sample_pass. */
 void bench_measure(const struct bench_point *pt, plat_job_fn job, void *arg);
+
+/* cfg->runs more dispatches of job that only sample single-operation
+ * latencies (every k-th operation) for bench_point_latency; their time and
+ * counters (bench_counting() false) are not part of the measurement. */
+void bench_sample_pass(const struct bench_point *pt, plat_job_fn job, void *arg);
 
 /* As bench_measure, without the warm-up (for jobs whose state a warm-up
  * would change, like the fragmented contig region). */
@@ -206,7 +219,7 @@ uint64_t bench_counter_sum(unsigned cpus, unsigned index);
 /* Per-operation sampling inside a job: true when this op should be timed. */
 static inline bool bench_should_sample(struct bench_slot *s)
 {
-    if (bench_ctx.warm)
+    if (!bench_ctx.sampling || bench_ctx.warm)
         return false;
     if (s->sample_skip > 0) {
         s->sample_skip--;
@@ -223,6 +236,13 @@ static inline void bench_sample(struct bench_slot *s, unsigned cpu, uint64_t cyc
     if (s->nsamples < bench_ctx.sample_cap)
         bench_ctx.samples[cpu][s->nsamples++] =
             (cycles & SAMPLE_CYCLES_MASK) | ((uint64_t)path << SAMPLE_PATH_SHIFT);
+}
+
+/* Whether a job's counters (slot counters, allocator statistics deltas)
+ * belong to the measurement: not in a warm-up, not in a sampling pass. */
+static inline bool bench_counting(void)
+{
+    return !bench_ctx.warm && !bench_ctx.sample_pass;
 }
 
 /* Busy-waits for the given number of TSC cycles (test_slow_hit). */

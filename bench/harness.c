@@ -17,9 +17,11 @@
  * Timing: every CPU of a point times its own loop with the fenced TSC
  * (plat_tsc_start/stop); ns_per_op and cycles_per_op of a run are the mean
  * over CPUs of cycles/ops, mops is all CPUs' operations over the longest
- * CPU's time.  Every k-th operation is also timed alone (k = sample_every,
- * raised so the samples fit the buffers); the cost of an empty timed region,
- * measured once, is subtracted from each sample.
+ * CPU's time.  Latencies come from separate sampling passes (the same
+ * runs again, not part of the figures above) in which every k-th operation
+ * is timed alone (k = sample_every, raised so the samples fit the buffers);
+ * the cost of an empty timed region, measured once, is subtracted from each
+ * sample.  contig, which times every attempt anyway, samples in its runs.
  *
  * Memory: buffers (samples, per-CPU work areas, the output text) are frames
  * from the allocator under test (frame_alloc_contig), so the harness needs no
@@ -322,6 +324,7 @@ static void measure(const struct bench_point *pt, plat_job_fn job, void *arg, bo
         reset_slots(pt->cpus);
     }
     bench_ctx.run_count = 0;
+    bench_ctx.sampling = pt->sample_in_runs;
     for (unsigned r = 0; r < cfg->runs; r++) {
         bench_ctx.run = r;
         for (unsigned c = 0; c < pt->cpus; c++)
@@ -329,7 +332,18 @@ static void measure(const struct bench_point *pt, plat_job_fn job, void *arg, bo
         plat_run_on_cpus(pt->cpus, job, arg);
         collect_run(pt->cpus);
     }
+    bench_ctx.sampling = false;
     timing_rows(pt);
+}
+
+void bench_sample_pass(const struct bench_point *pt, plat_job_fn job, void *arg)
+{
+    bench_ctx.sampling = bench_ctx.sample_pass = true;
+    for (unsigned r = 0; r < bench_ctx.cfg->runs; r++) {
+        bench_ctx.run = r;
+        plat_run_on_cpus(pt->cpus, job, arg);
+    }
+    bench_ctx.sampling = bench_ctx.sample_pass = false;
 }
 
 void bench_measure(const struct bench_point *pt, plat_job_fn job, void *arg)

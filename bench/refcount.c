@@ -104,7 +104,8 @@ static inline __attribute__((always_inline)) void rc_op(enum rc_kind kind, unsig
             frame_drop(f);
         else
             s->counter[CNT_ERRORS]++;
-        s->counter[CNT_CAS_RETRIES] += retries;
+        if (bench_counting())
+            s->counter[CNT_CAS_RETRIES] += retries;
         break;
     case RC_XADD_SHARED:
         *sink += atomic_fetch_add_explicit(&rc.xadd_shared, 1, memory_order_relaxed);
@@ -211,6 +212,7 @@ static void measure_kind(enum rc_kind kind, unsigned cpus)
                              .ops_per_run = bench_iters()};
     rc.kind = kind;
     bench_measure(&pt, rc_job, NULL);
+    bench_sample_pass(&pt, rc_job, NULL);
     bench_point_latency(&pt, false);
     if (kind == RC_CAS_SHARED) {
         uint64_t ops = bench_total_ops();

@@ -290,24 +290,24 @@ static void do_op(struct stress_cpu *c, unsigned cpu, struct bench_slot *s)
     struct stress_item *it = c->count ? &c->item[rng_below(&c->rng, c->count)] : NULL;
     if (c->count == STRESS_ITEMS && pick < 24)
         pick = 24; /* table full: release instead */
-    if (!it && pick >= 24 && pick < 58)
+    if (!it && pick >= 24 && pick < 68)
         pick = 0; /* nothing held: allocate instead */
     if (pick < 24)
         op_alloc(c, cpu, s);
     else if (pick < 48)
         release(c, cpu, it);
-    else if (pick < 56)
-        op_more_refs(cpu, it, pick >= 52);
-    else if (pick < 58) {
+    else if (pick < 64)
+        op_more_refs(cpu, it, pick >= 56); /* 8 clone, 8 from_in_use */
+    else if (pick < 68) {
         if (it->kind == ITEM_UNIQUE && check_single(cpu, "unique_to_shared", it)) {
             frame_unique_to_shared(it->f);
             it->kind = ITEM_SHARED;
             it->refs = 1;
         }
-    } else if (pick < 68) {
+    } else if (pick < 78) {
         if (c->count < STRESS_ITEMS)
             op_contig(c, cpu, s);
-    } else if (pick < 84) {
+    } else if (pick < 89) {
         if (it)
             op_publish(c, cpu, it);
     } else if (c->count < STRESS_ITEMS) {

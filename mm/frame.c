@@ -434,6 +434,10 @@ void frame_drop(struct frame *f)
 void frame_unique_to_shared(struct frame *f)
 {
     frame_check_ptr(f, "frame_unique_to_shared");
+    /* Reserved frames sit in the UNIQUE state too: only an allocated one may
+     * become shared, or its last drop would hand a reserved frame out. */
+    if (!(frame_flags_get(f) & FRAME_F_ALLOCATED))
+        mm_panic_frame("frame_unique_to_shared", f, "frame the allocator did not hand out");
     if (atomic_load_explicit(&f->refcount, memory_order_relaxed) != REF_UNIQUE)
         mm_panic_frame("frame_unique_to_shared", f, "frame is not UNIQUE");
     atomic_store_explicit(&f->refcount, 1, memory_order_release);

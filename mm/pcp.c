@@ -70,8 +70,7 @@ struct pcp mm_pcp[PLAT_MAX_CPUS];
 /*
  * Bound of each high-order list, in blocks: max(1, capacity / (4 << order)),
  * i.e. each of orders 1..3 may hold a quarter of the order-0 capacity in
- * frames, and order 9 one block unless the capacity reaches 4 blocks' worth
- * (capacity >= 2048 frames).  With the default capacity of 512 frames:
+ * frames, and order 9 one block until the capacity reaches 4096 frames.  With the default capacity of 512 frames:
  * order 1: 64 blocks, 2: 32, 3: 16 (128 frames = 512 KiB each), order 9: one
  * 2 MiB block; a CPU caches at most 3.5 MiB of high-order blocks besides its
  * 2 MiB of order-0 frames (44 MiB for 8 CPUs, ~4% of a 1 GiB guest).
