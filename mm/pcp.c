@@ -185,7 +185,7 @@ void pcp_drain(struct pcp *p, uint32_t n)
 {
     struct arena *held = NULL;
     plat_irqstate_t s = 0;
-    if (p->head == NULL)
+    if (p->head == NULL || n == 0)
         return;
     while (n-- && p->head) {
         struct frame *f = p->head;

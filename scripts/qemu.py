@@ -342,7 +342,10 @@ def _run_captured(cmd, accel, start, timeout, log, stream):
             if stream:
                 sys.stdout.buffer.write(data)
                 sys.stdout.flush()
-        status = proc.wait(timeout=timeout + 2 * KILL_GRACE)
+        try:
+            status = proc.wait(timeout=timeout + 2 * KILL_GRACE)
+        except subprocess.TimeoutExpired:  # `timeout` itself did not end it
+            status = 124
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -353,6 +356,12 @@ def _run_captured(cmd, accel, start, timeout, log, stream):
     seconds = time.monotonic() - start
     qemu_err = b"".join(e for e in errors if e).decode("utf-8", "replace").strip()
     verdict = verdict_for(status)
+    if status == 137 and seconds < timeout:
+        # `timeout` says 137 for its own KILL, but also when something else
+        # (the OOM killer) killed QEMU before the time was up.
+        verdict = "qemu-error"
+        qemu_err = (qemu_err + "\n" if qemu_err else "") + \
+            f"QEMU was killed (SIGKILL) after {seconds:.1f} s, before the {timeout} s timeout"
     if qemu_err and verdict == "qemu-error":
         print(f"qemu.py: QEMU said: {qemu_err}", file=sys.stderr)
     text = b"".join(chunks).decode("utf-8", "replace")

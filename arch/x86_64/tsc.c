@@ -23,6 +23,8 @@
 
 #define CALIBRATION_MS 15
 #define CALIBRATION_RUNS 3
+#define CALIBRATION_ROUNDS 3   /* sets of runs tried while they disagree */
+#define MAX_SPREAD_PPM 1000    /* runs of one round agreeing this well are trusted */
 #define SAMPLE_TRIES 5
 /* PIT reads before giving up on a counter that does not move. */
 #define PIT_POLL_LIMIT 10000000u
@@ -64,7 +66,18 @@ static struct pit_sample pit_sample(void)
     return best;
 }
 
-/* TSC kHz over one CALIBRATION_MS stretch of PIT channel 2 counting down. */
+/* PIT ticks from count a to a later count b, across at most one reload
+ * (mode 2 counts PIT_START_COUNT down to 1, then reloads). */
+static uint32_t pit_ticks_between(uint16_t a, uint16_t b)
+{
+    return a >= b ? (uint32_t)(a - b) : (uint32_t)a + PIT_START_COUNT - b;
+}
+
+/* TSC kHz over one CALIBRATION_MS stretch of PIT channel 2 counting down, or
+ * 0 when the run cannot be trusted: elapsed ticks are summed read to read,
+ * so a reload is harmless, but a gap between two reads of half the PIT's
+ * period or more (the vCPU descheduled on a loaded host) could hide a whole
+ * one. */
 static uint64_t pit_measure_once(void)
 {
     const uint32_t window = PIT_HZ / 1000 * CALIBRATION_MS;
@@ -72,25 +85,38 @@ static uint64_t pit_measure_once(void)
     outb(PIT_COMMAND, PIT_CMD_CH2_LOHI_MODE2);
     outb(PIT_CH2_DATA, PIT_START_COUNT & 0xff);
     outb(PIT_CH2_DATA, PIT_START_COUNT >> 8);
-    struct pit_sample first = pit_sample();
+    struct pit_sample first = pit_sample(), prev = first;
+    uint64_t elapsed = 0;
     for (uint32_t i = 0; i < PIT_POLL_LIMIT; i++) {
-        struct pit_sample s = pit_sample_once();
-        if (s.count <= first.count && (uint32_t)(first.count - s.count) >= window) {
-            struct pit_sample last = pit_sample();
-            uint64_t pit_ticks = first.count - last.count;
-            return (last.tsc - first.tsc) * PIT_HZ / pit_ticks / 1000;
-        }
+        bool done = elapsed >= window;
+        struct pit_sample s = done ? pit_sample() : pit_sample_once();
+        /* cycles per tick so far, times half a period: the longest safe gap */
+        if (elapsed > 0 &&
+            (s.tsc - prev.tsc) * elapsed >= (prev.tsc - first.tsc) * (PIT_START_COUNT / 2))
+            return 0;
+        elapsed += pit_ticks_between(prev.count, s.count);
+        prev = s;
+        if (done)
+            return (s.tsc - first.tsc) * PIT_HZ / elapsed / 1000;
     }
     PANIC("tsc: PIT channel 2 did not count down %u ticks in %u reads; cannot calibrate the "
           "TSC (no PIT?)", window, PIT_POLL_LIMIT);
 }
 
-static uint64_t pit_calibrate_khz(void)
+/* The median of CALIBRATION_RUNS trusted runs; *spread_ppm gets their spread. */
+static uint64_t pit_calibrate_round(uint64_t *spread_ppm)
 {
     uint64_t runs[CALIBRATION_RUNS];
-    for (unsigned i = 0; i < CALIBRATION_RUNS; i++) {
+    unsigned n = 0, attempts = 0;
+    while (n < CALIBRATION_RUNS) {
+        if (++attempts > CALIBRATION_RUNS * 8)
+            PANIC("tsc: %u of %u PIT calibration runs were interrupted for half a PIT period "
+                  "or more; the host is too loaded to calibrate the TSC (use tsc=auto on a "
+                  "hypervisor that reports it)", attempts - 1 - n, attempts - 1);
         uint64_t k = pit_measure_once();
-        unsigned j = i; /* insertion sort for the median */
+        if (k == 0)
+            continue;
+        unsigned j = n++; /* insertion sort for the median */
         while (j > 0 && runs[j - 1] > k) {
             runs[j] = runs[j - 1];
             j--;
@@ -100,8 +126,25 @@ static uint64_t pit_calibrate_khz(void)
     uint64_t median = runs[CALIBRATION_RUNS / 2];
     if (median == 0)
         PANIC("tsc: PIT calibration measured 0 kHz (the TSC does not advance?)");
-    pit_spread_ppm = (runs[CALIBRATION_RUNS - 1] - runs[0]) * 1000000 / median;
+    *spread_ppm = (runs[CALIBRATION_RUNS - 1] - runs[0]) * 1000000 / median;
     return median;
+}
+
+/* Rounds until the runs agree within MAX_SPREAD_PPM (at most
+ * CALIBRATION_ROUNDS); the round with the smallest spread wins. */
+static uint64_t pit_calibrate_khz(void)
+{
+    uint64_t best = 0;
+    pit_spread_ppm = UINT64_MAX;
+    for (unsigned r = 0; r < CALIBRATION_ROUNDS && pit_spread_ppm > MAX_SPREAD_PPM; r++) {
+        uint64_t spread;
+        uint64_t khz = pit_calibrate_round(&spread);
+        if (spread < pit_spread_ppm) {
+            pit_spread_ppm = spread;
+            best = khz;
+        }
+    }
+    return best;
 }
 
 static uint64_t cpuid_hypervisor_khz(void)

@@ -213,8 +213,8 @@ static void install_trampoline(void)
 _Noreturn void smp_ap_entry(struct smp_slot *s)
 {
     percpu_install(s->percpu); /* first: exception reports read the per-CPU area */
-    idt_load();
     gdt_init_cpu(s->slot);     /* TSS per slot: unique even if indices are renumbered */
+    idt_load();                /* after the GDT: the gates name the kernel's selectors */
     if (read_cr4() & CR4_OSXSAVE)
         xsetbv0(bsp_xcr0);
     __asm__ volatile("fninit");
