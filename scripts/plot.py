@@ -305,9 +305,11 @@ def bringup(run):
     fmt = "%.0f" if max(v for _, v in pts) / div >= 100 else "%.3g"
     out = [f"set title {q('AP bring-up time per CPU' + sub + chr(10) + run.tag())}",
            "set style fill solid 0.7 border -1\nset boxwidth 0.7\nset grid ytics",
-           f"set xrange [{pts[0][0] - 0.7}:{pts[-1][0] + 0.7}]\nset yrange [0:*]",
+           f"set xrange [{pts[0][0] - 0.7}:{pts[-1][0] + 0.7}]",
+           # headroom so the value above the tallest bar clears the frame
+           f"set yrange [0:{max(v for _, v in pts) / div * 1.12:.6g}]",
            f"set xtics 1\nset xlabel {q('application processor (CPU index)')}",
-           f"set ylabel {q('INIT-SIPI-SIPI to online (' + label + ')')}", "set key off",
+           f"set ylabel {q('first STARTUP IPI to online (' + label + ')')}", "set key off",
            datablock("b", [(c, v / div) for c, v in pts]),
            f"plot $b using 1:2 with boxes lc rgb {q(COLOURS[0])}, "
            f"$b using 1:2:(sprintf({q(fmt)}, $2)) with labels offset 0,0.7 font ',9'"]
