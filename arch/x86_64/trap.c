@@ -164,7 +164,7 @@ static bool in_guard_page(uint64_t addr)
     return addr >= (uint64_t)boot_stack_guard && addr < (uint64_t)boot_stack_bottom;
 }
 
-static _Noreturn void trap_report(const struct trap_frame *f)
+_Noreturn void trap_report(const struct trap_frame *f)
 {
     uint64_t cr2 = read_cr2(); /* before anything else can fault */
     panic_begin();

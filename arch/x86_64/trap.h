@@ -28,9 +28,14 @@ void idt_init(void);
 void idt_load(void);
 
 /* Makes `vector` non-fatal: fn runs on it and the interrupted code resumes.
- * For interrupt vectors (>= 32) set up by the SMP code; NULL restores the
+ * Used by the SMP code for the wake-up NMI (vector 2); NULL restores the
  * fatal report. */
 void trap_set_handler(uint8_t vector, trap_handler_fn fn);
+
+/* The fatal report of an exception (vector, error code, registers,
+ * backtrace), then the panic exit; for handlers that find the event is not
+ * theirs. */
+_Noreturn void trap_report(const struct trap_frame *f);
 
 /* Prints the frame-pointer chain starting at rbp, with an addr2line hint. */
 void trap_print_backtrace(uint64_t rbp);

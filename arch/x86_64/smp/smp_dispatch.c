@@ -100,8 +100,23 @@ const struct plat_smp_info *plat_smp_info(void)
 
 /* ---- idling ------------------------------------------------------------------ */
 
+/* A wake-up NMI moves a RIP inside the halt window past the hlt.  Any other
+ * NMI (hardware, a watchdog, the QEMU monitor's `nmi`) is reported like an
+ * exception, not swallowed: the sender counts each wake-up it sends in the
+ * target's slot first, and only a counted NMI is taken as one.  (Several
+ * sends may merge into one delivered NMI; the count then stays high, which
+ * errs towards treating a later foreign NMI as a wake-up, never the
+ * reverse.) */
 static void nmi_wake(struct trap_frame *f)
 {
+    struct smp_slot *self = smp_cpu_slot[plat_cpu_index()];
+    unsigned sent = self ? atomic_load_explicit(&self->wakes_sent, memory_order_relaxed) : 0;
+    while (sent && !atomic_compare_exchange_weak_explicit(&self->wakes_sent, &sent, sent - 1,
+                                                          memory_order_relaxed,
+                                                          memory_order_relaxed))
+        ;
+    if (sent == 0)
+        trap_report(f);
     if (f->rip >= (uint64_t)smp_idle_window_start && f->rip < (uint64_t)smp_idle_window_end)
         f->rip = (uint64_t)smp_idle_window_end;
 }
@@ -186,9 +201,11 @@ static unsigned wake_halted(unsigned n, uint_fast64_t seq)
     unsigned failed = 0;
     for (unsigned i = 1; i < n; i++) {
         struct smp_slot *s = smp_cpu_slot[i];
-        if (atomic_load_explicit(&s->job_seen, memory_order_relaxed) != seq &&
-            atomic_load_explicit(&s->halted, memory_order_seq_cst) &&
-            !apic_send_nmi(s->apic_id, timeout))
+        if (atomic_load_explicit(&s->job_seen, memory_order_relaxed) == seq ||
+            !atomic_load_explicit(&s->halted, memory_order_seq_cst))
+            continue;
+        atomic_fetch_add_explicit(&s->wakes_sent, 1, memory_order_relaxed); /* before the NMI */
+        if (!apic_send_nmi(s->apic_id, timeout))
             failed++;
     }
     return failed;

@@ -69,6 +69,7 @@ struct smp_slot {
     uint64_t *stack_bottom; /* the canary words */
     atomic_bool halted;    /* smp_idle=halt: asleep in hlt, wake it with an NMI */
     atomic_uint_fast64_t job_seen; /* last job sequence it took part in (watchdog) */
+    atomic_uint wakes_sent;        /* wake NMIs sent and not yet taken by it */
 } __attribute__((aligned(SLOT_SIZE)));
 
 /* ---- configuration (smp.c, from the command line) ------------------------ */
