@@ -31,11 +31,6 @@ struct tss {
 } __attribute__((packed));
 _Static_assert(sizeof(struct tss) == 104, "TSS layout");
 
-struct gdt_ptr {
-    uint16_t limit;
-    uint64_t base;
-} __attribute__((packed));
-
 static uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16))) = {
     [0] = 0,
     [GDT_SEL_CODE / 8] = DESC_PRESENT | DESC_CODE_DATA | DESC_EXEC | DESC_RW | DESC_ACCESSED |
@@ -65,7 +60,7 @@ void gdt_init_cpu(unsigned cpu_index)
     t->iomap_base = sizeof(struct tss); /* no I/O permission bitmap */
     gdt_set_tss(cpu_index);
 
-    struct gdt_ptr ptr = {.limit = sizeof gdt - 1, .base = (uint64_t)gdt};
+    struct desc_table_ptr ptr = {.limit = sizeof gdt - 1, .base = (uint64_t)gdt};
     __asm__ volatile("lgdt %0" : : "m"(ptr));
     /* Reload CS with a far return, then the data selectors. */
     __asm__ volatile("pushq %0\n\t"

@@ -14,6 +14,14 @@
 #define IST_DOUBLE_FAULT 1
 
 #ifndef __ASSEMBLER__
+#include <stdint.h>
+
+/* The operand of lgdt and lidt: a descriptor table's limit and base. */
+struct desc_table_ptr {
+    uint16_t limit;
+    uint64_t base;
+} __attribute__((packed));
+
 /* Loads the GDT, reloads CS/DS/ES/SS and this CPU's task register.  Leaves
  * FS/GS alone (reloading GS would clear the per-CPU base).  The BSP calls it
  * at boot, each AP once on entry, with its CPU index. */

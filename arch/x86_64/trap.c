@@ -37,11 +37,6 @@ struct idt_gate {
 } __attribute__((packed));
 _Static_assert(sizeof(struct idt_gate) == 16, "IDT gate layout");
 
-struct idt_ptr {
-    uint16_t limit;
-    uint64_t base;
-} __attribute__((packed));
-
 extern const uint64_t isr_stub_table[IDT_VECTORS];
 
 static struct idt_gate idt[IDT_VECTORS];
@@ -77,7 +72,7 @@ static const char *const exception_names[32] = {
 
 void idt_load(void)
 {
-    struct idt_ptr ptr = {.limit = sizeof idt - 1, .base = (uint64_t)idt};
+    struct desc_table_ptr ptr = {.limit = sizeof idt - 1, .base = (uint64_t)idt};
     __asm__ volatile("lidt %0" : : "m"(ptr));
 }
 
