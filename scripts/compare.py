@@ -24,7 +24,9 @@ The rule depends on the data:
               below alpha AND the medians differ by at least min-effect.  Runs
               inside one boot do not show the boot-to-boot spread, which under
               TCG is far larger (docs/results.md has the measured false-alarm
-              rates): verdicts from one boot per side are indicative only.
+              rates): with one boot on a side a significant change is only
+              suspected ("improved?", "regressed?": shown and listed, but not
+              a regression for the exit status).
               cycles_per_op and mops are shown but judged through ns_per_op.
   tolerance   single values that cannot be tested (icount multi-CPU figures,
               whose vCPU interleaving still varies a little; ratios and counts
@@ -212,6 +214,8 @@ def decide(verdicts, alpha=ALPHA, min_effect=MIN_EFFECT):
         significant = q < alpha and abs(v.change) >= min_effect
         direction = results.direction(v.key[4], v.unit)
         v.verdict = _direction_verdict(v.change, direction) if significant else "unchanged"
+        if significant and v.test.startswith("U(runs)"):
+            v.verdict += "?"  # runs of one boot: suspected, see the module comment
         v.test += f" p={v.p:.3f} q={q:.3f}"
 
 
@@ -296,7 +300,8 @@ def render(verdicts, icount, changes_only=False):
     out = []
     for metric, vs in by_metric.items():
         if changes_only:
-            vs = [v for v in vs if v.verdict in ("improved", "regressed", "missing")]
+            vs = [v for v in vs if v.verdict in ("improved", "regressed", "missing",
+                                                 "improved?", "regressed?")]
             if not vs:
                 continue
         unit = results.display_unit(vs[0].unit, icount)
@@ -370,6 +375,15 @@ def main(argv):
         print(f"REGRESSION {bench}/{case} cpus={cpus} {param or ''} {metric}: {what}")
     if len(bad) > MAX_LISTED:
         print(f"... and {len(bad) - MAX_LISTED} more (all are in the tables above)")
+    suspected = [v for v in verdicts if v.verdict == "regressed?"]
+    for v in suspected[:MAX_LISTED]:
+        bench, case, cpus, param, metric = v.key
+        print(f"SUSPECTED {bench}/{case} cpus={cpus} {param or ''} {metric}: "
+              f"{fmt_value(v.base, v.unit)} -> {fmt_value(v.new, v.unit)} "
+              f"({v.change * 100:+.1f}%)")
+    if suspected:
+        print(f"compare: {len(suspected)} suspected regression(s) from one boot per side; "
+              f"compare several boots per side to decide")
     if bad:
         print(f"compare: {len(bad)} regression(s)")
         return 1

@@ -58,7 +58,7 @@ def measure_groups(runs, size, out=sys.stdout, limit=60):
 
 def measure(dirs, out=sys.stdout):
     runs = [results.load_run(d) for d in dirs]
-    pairs = flagged_pairs = 0
+    pairs = flagged_pairs = suspected_pairs = 0
     kinds = {}  # test kind -> [judged, flagged]
     examples = []
     for i in range(len(runs)):
@@ -67,6 +67,7 @@ def measure(dirs, out=sys.stdout):
             pairs += 1
             bad = [v for v in verdicts if v.verdict == "regressed"]
             flagged_pairs += bool(bad)
+            suspected_pairs += any(v.verdict == "regressed?" for v in verdicts)
             for v in verdicts:
                 if v.verdict in ("-", "n/a", "new", "missing"):
                     continue
@@ -81,6 +82,9 @@ def measure(dirs, out=sys.stdout):
     out.write(f"{len(runs)} runs, {pairs} pairwise comparisons\n")
     out.write(f"pairs with at least one false regression (a CI false alarm): "
               f"{flagged_pairs}/{pairs} = {flagged_pairs / max(pairs, 1):.1%}\n")
+    out.write(f"pairs with at least one suspected regression (one boot per side, shown "
+              f"but not failing): {suspected_pairs}/{pairs} = "
+              f"{suspected_pairs / max(pairs, 1):.1%}\n")
     for kind, (judged, flagged) in sorted(kinds.items()):
         out.write(f"  {kind:>12}: {flagged}/{judged} judged figures flagged "
                   f"({flagged / max(judged, 1):.2%})\n")

@@ -96,12 +96,12 @@ def test_judge_timing():
     _, tiny = series("ns_per_op", "ns", [102, 103, 101, 102.5, 101.5])  # significant, < 5 %
     expect(judged(key, b, noisy, icount=False).verdict == "unchanged", "noise flagged")
     v = judged(key, b, slow, icount=False)
-    expect(v.verdict == "regressed" and v.test.startswith("U(runs) n=5/5 p=0.008"),
+    expect(v.verdict == "regressed?" and v.test.startswith("U(runs) n=5/5 p=0.008"),
            f"{v.verdict} {v.test}")
     expect(judged(key, b, tiny, icount=False).verdict == "unchanged", "2% flagged")
     key, mb = series("mops", "mops", [10, 10.1, 9.9, 10.05, 9.95])
     _, mn = series("mops", "mops", [12, 12.1, 11.9, 12.05, 11.95])
-    expect(judged(key, mb, mn, icount=False).verdict == "improved", "mops up")
+    expect(judged(key, mb, mn, icount=False).verdict == "improved?", "mops up")
     key, one = series("p99_ns", "ns", [500.0])
     _, one_new = series("p99_ns", "ns", [900.0])
     expect(judged(key, one, one_new, icount=False).verdict == "n/a", "single sample")
@@ -118,7 +118,7 @@ def test_multiple_comparisons():
     _, same = series("ns_per_op", "ns", [100, 101, 99, 100.5, 99.5])
     many = [compare.judge(key, b, slow, False) for _ in range(10)]
     compare.decide(many)
-    expect(all(v.verdict == "regressed" for v in many), f"{[v.test for v in many][:2]}")
+    expect(all(v.verdict == "regressed?" for v in many), f"{[v.test for v in many][:2]}")
     lone = [compare.judge(key, b, slow, False)] + \
         [compare.judge(key, b, same, False) for _ in range(299)]
     compare.decide(lone)
@@ -141,7 +141,8 @@ def test_boots_are_the_samples():
     expect(v.verdict == "unchanged" and v.test.startswith("U(boots) n=5/5"), f"{v.test}")
     pooled = compare.judge(key, [base[0]], [new[0]], False)  # one boot each: 100 vs 112
     compare.decide([pooled])
-    expect(pooled.verdict == "regressed", "runs of one boot: the shift looks significant")
+    expect(pooled.verdict == "regressed?",
+           "runs of one boot: the shift looks significant, so it is only suspected")
 
 
 def make_runs(d, *gens, smp=8, icount=False):
@@ -174,10 +175,14 @@ def test_timing_unchanged_and_regressed():
         expect("ns_per_op (ns; lower is better)" in out and "hit_rate (ratio; higher is better)"
                in out, "tables or directions missing")
         rc, out, err = run_compare(a, slow)
-        expect(rc == 1, f"slow hit path not flagged: rc {rc}")
-        flagged = [ln for ln in out.splitlines() if ln.startswith("REGRESSION")]
+        # One boot per side cannot tell a change from boot-to-boot spread: the
+        # slowdown is shown as suspected, and the exit status stays 0.
+        expect(rc == 0, f"one boot per side failed the comparison: rc {rc}")
+        flagged = [ln for ln in out.splitlines() if ln.startswith("SUSPECTED")]
         expect(flagged and all("pcp/" in ln and "cache=on" in ln for ln in flagged),
-               f"flagged: {flagged}")
+               f"suspected: {flagged}")
+        expect(not any(ln.startswith("REGRESSION") for ln in out.splitlines()),
+               "a one-boot suspicion reported as a regression")
 
 
 def test_icount_exact_end_to_end():
