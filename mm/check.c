@@ -176,9 +176,8 @@ static bool check_arena_walk(struct arena *a, uint64_t *free_out, uint64_t *cach
 static bool check_high_lists(unsigned cpu, const struct pcp *p, uint64_t *total, char *err,
                              size_t errlen)
 {
-    static const unsigned orders[PCP_HIGH_SLOTS] = PCP_HIGH_ORDERS;
     for (unsigned i = 0; i < PCP_HIGH_SLOTS; i++) {
-        unsigned o = orders[i];
+        unsigned o = pcp_high_order(i);
         uint64_t n = 0;
         if (p->high_count[i] > p->high_limit[i] || (!p->enabled && p->high_count[i])) {
             plat_snprintf(err, errlen, "cpu %u order-%u cache holds %u blocks (bound %u, %s)",

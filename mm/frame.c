@@ -303,7 +303,10 @@ void frame_free(struct frame *f)
     frame_release(f);
 }
 
-enum frame_error frame_from_unused(uint64_t pa, bool unique, struct frame **out)
+/* The metadata slot of the frame at pa, for the lookups by address:
+ * NOT_ALIGNED, or OUT_OF_BOUND outside every arena and in an arena's holes. */
+static inline __attribute__((always_inline)) enum frame_error
+frame_lookup(uint64_t pa, struct arena **arena, struct frame **frame)
 {
     if (pa & (PAGE_SIZE - 1))
         return FRAME_ERR_NOT_ALIGNED;
@@ -311,12 +314,20 @@ enum frame_error frame_from_unused(uint64_t pa, bool unique, struct frame **out)
     int ai = mm_arena_of_pfn(pfn);
     if (ai < 0)
         return FRAME_ERR_OUT_OF_BOUND;
-    struct arena *a = &mm_arenas[ai];
-    struct frame *f = arena_frame(a, pfn);
-    uint32_t fl = frame_flags_get(f);
-    if (fl & FRAME_F_ABSENT)
-        return FRAME_ERR_OUT_OF_BOUND;
-    if (fl & FRAME_F_RESERVED)
+    *arena = &mm_arenas[ai];
+    *frame = arena_frame(*arena, pfn);
+    return frame_flags_get(*frame) & FRAME_F_ABSENT ? FRAME_ERR_OUT_OF_BOUND : FRAME_OK;
+}
+
+enum frame_error frame_from_unused(uint64_t pa, bool unique, struct frame **out)
+{
+    struct arena *a;
+    struct frame *f;
+    enum frame_error err = frame_lookup(pa, &a, &f);
+    if (err != FRAME_OK)
+        return err;
+    uint64_t pfn = pa >> PAGE_SHIFT;
+    if (frame_flags_get(f) & FRAME_F_RESERVED)
         return FRAME_ERR_IN_USE;
     uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
     if (v != REF_UNUSED)
@@ -352,15 +363,11 @@ enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *re
     enum frame_error err;
     if (retries)
         *retries = 0;
-    if (pa & (PAGE_SIZE - 1))
-        return FRAME_ERR_NOT_ALIGNED;
-    uint64_t pfn = pa >> PAGE_SHIFT;
-    int ai = mm_arena_of_pfn(pfn);
-    if (ai < 0)
-        return FRAME_ERR_OUT_OF_BOUND;
-    struct frame *f = arena_frame(&mm_arenas[ai], pfn);
-    if (frame_flags_get(f) & FRAME_F_ABSENT)
-        return FRAME_ERR_OUT_OF_BOUND;
+    struct arena *a;
+    struct frame *f;
+    err = frame_lookup(pa, &a, &f);
+    if (err != FRAME_OK)
+        return err;
     uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
     for (;;) {
         if (v == REF_UNUSED) {

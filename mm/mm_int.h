@@ -233,10 +233,15 @@ struct mm_span {
  * PAGE_ALLOC_COSTLY_ORDER) and the pageblock/THP order 9.  Slot of an order,
  * or -1 when that order always goes to the buddy allocator. */
 #define PCP_HIGH_SLOTS 4
-#define PCP_HIGH_ORDERS {1, 2, 3, 9}
 static inline int pcp_high_slot(unsigned order)
 {
     return order - 1u < 3u ? (int)order - 1 : order == 9 ? 3 : -1;
+}
+/* The order a slot caches: the inverse of pcp_high_slot. */
+static inline unsigned pcp_high_order(unsigned slot)
+{
+    static const unsigned char order[PCP_HIGH_SLOTS] = {1, 2, 3, 9};
+    return order[slot];
 }
 _Static_assert(MM_MAX_ORDER >= 9 && MM_MAX_ORDER < 16, "cached orders must fit the table and flags");
 
@@ -272,10 +277,9 @@ _Static_assert(offsetof(struct pcp, high_misses) - offsetof(struct pcp, high_hea
 /* Frames (all orders) in p's cache. */
 static inline uint64_t pcp_cached_frames(const struct pcp *p)
 {
-    static const unsigned orders[PCP_HIGH_SLOTS] = PCP_HIGH_ORDERS;
     uint64_t n = p->count;
     for (unsigned i = 0; i < PCP_HIGH_SLOTS; i++)
-        n += (uint64_t)p->high_count[i] << orders[i];
+        n += (uint64_t)p->high_count[i] << pcp_high_order(i);
     return n;
 }
 

@@ -12,7 +12,7 @@
  * next one allocated.
  *
  * High orders (as Linux since 5.13): each CPU also keeps a LIFO of whole
- * blocks for each order of PCP_HIGH_ORDERS (1..3, up to Linux's
+ * blocks for each order pcp_high_order() names (1..3, up to Linux's
  * PAGE_ALLOC_COSTLY_ORDER, and 9, the 2 MiB huge page), used by
  * frame_alloc_order and the release of order-k units (not by
  * frame_alloc_contig, whose contract is the buddy allocator).  The hit paths
@@ -93,12 +93,11 @@ static unsigned pcp_high_limit(unsigned capacity, unsigned order)
 
 static void pcp_apply(struct pcp *p, const struct pcp_config *cfg)
 {
-    static const unsigned orders[PCP_HIGH_SLOTS] = PCP_HIGH_ORDERS;
     p->enabled = cfg->enabled;
     p->capacity = cfg->capacity;
     p->batch = cfg->batch;
     for (unsigned i = 0; i < PCP_HIGH_SLOTS; i++)
-        p->high_limit[i] = (uint16_t)pcp_high_limit(cfg->capacity, orders[i]);
+        p->high_limit[i] = (uint16_t)pcp_high_limit(cfg->capacity, pcp_high_order(i));
 }
 _Static_assert(MM_PCP_MAX_CAPACITY / 8 <= UINT16_MAX, "high_limit is a uint16_t");
 
@@ -219,7 +218,6 @@ struct frame *pcp_alloc_high_slow(struct pcp *p, unsigned order)
 
 void pcp_drain_high(struct pcp *p)
 {
-    static const unsigned orders[PCP_HIGH_SLOTS] = PCP_HIGH_ORDERS;
     struct arena *held = NULL;
     plat_irqstate_t s = 0;
     for (unsigned i = 0; i < PCP_HIGH_SLOTS; i++) {
@@ -234,7 +232,7 @@ void pcp_drain_high(struct pcp *p)
                 held = a;
                 s = mm_lock_acquire(&a->lock);
             }
-            buddy_free_block_locked(a, f->pfn, orders[i]);
+            buddy_free_block_locked(a, f->pfn, pcp_high_order(i));
         }
     }
     if (held)
@@ -243,17 +241,16 @@ void pcp_drain_high(struct pcp *p)
 
 bool pcp_pfn_cached(const struct arena *a, uint64_t pfn)
 {
-    static const unsigned orders[PCP_HIGH_SLOTS] = PCP_HIGH_ORDERS;
     if (frame_flags_get(arena_frame(a, pfn)) & FRAME_F_CACHED)
         return true;
     /* A cached head of order k >= o found at pfn rounded down to 2^o is 2^k
      * aligned and less than 2^o before pfn: its block contains pfn. */
     for (unsigned i = 0; i < PCP_HIGH_SLOTS; i++) {
-        uint64_t head = pfn & ~(((uint64_t)1 << orders[i]) - 1);
+        uint64_t head = pfn & ~(((uint64_t)1 << pcp_high_order(i)) - 1);
         if (head == pfn || head < a->base_pfn)
             continue;
         uint32_t fl = frame_flags_get(arena_frame(a, head));
-        if ((fl & FRAME_F_CACHED) && FRAME_CACHED_ORDER(fl) >= orders[i])
+        if ((fl & FRAME_F_CACHED) && FRAME_CACHED_ORDER(fl) >= pcp_high_order(i))
             return true;
     }
     return false;
