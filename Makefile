@@ -28,14 +28,6 @@ $(error DEBUG must be 0 or 1, got '$(DEBUG)')
 endif
 endif
 
-# ---- host builds of the portable code (mm/, bench/, kernel/ portable pieces)
-HOST_CC      ?= gcc
-HOST_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g -Wall -Wextra -Werror \
-                -Iinclude -Itests/host -Imm -Ibench -Ikernel -pthread
-ifeq ($(DEBUG),1)
-HOST_CFLAGS  += -DMM_DEBUG=1
-endif
-
 # Each mk fragment appends its suites (make targets suite-<name>) in the order
 # they should run: fast host suites first, QEMU boot suites last.
 TEST_SUITES :=
@@ -46,7 +38,7 @@ include $(sort $(wildcard mk/*.mk))
 all: $(ALL_TARGETS)
 
 test: deps
-	@$(PY) scripts/testrun.py $(TEST_SUITES)
+	@$(PY) tests/harness/testrun.py $(TEST_SUITES)
 
 clean:
 	rm -rf $(BUILD)

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cmdline.h"
+#include "lib/cmdline.h"
 
 /* Benchmarks, in the order bench_run() runs them; bit i of bench_config.benches. */
 enum bench_id {

@@ -21,9 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bench.h"
-#include "mm.h"
-#include "platform.h"
+#include "bench/bench.h"
+#include "mm/mm.h"
+#include "plat/platform.h"
 
 /* ---- params.c ------------------------------------------------------------ */
 

@@ -12,7 +12,7 @@
  * built in memory and written in one go, so that the host can reject a
  * truncated or garbled block and no other output can interleave with it.
  */
-#include "bench_int.h"
+#include "bench/bench_int.h"
 
 static uint32_t crc_table[256];
 static atomic_bool crc_ready;

@@ -31,7 +31,7 @@
  */
 #include <stdarg.h>
 
-#include "bench_int.h"
+#include "bench/bench_int.h"
 
 struct bench_ctx bench_ctx;
 

@@ -2,7 +2,7 @@
  * params.c - the benchmark keys of the kernel command line.
  *
  * Every key is read here, before anything runs, through the typed getters of
- * kernel/cmdline.h, which record a bad value as one error line naming the key;
+ * lib/cmdline.h, which record a bad value as one error line naming the key;
  * the few checks the getters cannot express (lists of numbers, keys that only
  * make sense together) append their own line in the same form.  The table of
  * keys with their ranges and defaults is in bench/README.md.
@@ -13,7 +13,7 @@
  */
 #include <stdarg.h>
 
-#include "bench_int.h"
+#include "bench/bench_int.h"
 
 static const char *const bench_names[BENCH_COUNT] = {
     [BENCH_SMP] = "smp",       [BENCH_REFCOUNT] = "refcount", [BENCH_PCP] = "pcp",

@@ -3,7 +3,7 @@
  * checks at quiescent points, the per-benchmark blocks and the verdict.
  * (The order of a run and the timing rules are described in harness.c.)
  */
-#include "bench_int.h"
+#include "bench/bench_int.h"
 
 #define OUT_BYTES ((uint64_t)2 << 20)    /* per block kind: one benchmark's rows */
 #define META_BYTES ((uint64_t)16 << 10)

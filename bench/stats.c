@@ -15,7 +15,7 @@
  * bucket's width is at most 25% of its lower bound.  Bucket i >= 4 covers
  * [(4 + s) << (e - 2), (5 + s) << (e - 2)) with e = 2 + (i - 4) / 4, s = i % 4.
  */
-#include "bench_int.h"
+#include "bench/bench_int.h"
 
 static void sift_down_u64(uint64_t *v, size_t root, size_t n)
 {

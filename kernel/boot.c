@@ -3,12 +3,12 @@
  */
 #include <stdint.h>
 
-#include "boot.h"
-#include "console.h"
-#include "exit.h"
-#include "layout.h"
-#include "panic.h"
-#include "platform.h"
+#include "kernel/boot.h"
+#include "kernel/console.h"
+#include "kernel/exit.h"
+#include "arch/x86_64/layout.h"
+#include "kernel/panic.h"
+#include "plat/platform.h"
 
 /* Larger than GRUB ever builds on BIOS (a few KiB); a bigger total_size
  * means garbage in EBX rather than a real structure. */

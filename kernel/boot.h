@@ -13,8 +13,8 @@
 
 #include <stdint.h>
 
-#include "cmdline.h"
-#include "mb2.h"
+#include "lib/cmdline.h"
+#include "lib/mb2.h"
 
 struct phys_range {
     uint64_t base, end; /* [base, end) */

@@ -11,10 +11,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "console.h"
-#include "fmt.h"
-#include "platform.h"
-#include "x86.h"
+#include "kernel/console.h"
+#include "lib/fmt.h"
+#include "plat/platform.h"
+#include "arch/x86_64/x86.h"
 
 #define COM1 0x3f8
 #define UART_DATA 0      /* THR (write) / RBR (read); DLL when DLAB=1 */

@@ -1,9 +1,9 @@
 /*
  * exit.c - kernel_exit() through isa-debug-exit.
  */
-#include "exit.h"
-#include "console.h"
-#include "x86.h"
+#include "kernel/exit.h"
+#include "kernel/console.h"
+#include "arch/x86_64/x86.h"
 
 #define DEBUG_EXIT_PORT 0xf4
 

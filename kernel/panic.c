@@ -3,14 +3,14 @@
  */
 #include <stdatomic.h>
 
-#include "console.h"
-#include "exit.h"
-#include "fmt.h"
-#include "panic.h"
-#include "percpu.h"
-#include "platform.h"
-#include "trap.h"
-#include "x86.h"
+#include "kernel/console.h"
+#include "kernel/exit.h"
+#include "lib/fmt.h"
+#include "kernel/panic.h"
+#include "arch/x86_64/percpu.h"
+#include "plat/platform.h"
+#include "arch/x86_64/trap.h"
+#include "arch/x86_64/x86.h"
 
 #define NO_CPU (-1)
 #define PANIC_MSG_LEN 1024

@@ -17,7 +17,7 @@ KERNEL_OBJDIR := $(BUILD)/kernel-obj
 KERNEL_LDS := arch/x86_64/linker.ld
 GDB_PORT ?= 1234
 
-KERNEL_SRCS := $(wildcard kernel/*.c arch/x86_64/*.c arch/x86_64/*.S \
+KERNEL_SRCS := $(wildcard kernel/*.c lib/*.c arch/x86_64/*.c arch/x86_64/*.S \
                           arch/x86_64/smp/*.c arch/x86_64/smp/*.S mm/*.c bench/*.c)
 KERNEL_OBJS := $(patsubst %,$(KERNEL_OBJDIR)/%.o,$(KERNEL_SRCS))
 
@@ -27,7 +27,7 @@ KERNEL_CC := gcc
 KERNEL_LD := ld
 KERNEL_CFLAGS := -std=gnu11 -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
                  -fno-stack-protector -fno-omit-frame-pointer -O2 -g -Wall -Wextra -Werror \
-                 -Iinclude -Iarch/x86_64 -Ikernel -Imm -Ibench \
+                 $(INCLUDE_ROOTS) -DPLAT_IMPL_H='"arch/x86_64/platform_impl.h"' \
                  -DKERNEL_COMMIT='"$(KERNEL_COMMIT)"'
 ifeq ($(DEBUG),1)
 KERNEL_CFLAGS += -DMM_DEBUG=1
@@ -61,15 +61,12 @@ $(KERNEL_ELF): $(KERNEL_OBJS) $(KERNEL_LDS) | deps
 
 -include $(KERNEL_OBJS:.o=.d)
 
-# Shell single-quoting so any Make value reaches scripts/qemu.py intact and is
-# judged there.
-kernel_sq = '$(subst ','\'',$(1))'
-QEMU_VARS = --smp $(call kernel_sq,$(SMP)) --mem $(call kernel_sq,$(MEM)) \
-            --accel $(call kernel_sq,$(ACCEL)) --icount $(call kernel_sq,$(ICOUNT))
+QEMU_VARS = --smp $(call sq,$(SMP)) --mem $(call sq,$(MEM)) \
+            --accel $(call sq,$(ACCEL)) --icount $(call sq,$(ICOUNT))
 
 # qemu.py rebuilds the ISO only when the kernel, the template or ARGS changed.
 $(KERNEL_ISO): $(KERNEL_ELF) grub.cfg scripts/qemu.py FORCE | deps
-	@$(PY) scripts/qemu.py --build-iso $@ --kernel $(KERNEL_ELF) --cmdline $(call kernel_sq,$(ARGS))
+	@$(PY) scripts/qemu.py --build-iso $@ --kernel $(KERNEL_ELF) --cmdline $(call sq,$(ARGS))
 
 .PHONY: kernel iso run debug qemu-check-vars FORCE
 FORCE:
@@ -78,15 +75,15 @@ iso: $(KERNEL_ISO)
 
 # Make variables are checked before anything is built or booted.
 qemu-check-vars: | deps
-	@$(PY) scripts/qemu.py --check $(QEMU_VARS) --timeout $(call kernel_sq,$(TIMEOUT))
+	@$(PY) scripts/qemu.py --check $(QEMU_VARS) --timeout $(call sq,$(TIMEOUT))
 
 run: qemu-check-vars
 	@$(MAKE) --no-print-directory $(KERNEL_ISO)
 	@$(PY) scripts/qemu.py --iso $(KERNEL_ISO) $(QEMU_VARS) --interactive \
-	    --timeout $(call kernel_sq,$(or $(TIMEOUT),300)) --log $(BUILD)/run.log
+	    --timeout $(call sq,$(or $(TIMEOUT),300)) --log $(BUILD)/run.log
 
 debug: qemu-check-vars
 	@$(MAKE) --no-print-directory $(KERNEL_ISO)
 	@$(PY) scripts/qemu.py --iso $(KERNEL_ISO) $(QEMU_VARS) --interactive \
-	    --gdb $(call kernel_sq,$(GDB_PORT)) --symbols $(KERNEL_ELF) \
-	    --timeout $(call kernel_sq,$(or $(TIMEOUT),3600)) --log $(BUILD)/debug.log
+	    --gdb $(call sq,$(GDB_PORT)) --symbols $(KERNEL_ELF) \
+	    --timeout $(call sq,$(or $(TIMEOUT),3600)) --log $(BUILD)/debug.log

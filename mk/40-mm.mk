@@ -1,7 +1,8 @@
 # mk/40-mm.mk - the frame allocator (mm/) on the host: unit tests, the
 # reference-model test, the multi-threaded stress test (plain, ThreadSanitizer,
 # ASan+UBSan), libFuzzer, the host benchmark, and a build of mm/*.c with the
-# kernel's flags (KERNEL_CFLAGS of mk/20-kernel.mk).  The host library is mm/*.c + tests/host/platform_host.c;
+# kernel's flags (KERNEL_CFLAGS of mk/20-kernel.mk).  The host library is mm/*.c +
+# tests/host/platform_host.c;
 # DEBUG=1 builds everything with MM_DEBUG=1 into build/mm-debug/.
 #
 ## Frame allocator (mm/):
@@ -18,11 +19,11 @@ TEST_SUITES += mm
 MM_OUT       := $(BUILD)/mm$(if $(filter 1,$(DEBUG)),-debug)
 MM_SRCS      := $(wildcard mm/*.c)
 MM_HOST_LIB  := $(MM_SRCS) tests/host/platform_host.c
-MM_DEPS      := $(MM_HOST_LIB) $(wildcard mm/*.h tests/mm/*.h) include/platform.h \
-                include/barrier.h tests/host/platform_impl.h tests/check.h mk/40-mm.mk
-MM_CFLAGS    := $(HOST_CFLAGS) -Itests -Itests/mm
-MM_TSAN      := -O1 -fsanitize=thread
-MM_ASAN      := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+MM_DEPS      := $(MM_HOST_LIB) $(wildcard mm/*.h tests/mm/*.h include/plat/*.h) \
+                tests/host/platform_impl.h tests/harness/check.h mk/40-mm.mk
+MM_CFLAGS    := $(HOST_CFLAGS)
+MM_TSAN      := -O1 $(SAN_TSAN_CFLAGS)
+MM_ASAN      := -O1 $(SAN_ASAN_CFLAGS)
 MM_UNIT_SRCS := $(wildcard tests/mm/test_*.c)
 # Stress sizes (cpus epochs ops-per-epoch).  DEBUG=1 walks every free list
 # after every buddy operation, so its runs are smaller.
@@ -37,9 +38,6 @@ MM_STRESS_ASAN := 3 6 2000
 endif
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
-# What mm/ may include: C11 freestanding headers, the platform door, itself.
-MM_ALLOWED_INCLUDES := <(stdatomic|stdbool|stddef|stdint|stdarg|stdalign|stdnoreturn|limits|float)\.h>|"(platform|mm|mm_int)\.h"
-
 $(MM_OUT):
 	@mkdir -p $@
 
@@ -73,15 +71,16 @@ $(MM_OUT)/frame_hitpath.o: $(MM_DEPS) | $(MM_OUT)
 $(MM_OUT)/fuzz_mm: $(MM_DEPS) tests/mm/model.c tests/mm/fuzz.c | $(MM_OUT)
 	$(FUZZ_CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -Wall -Wextra -Werror \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    $(if $(filter 1,$(DEBUG)),-DMM_DEBUG=1) -Iinclude -Itests/host -Imm -Itests -Itests/mm \
+	    $(if $(filter 1,$(DEBUG)),-DMM_DEBUG=1) $(INCLUDE_ROOTS) -DPLAT_IMPL_H='"tests/host/platform_impl.h"' \
 	    $(MM_HOST_LIB) tests/mm/model.c tests/mm/fuzz.c -o $@ -pthread
 
 MM_SUITE_BINS := $(addprefix $(MM_OUT)/,test_mm test_mm_asan test_mm_model test_mm_stress \
                  test_mm_stress_tsan test_mm_stress_asan frame_hitpath.o)
-# frame_alloc, frame_alloc_order and frame_free (with the ownership check and
-# the high-order release they call) must not contain a locked instruction:
-# the hit paths (order 0 and the cached high orders) are plain loads and stores.
-MM_HITPATH_FNS := frame_alloc|frame_alloc_order|frame_free|frame_release_high|frame_check_exclusive[.a-z0-9]*
+# frame_alloc, frame_alloc_order and frame_free (with the ownership check
+# frame_check_exclusive inlined into it, and the high-order release they
+# call) must be present and contain no locked instruction: the hit paths
+# (order 0 and the cached high orders) are plain loads and stores.
+MM_HITPATH_FNS := frame_alloc frame_alloc_order frame_free frame_release_high
 
 # Each program prints its PASS/FAIL lines; the recipe runs them all and fails
 # if any failed.  The sanitizer stress runs are sized to stay well under a
@@ -89,20 +88,12 @@ MM_HITPATH_FNS := frame_alloc|frame_alloc_order|frame_free|frame_release_high|fr
 .PHONY: suite-mm hostbench hostbench-sweep fuzz
 suite-mm: $(MM_SUITE_BINS)
 	@rc=0; \
-	bad=$$(grep -hE '^[[:space:]]*#[[:space:]]*include' mm/*.c mm/*.h | \
-	       grep -vE '$(MM_ALLOWED_INCLUDES)' | tr '\n' ' '); \
-	if [ -z "$$bad" ]; then echo "PASS mm/platform_boundary"; \
-	else echo "FAIL mm/platform_boundary: mm/ includes $$bad"; rc=1; fi; \
 	if log=$$(for f in $(MM_SRCS); do \
 	        $(KERNEL_CC) $(KERNEL_CFLAGS) -c $$f -o /dev/null 2>&1 || echo "($$f failed)"; done) && \
 	     [ -z "$$log" ]; then echo "PASS mm/kernel_flags_build"; \
 	else echo "FAIL mm/kernel_flags_build: $$(echo "$$log" | head -3 | tr '\n' ' ')"; rc=1; fi; \
-	rmw=$$(objdump -d --no-show-raw-insn $(MM_OUT)/frame_hitpath.o | \
-	       awk '/^[0-9a-f]+ <.*>:$$/ { p = ($$2 ~ /^<($(MM_HITPATH_FNS))>:$$/) } \
-	            p && /(^|[[:space:]])lock[[:space:]]|xadd|cmpxchg|xchg[^(]*\(/ { print $$2 }' | \
-	       tr '\n' ' '); \
-	if [ -z "$$rmw" ]; then echo "PASS mm/hit_path_has_no_atomic_rmw"; \
-	else echo "FAIL mm/hit_path_has_no_atomic_rmw: $$rmw"; rc=1; fi; \
+	$(PY) tests/harness/check_hitpath.py --object $(MM_OUT)/frame_hitpath.o \
+	    --name mm/hit_path_has_no_atomic_rmw $(MM_HITPATH_FNS) || rc=1; \
 	$(MM_OUT)/test_mm || rc=1; \
 	$(MM_OUT)/test_mm_asan || rc=1; \
 	$(MM_OUT)/test_mm_model 300 || rc=1; \

@@ -17,16 +17,16 @@
 
 BENCH_TEST_DIR := $(BUILD)/tests/bench
 BENCH_HOST_SRCS := $(wildcard bench/*.c mm/*.c) tests/host/platform_host.c \
-                   kernel/cmdline.c kernel/fmt.c
-BENCH_HOST_HDRS := $(wildcard bench/*.h mm/*.h include/*.h tests/host/*.h) \
-                   kernel/cmdline.h kernel/fmt.h tests/check.h
-BENCH_TSAN_CFLAGS := $(filter-out -O2,$(HOST_CFLAGS)) -O1 -fsanitize=thread
+                   lib/cmdline.c lib/fmt.c
+BENCH_HOST_HDRS := $(wildcard bench/*.h mm/*.h include/plat/*.h tests/host/*.h) \
+                   lib/cmdline.h lib/fmt.h tests/harness/check.h
+BENCH_TSAN_CFLAGS := $(filter-out -O2,$(HOST_CFLAGS)) -O1 $(SAN_TSAN_CFLAGS)
 BENCH_HOST_CPUS ?= 4
 BENCH_HOST_MEM ?= 256
 
 $(BENCH_TEST_DIR)/unit: tests/bench/test_bench_unit.c $(BENCH_HOST_SRCS) $(BENCH_HOST_HDRS)
 	@mkdir -p $(@D)
-	$(HOST_CC) $(HOST_CFLAGS) -Itests -o $@ $< $(BENCH_HOST_SRCS) -lm
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< $(BENCH_HOST_SRCS) -lm
 
 $(BENCH_TEST_DIR)/bench_host: tests/bench/bench_host.c $(BENCH_HOST_SRCS) $(BENCH_HOST_HDRS)
 	@mkdir -p $(@D)

@@ -1,5 +1,5 @@
-# Boot tests: the kernel under QEMU/TCG (tests/boot/test_boot.py, with
-# scripts/qemu.py and scripts/testlib.py).  ISOs and serial logs go to
+# Boot tests: the kernel under QEMU/TCG (tests/kernel/test_boot.py, with
+# scripts/qemu.py and tests/harness/testlib.py).  ISOs and serial logs go to
 # build/test/boot/.
 
 ## Boot tests (mk/70-boot.mk):
@@ -13,4 +13,4 @@ BOOT_TEST_DIR := $(BUILD)/test/boot
 TEST_SUITES += boot
 .PHONY: suite-boot
 suite-boot: $(KERNEL_ELF) | deps
-	@$(PY) tests/boot/test_boot.py --kernel $(KERNEL_ELF) --out $(BOOT_TEST_DIR)
+	@$(PY) tests/kernel/test_boot.py --kernel $(KERNEL_ELF) --out $(BOOT_TEST_DIR)

@@ -24,20 +24,16 @@ BASE    ?=
 NEW     ?=
 BASELINE := results/baseline
 
-# Shell single-quoting, so that any Make value reaches the scripts intact and
-# is judged there (a quote in ARGS is rejected by bench.py, not by the shell).
-results_sq = '$(subst ','\'',$(1))'
-
-BENCH_OPTS = --smp $(call results_sq,$(SMP)) --mem $(call results_sq,$(MEM)) \
-             --accel $(call results_sq,$(ACCEL)) --icount $(call results_sq,$(ICOUNT)) \
-             --bench $(call results_sq,$(BENCH)) --runs $(call results_sq,$(RUNS)) \
-             --args $(call results_sq,$(ARGS)) --timeout $(call results_sq,$(TIMEOUT)) \
-             --profile $(call results_sq,$(PROFILE)) --seed $(call results_sq,$(SEED))
+BENCH_OPTS = --smp $(call sq,$(SMP)) --mem $(call sq,$(MEM)) \
+             --accel $(call sq,$(ACCEL)) --icount $(call sq,$(ICOUNT)) \
+             --bench $(call sq,$(BENCH)) --runs $(call sq,$(RUNS)) \
+             --args $(call sq,$(ARGS)) --timeout $(call sq,$(TIMEOUT)) \
+             --profile $(call sq,$(PROFILE)) --seed $(call sq,$(SEED))
 
 # The regression-tracking configuration: fixed so that every run compares
 # exactly with the baseline (icount: the guest TSC counts instructions).
 PERF_OPTS = --smp 2 --mem 1G --accel tcg --icount 1 --bench all --profile quick --seed 1 \
-            --timeout $(call results_sq,$(TIMEOUT))
+            --timeout $(call sq,$(TIMEOUT))
 
 .PHONY: bench plot compare perf-check baseline suite-results
 
@@ -49,12 +45,12 @@ bench:
 	@$(PY) scripts/bench.py run $(BENCH_OPTS)
 
 plot:
-	@$(PY) scripts/plot.py $(call results_sq,$(RESULTS))
+	@$(PY) scripts/plot.py $(call sq,$(RESULTS))
 
 compare:
-	@if [ -z $(call results_sq,$(BASE)) ] || [ -z $(call results_sq,$(NEW)) ]; then \
+	@if [ -z $(call sq,$(BASE)) ] || [ -z $(call sq,$(NEW)) ]; then \
 	    echo "make compare: give both BASE=<results dir> and NEW=<results dir>" >&2; exit 2; fi
-	@$(PY) scripts/compare.py $(call results_sq,$(BASE)) $(call results_sq,$(NEW))
+	@$(PY) scripts/compare.py $(call sq,$(BASE)) $(call sq,$(NEW))
 
 perf-check:
 	@if [ ! -f $(BASELINE)/meta.json ]; then \

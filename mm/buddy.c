@@ -24,7 +24,7 @@
  * Every function here that touches the lists is *_locked and asserts the
  * arena lock; the frame states outside the lists are frame.c's business.
  */
-#include "mm_int.h"
+#include "mm/mm_int.h"
 
 /* A contiguous request with an alignment larger than its size first looks
  * for a smaller free block that happens to be aligned; the scan is bounded to

@@ -6,7 +6,7 @@
  * allocator call in flight on any CPU); the arena locks are still taken so
  * that the checks read the lists under the same rules as the allocator.
  */
-#include "mm_int.h"
+#include "mm/mm_int.h"
 
 const char *frame_error_name(enum frame_error e)
 {

@@ -16,7 +16,7 @@
  * price of n independent handles; frame_free_contig checks every frame before
  * it changes anything, so a panic leaves the state as it found it.
  */
-#include "mm_int.h"
+#include "mm/mm_int.h"
 
 static bool contig_alloc_pfn(uint64_t n, uint64_t align, uint64_t *pfn)
 {

@@ -59,7 +59,7 @@
  * list pop, a list push and plain (relaxed) stores: no lock, no RMW.
  * The per-CPU counters are plain fields written only by their CPU.
  */
-#include "mm_int.h"
+#include "mm/mm_int.h"
 
 /* ThreadSanitizer does not model atomic_thread_fence (GCC warns and would
  * miss the edge); like Rust's Arc, use an acquire load of the counter there,

@@ -21,7 +21,7 @@
  * mm_init runs once on one CPU before any other mm call (the host tests call
  * it again between tests, with no allocator call in flight).
  */
-#include "mm_int.h"
+#include "mm/mm_int.h"
 
 #define MM_MAX_RANGES 128          /* per list handed to mm_init */
 #define MM_PHYS_LIMIT ((uint64_t)1 << 52) /* x86-64 physical address width */

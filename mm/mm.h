@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "platform.h"
+#include "plat/platform.h"
 
 #define MM_MAX_ORDER 10 /* largest buddy block: 2^10 frames = 4 MiB */
 #define MM_MAX_ARENAS 32

@@ -49,8 +49,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mm.h"
-#include "platform.h"
+#include "mm/mm.h"
+#include "plat/platform.h"
 
 #ifndef MM_DEBUG
 #define MM_DEBUG 0 /* make DEBUG=1: poisoning + free-list walks on every buddy op */

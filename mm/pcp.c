@@ -34,7 +34,7 @@
  * run at a quiescent point: the hit paths read capacity/batch/enabled from
  * their own line without synchronisation.
  */
-#include "mm_int.h"
+#include "mm/mm_int.h"
 
 struct pcp mm_pcp[PLAT_MAX_CPUS];
 

@@ -49,7 +49,7 @@ SMP_MAX = 255                 # xAPIC ids; the kernel's PLAT_MAX_CPUS is 256
 MEM_MIN = 64 << 20            # room for the kernel, its page tables and the allocator
 MEM_MAX = 64 << 30            # the host test span; the kernel maps up to 256 GiB
 TIMEOUT_MAX = 24 * 3600
-CMDLINE_MAX = 2047            # kernel/cmdline.h CMDLINE_MAX_LEN - 1
+CMDLINE_MAX = 2047            # lib/cmdline.h CMDLINE_MAX_LEN - 1
 KILL_GRACE = 5                # seconds between timeout's TERM and KILL
 
 # The machine: q35 (boots as fast as pc here, and its AHCI CD-ROM is the modern

@@ -5,12 +5,12 @@
  * APs read them after the release/acquire handshake of the SMP start, so
  * plain variables suffice.
  */
-#include "apic.h"
+#include "arch/x86_64/apic.h"
 
-#include "console.h"
-#include "paging.h"
-#include "platform.h"
-#include "x86.h"
+#include "kernel/console.h"
+#include "arch/x86_64/paging.h"
+#include "plat/platform.h"
+#include "arch/x86_64/x86.h"
 
 static enum apic_mode mode;
 static volatile uint32_t *mmio; /* xAPIC register page (device memory: volatile is right) */

@@ -13,9 +13,9 @@
  * can read the boot information wherever GRUB put it below 4 GiB) and the
  * first 2 GiB at KERNEL_VMA.  paging_init() replaces them.
  */
-#include "layout.h"
-#include "paging.h"
-#include "x86.h"
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/paging.h"
+#include "arch/x86_64/x86.h"
 
 #define MB2_HEADER_MAGIC 0xe85250d6
 #define MB2_ARCH_I386 0

@@ -4,9 +4,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "console.h"
-#include "cpu.h"
-#include "x86.h"
+#include "kernel/console.h"
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/x86.h"
 
 static char vendor[13];
 static char brand[49];

@@ -3,8 +3,8 @@
  */
 #include <stdint.h>
 
-#include "gdt.h"
-#include "platform.h"
+#include "arch/x86_64/gdt.h"
+#include "plat/platform.h"
 
 #define IST_STACK_SIZE 4096
 #define GDT_FIXED_ENTRIES 3 /* null, code, data */

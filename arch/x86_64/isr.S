@@ -7,7 +7,7 @@
  * SSE state (handlers are C code, which may use SSE), aligns the stack for
  * the call, and undoes it all if the handler returns.
  */
-#include "gdt.h"
+#include "arch/x86_64/gdt.h"
 
     .text
 

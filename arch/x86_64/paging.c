@@ -18,14 +18,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "boot.h"
-#include "console.h"
-#include "cpu.h"
-#include "layout.h"
-#include "paging.h"
-#include "platform.h"
-#include "spinlock.h"
-#include "x86.h"
+#include "kernel/boot.h"
+#include "kernel/console.h"
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/paging.h"
+#include "plat/platform.h"
+#include "arch/x86_64/spinlock.h"
+#include "arch/x86_64/x86.h"
 
 #define ENTRIES 512
 #define PAGE_SIZE_4K 0x1000ul

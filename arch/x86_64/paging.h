@@ -14,7 +14,7 @@
 #ifndef ARCH_PAGING_H
 #define ARCH_PAGING_H
 
-#include "x86.h"
+#include "arch/x86_64/x86.h"
 
 #define PTE_P X86_BIT(0)
 #define PTE_W X86_BIT(1)
@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "mb2.h"
+#include "lib/mb2.h"
 
 #define PTE_ADDR_MASK 0x000ffffffffff000ul
 /* Highest physical address the direct map can cover (documented limit). */

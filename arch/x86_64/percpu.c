@@ -3,9 +3,9 @@
  */
 #include <stddef.h>
 
-#include "percpu.h"
-#include "platform.h"
-#include "x86.h"
+#include "arch/x86_64/percpu.h"
+#include "plat/platform.h"
+#include "arch/x86_64/x86.h"
 
 _Static_assert(offsetof(struct percpu, self) == 0, "this_cpu() reads the self pointer at %gs:0");
 _Static_assert(sizeof(struct percpu) % CACHE_LINE_SIZE == 0, "struct percpu must be whole cache lines");

@@ -14,9 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "layout.h"
-#include "x86.h"
-#include "percpu.h"
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/x86.h"
+#include "arch/x86_64/percpu.h"
 
 static inline unsigned plat_cpu_index(void)
 {

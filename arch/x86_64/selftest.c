@@ -7,11 +7,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "boot.h"
-#include "console.h"
-#include "paging.h"
-#include "panic.h"
-#include "selftest.h"
+#include "kernel/boot.h"
+#include "kernel/console.h"
+#include "arch/x86_64/paging.h"
+#include "kernel/panic.h"
+#include "arch/x86_64/selftest.h"
 
 enum fault_kind {
     FAULT_NONE,

@@ -12,7 +12,7 @@
 #ifndef ARCH_SELFTEST_H
 #define ARCH_SELFTEST_H
 
-#include "cmdline.h"
+#include "lib/cmdline.h"
 
 #define SELFTEST_PF_ADDR 0x00000dead0000000ul /* above the identity map, not RAM */
 

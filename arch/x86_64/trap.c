@@ -4,14 +4,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "console.h"
-#include "gdt.h"
-#include "layout.h"
-#include "paging.h"
-#include "panic.h"
-#include "platform.h"
-#include "trap.h"
-#include "x86.h"
+#include "kernel/console.h"
+#include "arch/x86_64/gdt.h"
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/paging.h"
+#include "kernel/panic.h"
+#include "plat/platform.h"
+#include "arch/x86_64/trap.h"
+#include "arch/x86_64/x86.h"
 
 #define IDT_VECTORS 256
 #define IDT_INTERRUPT_GATE 0x8e /* present, DPL 0, 64-bit interrupt gate */

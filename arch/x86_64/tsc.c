@@ -4,12 +4,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cmdline.h"
-#include "console.h"
-#include "cpu.h"
-#include "platform.h"
-#include "tsc.h"
-#include "x86.h"
+#include "lib/cmdline.h"
+#include "kernel/console.h"
+#include "arch/x86_64/cpu.h"
+#include "plat/platform.h"
+#include "arch/x86_64/tsc.h"
+#include "arch/x86_64/x86.h"
 
 #define PIT_HZ 1193182u
 #define PIT_CH2_DATA 0x42

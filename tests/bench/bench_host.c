@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
-#include "cmdline.h"
-#include "mm.h"
-#include "platform.h"
+#include "bench/bench.h"
+#include "lib/cmdline.h"
+#include "mm/mm.h"
+#include "plat/platform.h"
 
 #define EXIT_PASS 0
 #define EXIT_CHECK_FAILED 1

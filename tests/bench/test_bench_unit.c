@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bench_int.h"
-#include "check.h"
-#include "cmdline.h"
+#include "bench/bench_int.h"
+#include "tests/harness/check.h"
+#include "lib/cmdline.h"
 
 CHECK_SUITE("bench");
 

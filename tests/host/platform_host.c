@@ -11,8 +11,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "barrier.h"
-#include "platform.h"
+#include "plat/barrier.h"
+#include "plat/platform.h"
 
 _Thread_local unsigned host_cpu_index;
 unsigned host_cpu_count = 1;

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "model.h"
+#include "tests/mm/model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

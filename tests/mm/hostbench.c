@@ -27,8 +27,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "mm.h"
-#include "mm_int.h"
+#include "mm/mm.h"
+#include "mm/mm_int.h"
 
 #define RUNS 7
 #define RUN_NS 100000000ull /* 100 ms */

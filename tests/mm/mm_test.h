@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "check.h"
-#include "mm.h"
-#include "mm_int.h"
+#include "tests/harness/check.h"
+#include "mm/mm.h"
+#include "mm/mm_int.h"
 
 #define KiB ((uint64_t)1 << 10)
 #define MiB ((uint64_t)1 << 20)

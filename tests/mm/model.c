@@ -22,9 +22,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mm.h"
-#include "mm_int.h"
-#include "model.h"
+#include "mm/mm.h"
+#include "mm/mm_int.h"
+#include "tests/mm/model.h"
 
 #define KIB ((uint64_t)1 << 10)
 #define MIB ((uint64_t)1 << 20)

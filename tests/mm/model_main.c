@@ -6,8 +6,8 @@
  */
 #include <stdlib.h>
 
-#include "check.h"
-#include "model.h"
+#include "tests/harness/check.h"
+#include "tests/mm/model.h"
 
 CHECK_SUITE("mm");
 

@@ -19,7 +19,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "mm_test.h"
+#include "tests/mm/mm_test.h"
 
 #ifndef MM_VARIANT
 #define MM_VARIANT "plain"

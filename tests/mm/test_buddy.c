@@ -2,7 +2,7 @@
  * test_buddy.c - the buddy allocator: orders, split/coalesce, exhaustion and
  * recovery, edges, fragmentation index, lock statistics.
  */
-#include "mm_test.h"
+#include "tests/mm/mm_test.h"
 
 #include <math.h>
 #include <stdlib.h>

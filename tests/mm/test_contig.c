@@ -3,7 +3,7 @@
  * non-powers of two (tail trimmed), alignment larger than size, runs beyond
  * the largest order, zeroing, bad arguments.
  */
-#include "mm_test.h"
+#include "tests/mm/mm_test.h"
 
 static bool all_unique(uint64_t pa, uint64_t n)
 {

@@ -2,7 +2,7 @@
  * test_init.c - mm_init: arenas from the memory map, reserved ranges,
  * metadata placement, holes, RAM above 4 GiB, bad input.
  */
-#include "mm_test.h"
+#include "tests/mm/mm_test.h"
 
 static uint64_t meta_pages(uint64_t span_frames)
 {

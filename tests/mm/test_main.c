@@ -2,7 +2,7 @@
  * test_main.c - the allocator's unit tests (suite `mm`), single-threaded
  * except where a test switches the calling thread's CPU index.
  */
-#include "mm_test.h"
+#include "tests/mm/mm_test.h"
 
 /* The ASan+UBSan build reports as mm/asan/<test>. */
 #ifndef MM_TEST_SUITE

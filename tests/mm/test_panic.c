@@ -7,7 +7,7 @@
  * The checks run before the allocator changes anything, so after a caught
  * panic the state is still consistent (mm_check proves it).
  */
-#include "mm_test.h"
+#include "tests/mm/mm_test.h"
 
 static bool fresh(void)
 {

@@ -2,7 +2,7 @@
  * test_pcp.c - per-CPU caches: hit path, batch refill and drain, remote
  * frees, the cache-off mode, runtime configuration, CPUs without a cache.
  */
-#include "mm_test.h"
+#include "tests/mm/mm_test.h"
 
 static void pcp_refill_hit_and_drain(void)
 {

@@ -5,7 +5,7 @@
  * when memory runs out, frame_from_unused inside a cached block, and DEBUG
  * poisoning of cached blocks.
  */
-#include "mm_test.h"
+#include "tests/mm/mm_test.h"
 
 static void pcp_high_block_reused_by_its_cpu(void)
 {

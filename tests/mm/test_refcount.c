@@ -3,7 +3,7 @@
  * unique -> shared, frame_from_unused / frame_from_in_use and their error
  * codes, owner tags.
  */
-#include "mm_test.h"
+#include "tests/mm/mm_test.h"
 
 static void refcount_alloc_states(void)
 {

@@ -3,7 +3,7 @@
 plots, comparisons, and - when build/kernel.elf runs the benchmarks - the
 end-to-end checks against the real kernel (determinism under icount, the
 regression detector catching test_slow_hit).  Output in the protocol of
-scripts/testrun.py.  `test_results.py WORD` runs only the tests whose name
+tests/harness/testrun.py.  `test_results.py WORD` runs only the tests whose name
 contains WORD."""
 import os
 import sys
@@ -12,7 +12,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import ROOT, Skipped  # noqa: E402
 
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
 import testlib  # noqa: E402
 import test_extract  # noqa: E402
 import test_bench  # noqa: E402

@@ -15,18 +15,18 @@
  * come from the TSC: per AP from its first STARTUP IPI to the moment the
  * BSP saw it online, in total from the first INIT to the last AP online.
  */
-#include "smp.h"
+#include "arch/x86_64/smp/smp.h"
 
 #include <stddef.h>
 
-#include "apic.h"
-#include "console.h"
-#include "exit.h"
-#include "gdt.h"
-#include "paging.h"
-#include "smp_int.h"
-#include "trap.h"
-#include "x86.h"
+#include "arch/x86_64/apic.h"
+#include "kernel/console.h"
+#include "kernel/exit.h"
+#include "arch/x86_64/gdt.h"
+#include "arch/x86_64/paging.h"
+#include "arch/x86_64/smp/smp_int.h"
+#include "arch/x86_64/trap.h"
+#include "arch/x86_64/x86.h"
 
 #define KIB 1024u
 #define TRAMP_LOW_LIMIT (640 * KIB) /* conventional memory ends; EBDA/VGA above */

@@ -1,6 +1,6 @@
 /*
  * smp.h - bringing up every CPU the ACPI MADT lists, and the work dispatch
- * behind plat_run_on_cpus() / plat_smp_info() (include/platform.h).
+ * behind plat_run_on_cpus() / plat_smp_info() (include/plat/platform.h).
  *
  * Boot order (kernel/main.c):
  *   smp_configure(cl)            before cmdline_finish(): reads the smp_* and
@@ -46,9 +46,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "boot.h"
-#include "cmdline.h"
-#include "mb2.h"
+#include "kernel/boot.h"
+#include "lib/cmdline.h"
+#include "lib/mb2.h"
 
 /* Reads the command-line keys above (errors are recorded in cl). */
 void smp_configure(struct cmdline *cl);

@@ -41,12 +41,12 @@
  */
 #include <stdatomic.h>
 
-#include "apic.h"
-#include "barrier.h"
-#include "console.h"
-#include "exit.h"
-#include "smp_int.h"
-#include "trap.h"
+#include "arch/x86_64/apic.h"
+#include "plat/barrier.h"
+#include "kernel/console.h"
+#include "kernel/exit.h"
+#include "arch/x86_64/smp/smp_int.h"
+#include "arch/x86_64/trap.h"
 
 #define MAX_SKEW_SAMPLES 64
 #define MIN_SKEW_SAMPLES 3

@@ -35,11 +35,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "acpi.h"
-#include "mb2.h"
-#include "percpu.h"
-#include "platform.h"
-#include "trampoline.h"
+#include "lib/acpi_tables.h"
+#include "lib/mb2.h"
+#include "arch/x86_64/percpu.h"
+#include "plat/platform.h"
+#include "arch/x86_64/smp/trampoline.h"
 
 #define SMP_AP_STACK_SIZE 0x4000 /* 16 KiB, like the BSP's boot stack */
 /* AP stacks have no guard page (they live in the kernel image's large

@@ -11,15 +11,15 @@
  * are checked on bytes that cannot change underneath (and test_madt_corrupt
  * can damage the copy, not the firmware's table).
  */
-#include "acpi.h"
-#include "apic.h"
-#include "console.h"
-#include "exit.h"
-#include "layout.h"
-#include "paging.h"
-#include "platform.h"
-#include "smp.h"
-#include "smp_int.h"
+#include "lib/acpi_tables.h"
+#include "arch/x86_64/apic.h"
+#include "kernel/console.h"
+#include "kernel/exit.h"
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/paging.h"
+#include "plat/platform.h"
+#include "arch/x86_64/smp/smp.h"
+#include "arch/x86_64/smp/smp_int.h"
 
 #define MADT_COPY_MAX 0x10000 /* 64 KiB: 4000 x2APIC records */
 #define CORRUPT_XOR 0x5a      /* any non-zero value breaks the checksum */

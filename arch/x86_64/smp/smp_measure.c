@@ -5,9 +5,9 @@
  */
 #include <stdatomic.h>
 
-#include "apic.h"
-#include "console.h"
-#include "smp_int.h"
+#include "arch/x86_64/apic.h"
+#include "kernel/console.h"
+#include "arch/x86_64/smp/smp_int.h"
 
 #define TSC_MIN_ROUNDS 8            /* ping-pongs per AP; the shortest one counts */
 #define TSC_MAX_ROUNDS 64

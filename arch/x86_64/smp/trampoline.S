@@ -21,8 +21,8 @@
  * An AP whose APIC id is in no slot halts with interrupts off; the BSP
  * reports it when its wait times out.
  */
-#include "trampoline.h"
-#include "x86.h"
+#include "arch/x86_64/smp/trampoline.h"
+#include "arch/x86_64/x86.h"
 
 #define DATA(field) (TRAMP_DATA + (field))
 

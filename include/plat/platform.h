@@ -45,7 +45,13 @@ typedef uint64_t plat_irqstate_t;
  *   void    *plat_phys_to_virt(uint64_t pa);
  *   uint64_t plat_virt_to_phys(const void *va);
  */
-#include "platform_impl.h"
+/* The implementation is chosen by the build, which names its header:
+ * -DPLAT_IMPL_H='"arch/x86_64/platform_impl.h"' (kernel) or
+ * '"tests/host/platform_impl.h"' (host library). */
+#ifndef PLAT_IMPL_H
+#error "PLAT_IMPL_H must name the platform implementation header"
+#endif
+#include PLAT_IMPL_H
 
 /* TSC frequency in kHz (calibrated once at boot; host: measured at start). */
 uint64_t plat_tsc_khz(void);

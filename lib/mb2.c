@@ -31,8 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fmt.h"
-#include "mb2.h"
+#include "lib/fmt.h"
+#include "lib/mb2.h"
 
 #define HEADER_SIZE 8     /* total_size, reserved */
 #define TAG_HEADER_SIZE 8 /* type, size */

@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cmdline.h"
-#include "fmt.h"
+#include "lib/cmdline.h"
+#include "lib/fmt.h"
 
 /* Values longer than this are shortened (with "...") inside error lines so
  * that one absurd word cannot crowd every other message out of cl->error. */

@@ -21,7 +21,7 @@
  *                   number of frames and every one is UNUSED afterwards
  *                   (a double free panics in mm/).
  */
-#include "bench_int.h"
+#include "bench/bench_int.h"
 
 enum rc_kind {
     RC_SHARED,

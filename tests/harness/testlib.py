@@ -1,4 +1,4 @@
-"""Result lines for Python test suites, in the protocol of scripts/testrun.py."""
+"""Result lines for Python test suites, in the protocol of tests/harness/testrun.py."""
 import sys
 import traceback
 

@@ -1,5 +1,5 @@
 /*
- * test_fmt.c - kernel/fmt.c against the host C library (glibc).
+ * test_fmt.c - lib/fmt.c against the host C library (glibc).
  *
  * fmt promises glibc's output for its subset, so the oracle is glibc's own
  * snprintf: a hand-written table (every conversion, flag, length modifier,
@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "fmt.h"
+#include "tests/harness/check.h"
+#include "lib/fmt.h"
 
-CHECK_SUITE("unit");
+CHECK_SUITE("lib");
 
 #define OUT_MAX 4096
 

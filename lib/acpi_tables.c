@@ -4,11 +4,11 @@
  * Every multi-byte field is read with a byte copy: tables are packed and
  * records are not aligned, so no structure is ever overlaid on them.
  */
-#include "acpi.h"
+#include "lib/acpi_tables.h"
 
 #include <stdarg.h>
 
-#include "platform.h"
+#include "plat/platform.h"
 
 /* RSDP layout (ACPI 6.5 section 5.2.5.3). */
 #define RSDP_SIG "RSD PTR "

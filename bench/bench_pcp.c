@@ -28,7 +28,7 @@
  * test_slow_hit=<cycles> adds a busy-wait after each cache hit inside the
  * timed loop (to test the host's regression detection).
  */
-#include "bench_int.h"
+#include "bench/bench_int.h"
 
 enum pcp_kind { PCP_PAIRS, PCP_BATCH, PCP_REMOTE, PCP_RANDOM, PCP_KINDS };
 static const char *const pcp_case[PCP_KINDS] = {"pairs", "batch", "remote", "random"};

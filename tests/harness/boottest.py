@@ -1,4 +1,4 @@
-"""What the QEMU boot suites (tests/boot, tests/smp) share: a boot case, the
+"""What the QEMU boot suites (tests/kernel, tests/arch, tests/bench) share: a boot case, the
 parallel build-boot-judge loop, and repeated one-at-a-time boots for figures.
 
 A Boot names a command line, a machine (SMP, memory, CPU model, icount), the
@@ -11,8 +11,11 @@ import argparse
 import concurrent.futures
 import os
 import re
+import sys
 
-import qemu
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "scripts"))
+import qemu  # noqa: E402
 
 
 class Boot:

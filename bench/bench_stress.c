@@ -29,8 +29,8 @@
  * sets a free frame (in CPU 0's cache) to UNIQUE behind the allocator's back
  * at the middle epoch's barrier; mm_check must report it.
  */
-#include "barrier.h"
-#include "bench_int.h"
+#include "plat/barrier.h"
+#include "bench/bench_int.h"
 
 #define STRESS_ITEMS 256
 #define MAILBOX_SLOTS 64

@@ -5,7 +5,7 @@ Each suite is a make target `suite-<name>` that prints, one per line,
     PASS <suite>/<test>
     FAIL <suite>/<test>: <why>
     SKIP <suite>/<test>: <why>
-(tests/check.h does this for C programs, scripts/testlib.py for Python).
+(tests/harness/check.h does this for C programs, tests/harness/testlib.py for Python).
 A suite that exits non-zero without printing a FAIL line, or prints no
 result at all, counts as one failure, so a crash can never pass silently.
 The last line is the summary `N passed, N failed, N skipped`; the exit status

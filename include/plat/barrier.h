@@ -13,7 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "platform.h"
+#include "plat/platform.h"
 
 struct barrier {
     _Alignas(CACHE_LINE_SIZE) atomic_uint remaining;

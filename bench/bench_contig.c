@@ -25,7 +25,7 @@
  * free_blocks_before/after and frag_index (Gorman's unusable free space
  * index) by order, param order=<o>.
  */
-#include "bench_int.h"
+#include "bench/bench_int.h"
 
 enum { CNT_OK, CNT_NOMEM, CNT_ERRORS, CNT_MISALIGNED };
 

@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fmt.h"
+#include "lib/fmt.h"
 
 /* %zd reads the signed type of size_t's width; C has no name for it, but
  * ptrdiff_t is that type on every ABI this code targets. */

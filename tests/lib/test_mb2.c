@@ -1,5 +1,5 @@
 /*
- * test_mb2.c - kernel/mb2.c on crafted Multiboot2 boot information.
+ * test_mb2.c - lib/mb2.c on crafted Multiboot2 boot information.
  *
  * A small builder writes tags the way GRUB lays them out (8-byte aligned,
  * size excluding padding, end tag last).  Each malformed case checks the
@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "mb2.h"
+#include "tests/harness/check.h"
+#include "lib/mb2.h"
 
-CHECK_SUITE("unit");
+CHECK_SUITE("lib");
 
 struct builder {
     _Alignas(8) uint8_t buf[8192];

@@ -1,5 +1,5 @@
 /*
- * test_cmdline.c - kernel/cmdline.c: splitting, every getter's valid,
+ * test_cmdline.c - lib/cmdline.c: splitting, every getter's valid,
  * invalid and absent cases and range edges, and the error text the boot code
  * prints (checked line by line, since users read exactly these lines).
  */
@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "check.h"
-#include "cmdline.h"
+#include "tests/harness/check.h"
+#include "lib/cmdline.h"
 
-CHECK_SUITE("unit");
+CHECK_SUITE("lib");
 
 static struct cmdline cl;
 

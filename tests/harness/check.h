@@ -1,7 +1,7 @@
 /*
  * check.h - the tiny host test harness shared by every C test program.
  *
- * Output protocol (read by scripts/testrun.py, see tests/README.md):
+ * Output protocol (read by tests/harness/testrun.py, see tests/README.md):
  *   PASS <suite>/<test>
  *   FAIL <suite>/<test>: <why>
  *   SKIP <suite>/<test>: <why>

@@ -1,5 +1,5 @@
 /*
- * test_acpi.c - host tests of kernel/acpi.c on crafted tables.
+ * test_acpi_tables.c - host tests of lib/acpi_tables.c on crafted tables.
  *
  * A small array stands in for physical memory (tables live at MEM_BASE and
  * up); the map callback refuses anything outside it, like an unmapped
@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../check.h"
-#include "acpi.h"
+#include "tests/harness/check.h"
+#include "lib/acpi_tables.h"
 
-CHECK_SUITE("smp");
+CHECK_SUITE("lib");
 
 #define MEM_BASE 0x000e0000u
 #define MEM_SIZE (1u << 18)
@@ -519,7 +519,7 @@ static void mutated_madts_never_crash(void)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1) /* "smp/san" for the sanitizer build */
+    if (argc > 1) /* "lib/san" for the sanitizer build */
         check_state.suite = argv[1];
     RUN(valid_rsdt_madt);
     RUN(bad_checksum_table_ignored);

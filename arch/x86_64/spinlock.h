@@ -10,7 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "platform.h"
+#include "plat/platform.h"
 
 struct spinlock {
     atomic_bool locked;

@@ -8,7 +8,7 @@
  * bringup_total_ns, ap_start_ns (param cpu=<i>), apic_id (param cpu=<i>),
  * barrier_skew_cycles, tsc_skew_cycles.
  */
-#include "bench_int.h"
+#include "bench/bench_int.h"
 
 void bench_smp(void)
 {

@@ -4,11 +4,11 @@
  */
 #include <stdarg.h>
 
-#include "console.h"
-#include "fmt.h"
-#include "panic.h"
-#include "platform.h"
-#include "tsc.h"
+#include "kernel/console.h"
+#include "lib/fmt.h"
+#include "kernel/panic.h"
+#include "plat/platform.h"
+#include "arch/x86_64/tsc.h"
 
 uint64_t plat_tsc_khz(void)
 {
