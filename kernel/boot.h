@@ -15,10 +15,7 @@
 
 #include "lib/cmdline.h"
 #include "lib/mb2.h"
-
-struct phys_range {
-    uint64_t base, end; /* [base, end) */
-};
+#include "lib/phys_range.h"
 
 /* Validates the loader's handover (magic, size) and parses the Multiboot2
  * information; panics naming the problem when it is malformed. */

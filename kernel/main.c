@@ -49,11 +49,8 @@ static void mm_start(const struct bench_config *bench, const struct phys_range *
         cfg.pcp.capacity = bench->pcp_capacity;
         cfg.pcp.batch = bench->pcp_batch ? bench->pcp_batch : (bench->pcp_capacity + 3) / 4;
     }
-    _Static_assert(sizeof(struct phys_range) == sizeof(struct mm_range),
-                   "boot ranges are passed to mm_init as they are");
     char err[160];
-    if (!mm_init((const struct mm_range *)usable, n_usable, (const struct mm_range *)reserved,
-                 n_reserved, &cfg, err, sizeof err)) {
+    if (!mm_init(usable, n_usable, reserved, n_reserved, &cfg, err, sizeof err)) {
         /* Bad input (memory map), not a kernel bug: a failed check, like a bad MADT. */
         kprintf("mm: cannot build the frame allocator: %s\n", err);
         kernel_exit(EXIT_CHECK_FAILED);

@@ -30,10 +30,10 @@ struct mm_state mm;
 struct arena mm_arenas[MM_MAX_ARENAS];
 
 /* Boot-time scratch: mm_init runs alone. */
-static struct mm_range usable_r[MM_MAX_RANGES], reserved_r[MM_MAX_RANGES];
-static struct mm_range free_r[2 * MM_MAX_RANGES];
-static struct mm_range span_r[MM_MAX_RANGES];
-static struct mm_range meta_r[MM_MAX_ARENAS];
+static struct phys_range usable_r[MM_MAX_RANGES], reserved_r[MM_MAX_RANGES];
+static struct phys_range free_r[2 * MM_MAX_RANGES];
+static struct phys_range span_r[MM_MAX_RANGES];
+static struct phys_range meta_r[MM_MAX_ARENAS];
 
 static bool fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -48,10 +48,10 @@ static bool fail(char *err, size_t errlen, const char *fmt, ...)
     return false;
 }
 
-static void sort_ranges(struct mm_range *r, unsigned n)
+static void sort_ranges(struct phys_range *r, unsigned n)
 {
     for (unsigned i = 1; i < n; i++) {
-        struct mm_range x = r[i];
+        struct phys_range x = r[i];
         unsigned j = i;
         while (j > 0 && r[j - 1].base > x.base) {
             r[j] = r[j - 1];
@@ -62,7 +62,7 @@ static void sort_ranges(struct mm_range *r, unsigned n)
 }
 
 /* Sorted; merges overlapping or touching ranges; returns the new count. */
-static unsigned merge_ranges(struct mm_range *r, unsigned n)
+static unsigned merge_ranges(struct phys_range *r, unsigned n)
 {
     unsigned out = 0;
     sort_ranges(r, n);
@@ -78,7 +78,7 @@ static unsigned merge_ranges(struct mm_range *r, unsigned n)
 }
 
 /* Copies and page-rounds one list (inward for usable, outward for reserved). */
-static bool normalise(const struct mm_range *in, unsigned n, struct mm_range *out, unsigned *n_out,
+static bool normalise(const struct phys_range *in, unsigned n, struct phys_range *out, unsigned *n_out,
                       bool inward, const char *what, char *err, size_t errlen)
 {
     if (n > MM_MAX_RANGES)
@@ -103,15 +103,15 @@ static bool normalise(const struct mm_range *in, unsigned n, struct mm_range *ou
             e = (e + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
         }
         if (b < e)
-            out[k++] = (struct mm_range){b, e};
+            out[k++] = (struct phys_range){b, e};
     }
     *n_out = merge_ranges(out, k);
     return true;
 }
 
 /* free = usable - reserved (both sorted and merged). */
-static unsigned subtract(const struct mm_range *u, unsigned nu, const struct mm_range *r,
-                         unsigned nr, struct mm_range *out)
+static unsigned subtract(const struct phys_range *u, unsigned nu, const struct phys_range *r,
+                         unsigned nr, struct phys_range *out)
 {
     unsigned k = 0, j = 0;
     for (unsigned i = 0; i < nu; i++) {
@@ -120,18 +120,18 @@ static unsigned subtract(const struct mm_range *u, unsigned nu, const struct mm_
             j++;
         for (unsigned t = j; t < nr && r[t].base < e && b < e; t++) {
             if (r[t].base > b)
-                out[k++] = (struct mm_range){b, r[t].base};
+                out[k++] = (struct phys_range){b, r[t].base};
             if (r[t].end > b)
                 b = r[t].end;
         }
         if (b < e)
-            out[k++] = (struct mm_range){b, e};
+            out[k++] = (struct phys_range){b, e};
     }
     return k;
 }
 
 /* One span per usable region that has free frames: [first free, last free). */
-static unsigned make_spans(const struct mm_range *u, unsigned nu, const struct mm_range *f,
+static unsigned make_spans(const struct phys_range *u, unsigned nu, const struct phys_range *f,
                            unsigned nf)
 {
     unsigned n = 0, j = 0;
@@ -144,7 +144,7 @@ static unsigned make_spans(const struct mm_range *u, unsigned nu, const struct m
                 hi = f[j].end;
         }
         if (lo < hi)
-            span_r[n++] = (struct mm_range){lo, hi};
+            span_r[n++] = (struct phys_range){lo, hi};
     }
     while (n > MM_MAX_ARENAS) {
         unsigned best = 0;
@@ -178,7 +178,7 @@ static bool bump_alloc(uint64_t bytes, unsigned nf, uint64_t *pa)
     return true;
 }
 
-static void set_flags_in(struct arena *a, const struct mm_range *r, unsigned n, uint32_t flags)
+static void set_flags_in(struct arena *a, const struct phys_range *r, unsigned n, uint32_t flags)
 {
     for (unsigned i = 0; i < n; i++) {
         uint64_t b = r[i].base >> PAGE_SHIFT, e = r[i].end >> PAGE_SHIFT;
@@ -232,7 +232,7 @@ static void arena_setup(unsigned i, uint64_t meta_pa, unsigned nu, unsigned nf)
     a->lock.stats = (struct mm_lock_stats){0};
 }
 
-bool mm_init(const struct mm_range *usable, unsigned n_usable, const struct mm_range *reserved,
+bool mm_init(const struct phys_range *usable, unsigned n_usable, const struct phys_range *reserved,
              unsigned n_reserved, const struct mm_config *cfg, char *err, size_t errlen)
 {
     unsigned nu, nr, nf, ns;
@@ -269,7 +269,7 @@ bool mm_init(const struct mm_range *usable, unsigned n_usable, const struct mm_r
             return fail(err, errlen, "no free range can hold the %llu KiB metadata array of "
                         "arena [%#llx, %#llx)", (unsigned long long)(bytes >> 10),
                         (unsigned long long)span_r[i].base, (unsigned long long)span_r[i].end);
-        meta_r[i] = (struct mm_range){pa, pa + bytes};
+        meta_r[i] = (struct phys_range){pa, pa + bytes};
         meta_bytes += bytes;
     }
 

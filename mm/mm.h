@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/phys_range.h"
 #include "plat/platform.h"
 
 #define MM_MAX_ORDER 10 /* largest buddy block: 2^10 frames = 4 MiB */
@@ -45,10 +46,6 @@ const char *frame_error_name(enum frame_error e);
 
 /* ---- initialisation ------------------------------------------------------ */
 
-struct mm_range {
-    uint64_t base, end; /* physical [base, end) */
-};
-
 struct pcp_config {
     bool enabled;       /* false: every operation goes to the buddy allocator */
     unsigned capacity;  /* frames a CPU's cache holds at most */
@@ -70,8 +67,8 @@ void mm_default_config(struct mm_config *cfg);
  * or page aligned (usable ones are shrunk inward, reserved ones grown
  * outward).  Returns false with a message in err when nothing usable remains
  * or the configuration is invalid. */
-bool mm_init(const struct mm_range *usable, unsigned n_usable,
-             const struct mm_range *reserved, unsigned n_reserved,
+bool mm_init(const struct phys_range *usable, unsigned n_usable,
+             const struct phys_range *reserved, unsigned n_reserved,
              const struct mm_config *cfg, char *err, size_t errlen);
 
 /* ---- single frames and the refcount protocol ---------------------------- */

@@ -76,7 +76,7 @@ int main(int argc, char **argv)
     struct mm_config mcfg;
     mm_default_config(&mcfg);
     mcfg.max_cpus = cpus;
-    struct mm_range usable = {PHYS_BASE, PHYS_BASE + ((uint64_t)mem_mib << 20)};
+    struct phys_range usable = {PHYS_BASE, PHYS_BASE + ((uint64_t)mem_mib << 20)};
     char err[256];
     if (!mm_init(&usable, 1, NULL, 0, &mcfg, err, sizeof err)) {
         fprintf(stderr, "bench_host: mm_init: %s\n", err);

@@ -163,7 +163,7 @@ static void measure(struct job *j, unsigned threads, double *median, double *min
 
 static void init_memory(const struct pcp_config *pcp)
 {
-    struct mm_range u = {1 * GiB, 3 * GiB}; /* 2 GiB, 32 MiB of metadata */
+    struct phys_range u = {1 * GiB, 3 * GiB}; /* 2 GiB, 32 MiB of metadata */
     struct mm_config cfg;
     mm_default_config(&cfg);
     cfg.max_cpus = MAX_THREADS;

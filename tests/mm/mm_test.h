@@ -21,7 +21,7 @@
 
 /* mm_init with the default configuration (max_cpus MT_CPUS); a failure is a
  * test failure carrying mm_init's message. */
-static inline bool mt_init_cfg(const struct mm_range *u, unsigned nu, const struct mm_range *r,
+static inline bool mt_init_cfg(const struct phys_range *u, unsigned nu, const struct phys_range *r,
                                unsigned nr, const struct mm_config *cfg_in)
 {
     char err[256];
@@ -38,7 +38,7 @@ static inline bool mt_init_cfg(const struct mm_range *u, unsigned nu, const stru
     return ok;
 }
 
-static inline bool mt_init(const struct mm_range *u, unsigned nu, const struct mm_range *r,
+static inline bool mt_init(const struct phys_range *u, unsigned nu, const struct phys_range *r,
                            unsigned nr)
 {
     return mt_init_cfg(u, nu, r, nr, NULL);
@@ -47,7 +47,7 @@ static inline bool mt_init(const struct mm_range *u, unsigned nu, const struct m
 /* One usable range, nothing reserved. */
 static inline bool mt_init1(uint64_t base, uint64_t size)
 {
-    struct mm_range u = {base, base + size};
+    struct phys_range u = {base, base + size};
     return mt_init(&u, 1, NULL, 0);
 }
 
@@ -81,7 +81,7 @@ static inline bool mt_init_pcp(unsigned capacity, unsigned batch)
     cfg.max_cpus = MT_CPUS;
     cfg.pcp.capacity = capacity;
     cfg.pcp.batch = batch;
-    struct mm_range u = {16 * MiB, 48 * MiB};
+    struct phys_range u = {16 * MiB, 48 * MiB};
     return mt_init_cfg(&u, 1, NULL, 0, &cfg);
 }
 

@@ -121,7 +121,7 @@ static unsigned runs(const bool *in, uint64_t (*out)[2], unsigned max)
     return n;
 }
 
-static struct mm_range window_range(struct reader *r, bool big)
+static struct phys_range window_range(struct reader *r, bool big)
 {
     bool high = !big && (rd8(r) & 1);
     uint64_t w = high ? HIGH_FRAMES : LOW_FRAMES;
@@ -138,12 +138,12 @@ static struct mm_range window_range(struct reader *r, bool big)
         base += rd8(r) * 16;
     if ((edge & 2) && end - base > PAGE_SIZE)
         end -= rd8(r) * 16;
-    return (struct mm_range){base, end};
+    return (struct phys_range){base, end};
 }
 
 static int setup(struct reader *r)
 {
-    struct mm_range u[4], res[3];
+    struct phys_range u[4], res[3];
     unsigned nu = 1 + rd8(r) % 4, nr = rd8(r) % 4;
     for (unsigned i = 0; i < nu; i++)
         u[i] = window_range(r, i == 0);

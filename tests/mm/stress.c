@@ -298,8 +298,8 @@ static void check_epoch(unsigned epoch)
 
 static void stress(void)
 {
-    struct mm_range u[] = {{16 * MiB, 48 * MiB}, {4 * GiB, 4 * GiB + 16 * MiB}};
-    struct mm_range r[] = {{20 * MiB, 20 * MiB + 3 * PAGE_SIZE}};
+    struct phys_range u[] = {{16 * MiB, 48 * MiB}, {4 * GiB, 4 * GiB + 16 * MiB}};
+    struct phys_range r[] = {{20 * MiB, 20 * MiB + 3 * PAGE_SIZE}};
     struct mm_config cfg;
     mm_default_config(&cfg);
     cfg.max_cpus = n_cpus;

@@ -127,7 +127,7 @@ static void buddy_unaligned_arena_edges(void)
 {
     /* pfns [3, 3 + 3000): no max-order block fits between the odd edges
      * except where alignment allows; blocks never cross either edge. */
-    struct mm_range u = {3 * PAGE_SIZE, (3 + 3000) * PAGE_SIZE};
+    struct phys_range u = {3 * PAGE_SIZE, (3 + 3000) * PAGE_SIZE};
     if (!mt_init(&u, 1, NULL, 0))
         return;
     struct mm_stats st = mt_stats();

@@ -65,7 +65,7 @@ static void init_single_arena(void)
 
 static void init_merges_adjacent_and_overlapping(void)
 {
-    struct mm_range u[] = {{40 * MiB, 50 * MiB}, {16 * MiB, 32 * MiB}, {32 * MiB, 44 * MiB}};
+    struct phys_range u[] = {{40 * MiB, 50 * MiB}, {16 * MiB, 32 * MiB}, {32 * MiB, 44 * MiB}};
     if (!mt_init(u, 3, NULL, 0))
         return;
     struct mm_stats st = mt_stats();
@@ -78,7 +78,7 @@ static void init_merges_adjacent_and_overlapping(void)
 /* A PC-like map: low memory, a 3-4 GiB PCI hole, RAM above 4 GiB. */
 static void init_holes_and_high_ram(void)
 {
-    struct mm_range u[] = {
+    struct phys_range u[] = {
         {0x1000, 0x9fc00},           /* below 640 KiB, last frame partial */
         {1 * MiB, 512 * MiB},
         {4 * GiB, 4 * GiB + 256 * MiB},
@@ -133,8 +133,8 @@ static void init_top_of_host_memory(void)
 
 static void init_reserved_ranges_excluded(void)
 {
-    struct mm_range u[] = {{0, 640 * KiB}, {1 * MiB, 128 * MiB}};
-    struct mm_range r[] = {
+    struct phys_range u[] = {{0, 640 * KiB}, {1 * MiB, 128 * MiB}};
+    struct phys_range r[] = {
         {0x8000, 0x9000},             /* AP trampoline page */
         {1 * MiB, 3 * MiB + 100},     /* kernel image, unaligned end: grown outward */
         {10 * MiB + 5, 10 * MiB + 6}, /* Multiboot2 info: one byte reserves its frame */
@@ -180,7 +180,7 @@ static void init_unaligned_edges(void)
 {
     /* Usable edges shrink inward; the arena starts at an odd pfn, so the
      * first blocks are small and no block crosses either edge. */
-    struct mm_range u = {0x1234567, 0x1234567 + 9 * MiB + 77};
+    struct phys_range u = {0x1234567, 0x1234567 + 9 * MiB + 77};
     if (!mt_init(&u, 1, NULL, 0))
         return;
     struct mm_stats st = mt_stats();
@@ -203,9 +203,9 @@ static void init_unaligned_edges(void)
 
 static void init_many_regions_join_spans(void)
 {
-    struct mm_range u[40];
+    struct phys_range u[40];
     for (unsigned i = 0; i < 40; i++)
-        u[i] = (struct mm_range){i * 8 * MiB, i * 8 * MiB + 2 * MiB};
+        u[i] = (struct phys_range){i * 8 * MiB, i * 8 * MiB + 2 * MiB};
     u[0].base = PAGE_SIZE;
     if (!mt_init(u, 40, NULL, 0))
         return;
@@ -231,10 +231,10 @@ static void init_rejects_bad_input(void)
     char err[256];
     struct mm_config cfg;
     mm_default_config(&cfg);
-    struct mm_range ok = {16 * MiB, 32 * MiB};
-    struct mm_range inverted = {32 * MiB, 16 * MiB};
-    struct mm_range tiny = {16 * MiB + 1, 16 * MiB + 4095};
-    struct mm_range huge = {0, (uint64_t)1 << 60};
+    struct phys_range ok = {16 * MiB, 32 * MiB};
+    struct phys_range inverted = {32 * MiB, 16 * MiB};
+    struct phys_range tiny = {16 * MiB + 1, 16 * MiB + 4095};
+    struct phys_range huge = {0, (uint64_t)1 << 60};
 
     CHECK(!mm_init(&inverted, 1, NULL, 0, &cfg, err, sizeof err));
     CHECKF(strstr(err, "ends before it starts"), "%s", err);
@@ -247,9 +247,9 @@ static void init_rejects_bad_input(void)
     CHECKF(strstr(err, "52-bit"), "%s", err);
     CHECK(!mm_init(&ok, 1, &inverted, 1, &cfg, err, sizeof err));
     CHECKF(strstr(err, "reserved range 0"), "%s", err);
-    static struct mm_range many[200];
+    static struct phys_range many[200];
     for (unsigned i = 0; i < 200; i++)
-        many[i] = (struct mm_range){i * MiB, i * MiB + PAGE_SIZE};
+        many[i] = (struct phys_range){i * MiB, i * MiB + PAGE_SIZE};
     CHECK(!mm_init(many, 200, NULL, 0, &cfg, err, sizeof err));
     CHECKF(strstr(err, "at most"), "%s", err);
 
@@ -276,7 +276,7 @@ static void init_rejects_bad_input(void)
 static void init_tiny_memory(void)
 {
     /* Two frames: one holds the metadata, one is handed out. */
-    struct mm_range u = {1 * MiB, 1 * MiB + 2 * PAGE_SIZE};
+    struct phys_range u = {1 * MiB, 1 * MiB + 2 * PAGE_SIZE};
     if (!mt_init(&u, 1, NULL, 0))
         return;
     CHECK_EQ_U(mt_stats().total_frames, 1);

@@ -151,7 +151,7 @@ static void pcp_cpu_without_a_cache(void)
     struct mm_config cfg;
     mm_default_config(&cfg);
     cfg.max_cpus = 2;
-    struct mm_range u = {16 * MiB, 32 * MiB};
+    struct phys_range u = {16 * MiB, 32 * MiB};
     if (!mt_init_cfg(&u, 1, NULL, 0, &cfg))
         return;
     host_set_cpu(5);
