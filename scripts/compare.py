@@ -44,11 +44,13 @@ missing figure, 2 the runs cannot be compared (different SMP, accelerator,
 icount or profile; failed or unreadable runs).
 """
 import argparse
+import dataclasses
 import glob
 import math
 import os
 import statistics
 import sys
+from typing import Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import results  # noqa: E402
@@ -138,10 +140,17 @@ def relative_change(base, new):
 
 # ---- one metric --------------------------------------------------------------
 
+@dataclasses.dataclass
 class Verdict:
-    def __init__(self, key, unit, base, new, change, verdict, test, p=None):
-        self.key, self.unit, self.base, self.new = key, unit, base, new
-        self.change, self.verdict, self.test, self.p = change, verdict, test, p
+    """The judgement of one series: base and new figures, the test, the verdict."""
+    key: results.Key
+    unit: str
+    base: Optional[float]
+    new: Optional[float]
+    change: Optional[float]
+    verdict: str
+    test: str
+    p: Optional[float] = None
 
 
 def _direction_verdict(change, direction):
@@ -156,7 +165,7 @@ def judge(key, bl, nl, icount, min_effect=MIN_EFFECT, derived=False):
 
     A U-tested figure comes back with verdict 'pending' and its raw p-value:
     the decision waits for the correction over all tested figures (decide())."""
-    metric, cpus, unit = key[4], key[2], bl[0].unit
+    metric, cpus, unit = key.metric, key.cpus, bl[0].unit
     direction = results.direction(metric, unit)
     base = statistics.median(s.central() for s in bl)
     new = statistics.median(s.central() for s in nl)
@@ -212,7 +221,7 @@ def decide(verdicts, alpha=ALPHA, min_effect=MIN_EFFECT):
     tested = [v for v in verdicts if v.verdict == "pending"]
     for v, q in zip(tested, bh_adjust([v.p for v in tested])):
         significant = q < alpha and abs(v.change) >= min_effect
-        direction = results.direction(v.key[4], v.unit)
+        direction = results.direction(v.key.metric, v.unit)
         v.verdict = _direction_verdict(v.change, direction) if significant else "unchanged"
         if significant and v.test.startswith("U(runs)"):
             v.verdict += "?"  # runs of one boot: suspected, see the module comment
@@ -244,7 +253,8 @@ def side_series(runs, benches):
         series = results.group(r for r in run.rows if r.bench in benches)
         sampled = {k for k, s in series.items() if s.samples}
         for k, s in series.items():
-            if results.is_aggregate(k[4]) and k[:4] + (results.aggregate_base(k[4]),) in sampled:
+            if results.is_aggregate(k.metric) and \
+                    k.with_metric(results.aggregate_base(k.metric)) in sampled:
                 continue
             out.setdefault(k, []).append(s)
     return out
@@ -283,8 +293,8 @@ def compare_runs(base, new, alpha=ALPHA, min_effect=MIN_EFFECT):
             continue
         # cycles_per_op and mops are the ns_per_op measurement in other units:
         # in timing mode only ns_per_op is judged, so one change counts once.
-        derived = not icount and key[4] in DERIVED and \
-            key[:4] + ("ns_per_op",) in bs and key[:4] + ("ns_per_op",) in ns
+        derived = not icount and key.metric in DERIVED and \
+            key.with_metric("ns_per_op") in bs and key.with_metric("ns_per_op") in ns
         out.append(judge(key, b, n, icount, min_effect, derived))
     for key, n in ns.items():
         if key not in bs:
@@ -296,7 +306,7 @@ def compare_runs(base, new, alpha=ALPHA, min_effect=MIN_EFFECT):
 def render(verdicts, icount, changes_only=False):
     by_metric = {}
     for v in verdicts:
-        by_metric.setdefault(v.key[4], []).append(v)
+        by_metric.setdefault(v.key.metric, []).append(v)
     out = []
     for metric, vs in by_metric.items():
         if changes_only:
@@ -312,7 +322,7 @@ def render(verdicts, icount, changes_only=False):
         for v in vs:
             change = "-" if v.change is None else (
                 "inf" if math.isinf(v.change) else f"{v.change * 100:+.1f}%")
-            rows.append([v.key[0], v.key[1], v.key[2], v.key[3] or "-",
+            rows.append([v.key.bench, v.key.case, v.key.cpus, v.key.param or "-",
                          fmt_value(v.base, v.unit), fmt_value(v.new, v.unit), change,
                          v.test, v.verdict.upper() if v.verdict == "regressed" else v.verdict])
         out.append(f"\n{metric} ({unit}; {sense})")

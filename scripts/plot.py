@@ -120,7 +120,7 @@ def latency_cdf(run):
     unit, div = rows[0].unit, 1.0
     label = "instructions, " if results.display_unit(unit, run.icount) == "instr" else ""
     lo, hi = min(h.lo for h in rows if h.lo > 0), max(h.hi for h in rows)
-    hit_rates = {k[1:4]: s.central() for k, s in
+    hit_rates = {(k.case, k.cpus, k.param): s.central() for k, s in
                  results.group(run.select(bench="pcp", metric="hit_rate")).items()}
     cols = 1 if len(panels) == 1 else 2
     nrows = (len(panels) + cols - 1) // cols
@@ -175,8 +175,8 @@ def hitrate_vs_k(run):
     rows = [r for r in rows if r.cpus == cpus]
     series = results.group(rows)
     lines = {}
-    for (_, _, _, param, _), s in series.items():
-        p = results.parse_param(param)
+    for key, s in series.items():
+        p = results.parse_param(key.param)
         label = f"capacity {p['capacity']}" + (f", batch {p['batch']}" if "batch" in p else "")
         lines.setdefault((int(p["capacity"]), label), []).append((int(p["k"]), s.central()))
     title = f"Per-CPU cache hit rate vs K: alloc K frames, then free K ({cpus} CPU" + \
@@ -209,8 +209,8 @@ def refcount(run):
     if not series:
         raise Skip("no refcount ns_per_op rows")
     by_case = {}
-    for (_, case, cpus, _, _), s in series.items():
-        by_case.setdefault(case, []).append((cpus, s.central()))
+    for key, s in series.items():
+        by_case.setdefault(key.case, []).append((key.cpus, s.central()))
     unit = next(iter(series.values())).unit
     ylabel = f"{results.display_unit(unit, run.icount)} per operation (median of runs, log scale)"
     if run.icount:
@@ -244,9 +244,9 @@ def contig(run):
     rows = [r for r in rows if r.cpus == cpus]
     series = results.group(rows)
     data = {}
-    for (_, case, _, param, metric), s in series.items():
-        order = int(results.parse_param(param)["order"])
-        data.setdefault((case, metric), []).append((order, s.central()))
+    for key, s in series.items():
+        order = int(results.parse_param(key.param)["order"])
+        data.setdefault((key.case, key.metric), []).append((order, s.central()))
     lat = [v for (c, m), pts in data.items() if m != "success_rate" for _, v in pts]
     unit = next(r.unit for r in rows if r.metric != "success_rate") if lat else "ns"
     div, label = time_scale(max(lat) if lat else 1, unit, run.icount)
@@ -290,7 +290,8 @@ def bringup(run):
     if not rows:
         raise Skip("no smp ap_start_ns rows (a 1-CPU run has no APs)")
     series = results.group(rows)
-    pts = sorted((int(results.parse_param(k[3])["cpu"]), s.central()) for k, s in series.items())
+    pts = sorted((int(results.parse_param(k.param)["cpu"]), s.central())
+                 for k, s in series.items())
     div, label = time_scale(max(v for _, v in pts), rows[0].unit, run.icount)
     facts = {r.metric: r.value for r in run.rows if r.bench == "smp" and not r.params}
     extra = []

@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import statistics
+from typing import NamedTuple
 
 BENCHES = ("refcount", "pcp", "contig", "smp", "stress")
 PROFILES = ("full", "quick")
@@ -68,6 +69,31 @@ def format_param(params):
     return ";".join(f"{k}={v}" for k, v in params.items())
 
 
+class Point(NamedTuple):
+    """One measurement point: a benchmark case at a CPU count and parameters
+    (without `run=`); every metric of the point shares it."""
+    bench: str
+    case: str
+    cpus: int
+    param: str
+
+
+class Key(NamedTuple):
+    """One series: a metric of a point.  `param` is the base param (no `run=`)."""
+    bench: str
+    case: str
+    cpus: int
+    param: str
+    metric: str
+
+    @property
+    def point(self):
+        return Point(self.bench, self.case, self.cpus, self.param)
+
+    def with_metric(self, metric):
+        return self._replace(metric=metric)
+
+
 class Row:
     """One results.csv row; `base_param` is `param` without its `run=` pair."""
     __slots__ = ("bench", "case", "cpus", "param", "metric", "value", "unit",
@@ -83,7 +109,7 @@ class Row:
 
     @property
     def key(self):
-        return (self.bench, self.case, self.cpus, self.base_param, self.metric)
+        return Key(self.bench, self.case, self.cpus, self.base_param, self.metric)
 
 
 class HistRow:

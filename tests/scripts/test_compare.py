@@ -51,7 +51,7 @@ def test_ranks():
 
 
 def series(metric, unit, values, cpus=1):
-    key = ("refcount", "shared", cpus, "", metric)
+    key = results.Key("refcount", "shared", cpus, "", metric)
     s = results.Series(key, unit)
     if len(values) == 1:
         s.aggregate = values[0]
@@ -128,7 +128,7 @@ def test_multiple_comparisons():
 def test_boots_are_the_samples():
     """With several boots per side the per-boot figures are the samples: a
     shift between boots that the runs inside each boot hide is not a change."""
-    key = ("refcount", "shared", 2, "", "ns_per_op")
+    key = results.Key("refcount", "shared", 2, "", "ns_per_op")
 
     def boot(centre):
         s = results.Series(key, "ns")

@@ -88,18 +88,18 @@ def failed_log(root):
 def test_deterministic_single_cpu():
     a, b = perf_run("a"), perf_run("b")
     ra, rb = results.load_run(a), results.load_run(b)
-    sa = {k: s.values or [s.aggregate] for k, s in results.group(ra.rows).items() if k[2] == 1}
-    sb = {k: s.values or [s.aggregate] for k, s in results.group(rb.rows).items() if k[2] == 1}
+    sa = {k: s.values or [s.aggregate] for k, s in results.group(ra.rows).items() if k.cpus == 1}
+    sb = {k: s.values or [s.aggregate] for k, s in results.group(rb.rows).items() if k.cpus == 1}
     expect(sa, "no single-CPU figures in the run")
     differ = [k for k in sa if sa[k] != sb.get(k)]
     expect(not differ, f"{len(differ)} single-CPU figure(s) differ between two icount runs, "
                        f"e.g. {differ[:3]}: {[(sa[k], sb.get(k)) for k in differ[:3]]}")
     multi = results.group(ra.rows)
     other = results.group(rb.rows)
-    moved = [k for k, s in multi.items() if k[2] > 1 and k in other
+    moved = [k for k, s in multi.items() if k.cpus > 1 and k in other
              and (s.values or [s.aggregate]) != (other[k].values or [other[k].aggregate])]
     print(f"# determinism: {len(sa)} single-CPU series identical; {len(moved)} of "
-          f"{sum(1 for k in multi if k[2] > 1)} multi-CPU series differ between the runs")
+          f"{sum(1 for k in multi if k.cpus > 1)} multi-CPU series differ between the runs")
 
 
 def test_unchanged_runs_compare_unchanged():
