@@ -1,0 +1,117 @@
+"""A run's results directory: the verdict from the verified serial log, the
+directory and its meta.json, results/latest, the committed baseline copy.
+
+A run becomes results/<date>-<commit>-smp<N>-<accel>[-icount]/; a failed one
+(bad exit, timeout, a rejected block, an invariant violation) gets -failed,
+keeps its serial log and says why in meta.json, and never becomes `latest`.
+"""
+import datetime
+import json
+import os
+import shutil
+
+import extract
+import hostfacts
+import results
+from results import fmt_value
+
+
+def judge(qemu_verdict, ex, benches, smp):
+    """(verdict, reason): 'pass' only when every check holds."""
+    if qemu_verdict != "pass":
+        return qemu_verdict, f"the kernel run ended with verdict '{qemu_verdict}'"
+    if ex.errors:
+        return "bad-data", f"{len(ex.errors)} block(s) rejected: " + " | ".join(ex.errors)
+    if ex.verdict != "pass":
+        what = f"'@@VERDICT {ex.verdict}'" if ex.verdict else "no @@VERDICT line"
+        return "check-failed", f"the log has {what} although QEMU exited with success"
+    if "results.csv" not in ex.blocks:
+        return "bad-data", "no results.csv block in the serial log"
+    rows = [results.make_row(r) for r in ex.blocks["results.csv"].records]
+    missing = [b for b in benches if not any(r.bench == b for r in rows)]
+    if missing:
+        return "bad-data", f"benchmark(s) {','.join(missing)} produced no results rows"
+    for r in rows:
+        if r.metric == "violations" and r.value != 0:
+            return "invariant", f"{r.bench}/{r.case}: {fmt_value(r.value)} invariant violations"
+        if r.metric == "frees_exact" and r.value != 1:
+            return "invariant", f"{r.bench}/{r.case}: the last-drop race freed a frame " \
+                                f"other than exactly once (frees_exact={fmt_value(r.value)})"
+        if r.metric == "invariants_ok" and r.value != 1:
+            return "invariant", f"{r.bench}: the allocator's invariant check failed " \
+                                f"after the benchmark (invariants_ok={fmt_value(r.value)})"
+        if r.metric == "cpus_online" and smp is not None and r.value != smp:
+            return "invariant", f"only {fmt_value(r.value)} of {smp} CPUs came online"
+    return "pass", ""
+
+
+def run_dir_name(when, commit, smp, accel, icount, failed):
+    name = f"{when}-{commit}-smp{smp}-{accel}" + ("-icount" if icount else "")
+    return name + ("-failed" if failed else "")
+
+
+def unique_dir(root, name):
+    path, n = os.path.join(root, name), 2
+    while os.path.exists(path):
+        path, n = os.path.join(root, f"{name}.{n}"), n + 1
+    os.makedirs(path)
+    return path
+
+
+def update_latest(root, path):
+    link = os.path.join(root, "latest")
+    tmp = link + ".new"
+    if os.path.lexists(tmp):
+        os.remove(tmp)
+    os.symlink(os.path.basename(path), tmp)
+    os.replace(tmp, link)
+
+
+def write_meta(path, meta):
+    with open(os.path.join(path, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def store(cfg, log_bytes, qemu_verdict, status, seconds, root):
+    """Verify the log and write the results directory; returns (path, verdict, reason)."""
+    ex = extract.extract(log_bytes)
+    verdict, reason = judge(qemu_verdict, ex, cfg["bench"], cfg["smp"])
+    when = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    commit = hostfacts.git_commit()
+    os.makedirs(root, exist_ok=True)
+    path = unique_dir(root, run_dir_name(when, commit, cfg["smp"], cfg["accel"],
+                                         cfg["icount"], verdict != "pass"))
+    with open(os.path.join(path, "serial.log"), "wb") as f:
+        f.write(log_bytes)
+    written = extract.write_blocks(ex, path)
+    write_meta(path, {
+        "verdict": verdict, "reason": reason, "qemu_verdict": qemu_verdict,
+        "exit_status": status, "seconds": round(seconds, 2), "date": when, "commit": commit,
+        "smp": cfg["smp"], "mem": cfg["mem"], "accel": cfg["accel"],
+        "accel_requested": cfg.get("accel_requested"), "icount": cfg["icount"],
+        "profile": cfg["profile"], "bench": cfg["bench"], "runs": cfg["runs"],
+        "seed": cfg["seed"], "cmdline": cfg["cmdline"], "make": cfg["make"],
+        "host": hostfacts.host_facts(),
+        "blocks": {n: len(ex.blocks[n].records) for n in written},
+        "rejected_blocks": ex.errors, "kernel_verdict": ex.verdict,
+        "kernel_meta": {k: v for k, v in ex.blocks["meta.csv"].records}
+        if "meta.csv" in ex.blocks else {},
+    })
+    return path, verdict, reason
+
+
+def install_baseline(path, dest):
+    """Replace dest by a copy of the run directory (never half-replaced)."""
+    tmp, old = dest + ".new", dest + ".old"
+    for d in (tmp, old):
+        shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(path, tmp)
+    with open(os.path.join(tmp, "meta.json")) as f:
+        meta = json.load(f)
+    meta["baseline_of"] = os.path.basename(path)
+    write_meta(tmp, meta)
+    if os.path.exists(dest):
+        os.rename(dest, old)
+    os.rename(tmp, dest)
+    shutil.rmtree(old, ignore_errors=True)
