@@ -19,6 +19,8 @@ hostfacts.py records the host, rundir.py judges the run and writes its
 directory, summary.py prints the tables; this file boots and streams.
 """
 import argparse
+import collections
+import json
 import os
 import sys
 import threading
@@ -27,6 +29,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import extract  # noqa: E402
+import hostfacts  # noqa: E402
 import qemu  # noqa: E402
 import results  # noqa: E402
 import rundir  # noqa: E402
@@ -86,8 +89,12 @@ def log_tail(data, count=8):
     return lines[-count:]
 
 
+Boot = collections.namedtuple("Boot", "verdict status seconds log host qemu")
+
+
 def boot(cfg, kernel, workdir):
-    """Build the ISO, boot it under a timeout; (verdict, status, seconds, log bytes)."""
+    """Build the ISO and boot it under a timeout, sampling the host meanwhile;
+    returns a Boot (host: hostfacts.conditions, qemu: the emulator's path and version)."""
     iso = os.path.join(workdir, "bench.iso")  # rebuilt when the kernel file or cmdline changes
     log = os.path.join(workdir, "serial.log")
     qemu.build_iso(kernel, cfg["cmdline"], iso)
@@ -102,12 +109,19 @@ def boot(cfg, kernel, workdir):
         except Exception as e:  # handed to the main thread, which reports it
             box["error"] = e
     follower = Follower(log)
+    sampler = hostfacts.HostSampler()
+    sampler.start()
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
+    polls = 0
     while thread.is_alive():
         thread.join(0.25)
         follower.poll()
+        polls += 1
+        if polls % 8 == 0:
+            sampler.sample()
     follower.poll()
+    host = sampler.stop()
     if "error" in box:
         raise box["error"]
     res = box["result"]
@@ -115,7 +129,8 @@ def boot(cfg, kernel, workdir):
         print(f"bench: QEMU said: {res.qemu_stderr}", file=sys.stderr)
     with open(log, "rb") as f:
         data = f.read()
-    return res.verdict, res.status, res.seconds, data
+    return Boot(res.verdict, res.status, res.seconds, data, host,
+                hostfacts.qemu_facts(hostfacts.qemu_binary(res.command)))
 
 
 # ---- main -----------------------------------------------------------------
@@ -131,22 +146,27 @@ def cmd_run(opts, cfg):
     if opts.from_log:
         with open(opts.from_log, "rb") as f:
             data = f.read()
-        status = opts.status
-        qemu_verdict = opts.qemu_verdict
-        seconds = 0.0
+        host = {"sampled": False, "host_cores": os.cpu_count(),
+                "why": "the run was read from a serial log, not booted here"}
+        if opts.host_conditions:
+            with open(opts.host_conditions) as f:
+                host = json.load(f)
+        result = Boot(opts.qemu_verdict, opts.status, 0.0, data, host,
+                      hostfacts.qemu_facts(None))
     else:
-        workdir = os.path.join(ROOT, "build", "bench")
+        workdir = opts.workdir
         os.makedirs(workdir, exist_ok=True)
         print(f"bench: booting {opts.kernel} with SMP={cfg['smp']} MEM={cfg['mem']} "
               f"accel={cfg['accel']}{' icount' if cfg['icount'] else ''}, "
               f"timeout {cfg['timeout']} s\nbench: kernel command line: {cfg['cmdline']}",
               flush=True)
         try:
-            qemu_verdict, status, seconds, data = boot(cfg, opts.kernel, workdir)
+            result = boot(cfg, opts.kernel, workdir)
         except (OSError, RuntimeError, ValueError) as e:
             print(f"bench: cannot boot: {e}", file=sys.stderr)
             return 1
-    path, verdict, reason = rundir.store(cfg, data, qemu_verdict, status, seconds, root)
+    data, seconds = result.log, result.seconds
+    path, verdict, reason = rundir.store(cfg, result, root)
     rel = shown(path)
     if verdict != "pass":
         tail = log_tail(data) if opts.from_log else []  # a boot streamed it already
@@ -188,6 +208,10 @@ def main(argv):
     run.add_argument("--from-log", help="use this serial log instead of booting")
     run.add_argument("--status", type=int, default=33, help="exit status for --from-log")
     run.add_argument("--qemu-verdict", default="pass", help="qemu verdict for --from-log")
+    run.add_argument("--host-conditions", metavar="JSON",
+                     help="for --from-log: the host conditions recorded where the log was made")
+    run.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench"),
+                     help="where the ISO and the live serial log go (build/bench)")
     run.add_argument("--no-plot", action="store_true")
     run.add_argument("--compare", metavar="BASE",
                      help="after a good run, compare it with BASE (exit 1 on a regression)")

@@ -24,6 +24,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import concurrency  # noqa: E402
 import results  # noqa: E402
 
 SIZE = (1100, 680)
@@ -120,6 +121,7 @@ def latency_cdf(run):
     unit, div = rows[0].unit, 1.0
     label = "instructions, " if results.display_unit(unit, run.icount) == "instr" else ""
     lo, hi = min(h.lo for h in rows if h.lo > 0), max(h.hi for h in rows)
+    assessed = concurrency.of_run(run)
     hit_rates = {(k.case, k.cpus, k.param): s.central() for k, s in
                  results.group(run.select(bench="pcp", metric="hit_rate")).items()}
     cols = 1 if len(panels) == 1 else 2
@@ -158,6 +160,10 @@ def latency_cdf(run):
             continue
         sub = f"pcp {case}, {cpus} CPU" + ("s" if cpus > 1 else "") + \
               (f" - {', '.join(rates)}" if rates else "")
+        pcs = [pc for pt, pc in assessed.items() if pt.bench == "pcp" and pt.case == case
+               and pt.cpus == cpus]
+        if pcs and not all(pc.concurrent for pc in pcs):
+            sub += f" - NOT CONCURRENT: {pcs[0].why}"
         out.append(f"set title {q(sub)}")
         out.append("plot " + ", \\\n     ".join(plots))
     out.append("unset multiplot")
@@ -202,25 +208,38 @@ REFCOUNT_CASES = [("shared", "shared counter (fetch_add/sub)", False),
                   ("xadd_private", "lock xadd private (hardware floor)", True)]
 
 
+def cpu_axis(assessed, points):
+    """The CPU-count axis label: what was really measured at the multi-CPU points."""
+    states = [assessed[p] for p in points if p in assessed]
+    if states and all(pc.concurrent for pc in states):
+        return "CPUs running the benchmark concurrently (measured)"
+    whys = list(dict.fromkeys(pc.why for pc in states if not pc.concurrent))
+    return "CPUs taking part" + (f" (hollow: not all running at once - {'; '.join(whys)})"
+                                 if whys else "")
+
+
 def refcount(run):
     series = results.group(run.select(bench="refcount", metric="ns_per_op"))
     if not series:
         series = results.group(run.select(bench="refcount", metric="ns_per_op_median"))
     if not series:
         raise Skip("no refcount ns_per_op rows")
+    assessed = concurrency.of_run(run)
     by_case = {}
     for key, s in series.items():
-        by_case.setdefault(key.case, []).append((key.cpus, s.central()))
+        pc = assessed.get(key.point)
+        filled = key.cpus == 1 or (pc is not None and pc.concurrent)
+        by_case.setdefault(key.case, []).append((key.cpus, s.central(), 7 if filled else 6))
     unit = next(iter(series.values())).unit
     ylabel = f"{results.display_unit(unit, run.icount)} per operation (median of runs, log scale)"
     if run.icount:
         ylabel = "instructions per operation (icount; median of runs, log scale)"
-    cpus_all = sorted({c for pts in by_case.values() for c, _ in pts})
+    cpus_all = sorted({c for pts in by_case.values() for c, _, _ in pts})
     out = [f"set title {q('Refcount cost vs CPU count (' + run.tag() + ')')}",
            "set logscale y 10\nset grid ytics mytics xtics",
            f"set xtics ({', '.join(f'{q(c)} {c}' for c in cpus_all)})",
            f"set xrange [{cpus_all[0] - 0.5}:{cpus_all[-1] + 0.5}]",
-           f"set xlabel {q('CPUs running the benchmark concurrently')}",
+           f"set xlabel {q(cpu_axis(assessed, [k.point for k in series]))}",
            f"set ylabel {q(ylabel)}", "set key top left box opaque"]
     plots = []
     known = [c for c, _, _ in REFCOUNT_CASES]
@@ -229,8 +248,14 @@ def refcount(run):
         if case not in by_case:
             continue
         out.append(datablock(f"r{i}", sorted(by_case[case])))
-        plots.append(f"$r{i} using 1:2 with linespoints {style(i, dashed)} pt 7 "
-                     f"title {q(label)}")
+        # the line, then each point filled (pt 7) or hollow (pt 6) from column 3
+        plots.append(f"$r{i} using 1:2 with lines {style(i, dashed)} title {q(label)}")
+        plots.append(f"$r{i} using 1:2:3 with points {style(i)} pt variable ps 1.3 notitle")
+    if any(pt == 6 for pts in by_case.values() for _, _, pt in pts):
+        plots.append("NaN with points lc rgb 'black' pt 7 title 'filled: 1 CPU, or all CPUs "
+                     "ran at once'")
+        plots.append("NaN with points lc rgb 'black' pt 6 title 'hollow: not concurrent "
+                     "(see the axis)'")
     out.append("plot " + ", \\\n     ".join(plots))
     return "\n".join(out)
 

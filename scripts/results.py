@@ -44,6 +44,10 @@ HIGHER_IS_BETTER = {"hit_rate", "success_rate", "frees_exact", "cpus_online", "i
 LOWER_IS_BETTER = {"violations", "refills", "drains", "lock_contended", "lock_acquisitions",
                    "oom", "frag_index", "cas_retries_per_op"}
 LOWER_IS_BETTER_UNITS = ("ns", "cycles", "us", "ms", "s", "instr")
+# How concurrently a multi-CPU point ran (scripts/concurrency.py): describes
+# the measurement, so it is shown but never judged better or worse.
+CONCURRENCY_FIGURES = {"overlap_frac", "concurrency", "desched_frac", "start_skew_ns",
+                       "concurrent"}
 
 
 class ResultsError(Exception):
@@ -251,6 +255,8 @@ def aggregate_base(metric):
 
 def direction(metric, unit):
     """'lower' or 'higher' when one is better; None for informational metrics."""
+    if aggregate_base(metric) in CONCURRENCY_FIGURES:
+        return None
     if metric in HIGHER_IS_BETTER or unit == "mops":
         return "higher"
     if metric in LOWER_IS_BETTER or unit in LOWER_IS_BETTER_UNITS:

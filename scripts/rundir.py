@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 
+import concurrency
 import extract
 import hostfacts
 import results
@@ -73,8 +74,20 @@ def write_meta(path, meta):
         f.write("\n")
 
 
-def store(cfg, log_bytes, qemu_verdict, status, seconds, root):
-    """Verify the log and write the results directory; returns (path, verdict, reason)."""
+def warnings(meta, rows):
+    """Every warning about a run's figures: the host (cores, load) and the
+    multi-CPU points that were not concurrent or whose concurrency is unknown."""
+    out = hostfacts.host_warnings(meta.get("host_conditions") or {}, meta.get("smp"),
+                                  meta.get("icount"))
+    cores = concurrency.host_cores_of(meta)
+    return out + concurrency.warnings(concurrency.assess(rows, bool(meta.get("icount")), cores))
+
+
+def store(cfg, boot, root):
+    """Verify a boot's serial log and write the results directory; boot is
+    bench.Boot (verdict, status, seconds, log, host, qemu).  Returns (path,
+    verdict, reason)."""
+    log_bytes, qemu_verdict = boot.log, boot.verdict
     ex = extract.extract(log_bytes)
     verdict, reason = judge(qemu_verdict, ex, cfg["bench"], cfg["smp"])
     when = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -85,19 +98,24 @@ def store(cfg, log_bytes, qemu_verdict, status, seconds, root):
     with open(os.path.join(path, "serial.log"), "wb") as f:
         f.write(log_bytes)
     written = extract.write_blocks(ex, path)
-    write_meta(path, {
+    meta = {
         "verdict": verdict, "reason": reason, "qemu_verdict": qemu_verdict,
-        "exit_status": status, "seconds": round(seconds, 2), "date": when, "commit": commit,
+        "exit_status": boot.status, "seconds": round(boot.seconds, 2), "date": when,
+        "commit": commit,
         "smp": cfg["smp"], "mem": cfg["mem"], "accel": cfg["accel"],
         "accel_requested": cfg.get("accel_requested"), "icount": cfg["icount"],
         "profile": cfg["profile"], "bench": cfg["bench"], "runs": cfg["runs"],
         "seed": cfg["seed"], "cmdline": cfg["cmdline"], "make": cfg["make"],
-        "host": hostfacts.host_facts(),
+        "host": {**hostfacts.host_facts(), **boot.qemu}, "host_conditions": boot.host,
         "blocks": {n: len(ex.blocks[n].records) for n in written},
         "rejected_blocks": ex.errors, "kernel_verdict": ex.verdict,
         "kernel_meta": {k: v for k, v in ex.blocks["meta.csv"].records}
         if "meta.csv" in ex.blocks else {},
-    })
+    }
+    rows = [results.make_row(r) for r in ex.blocks["results.csv"].records] \
+        if "results.csv" in ex.blocks else []
+    meta["warnings"] = warnings(meta, rows)
+    write_meta(path, meta)
     return path, verdict, reason
 
 

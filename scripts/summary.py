@@ -6,7 +6,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import concurrency  # noqa: E402
 import results  # noqa: E402
+import rundir  # noqa: E402
 from results import fmt_value, format_table  # noqa: E402
 
 
@@ -15,6 +17,7 @@ def summary(run):
     unit = results.display_unit("ns", ic)
     out = [f"Summary of {run.name} ({run.tag()}; times in {unit})"]
     series = results.group(run.rows)
+    assessed = concurrency.of_run(run)
 
     def val(bench, case, cpus, param, metric):
         s = series.get(results.Key(bench, case, cpus, param, metric))
@@ -26,16 +29,20 @@ def summary(run):
         cases = list(dict.fromkeys(k.case for k in rc))
         rows = [[c] + [fmt_value(val("refcount", c, n, "", "ns_per_op")) for n in cpus]
                 for c in cases]
+        rows.append(["concurrent?"] + [
+            concurrency.column(assessed, [k.point for k in rc if k.cpus == n])
+            if n > 1 else "-" for n in cpus])
         out.append(f"\nrefcount: {unit}/op (median over runs) by CPU count")
         out.append(format_table(["case"] + [f"{n} cpu" for n in cpus], rows,
                                 right=range(1, len(cpus) + 1)))
     pc = [k for k in series if k.bench == "pcp" and k.metric == "hit_rate" and k.case != "batch"]
     if pc:
         rows = [[k.case, k.cpus, k.param, fmt_value(series[k].central(), "ratio"),
-                 fmt_value(val("pcp", k.case, k.cpus, k.param, "ns_per_op"))] for k in pc]
+                 fmt_value(val("pcp", k.case, k.cpus, k.param, "ns_per_op")),
+                 concurrency.column(assessed, [k.point]) if k.cpus > 1 else "-"] for k in pc]
         out.append("\npcp: per-CPU cache")
-        out.append(format_table(["case", "cpus", "param", "hit_rate", f"{unit}/op"], rows,
-                                right=(1, 3, 4)))
+        out.append(format_table(["case", "cpus", "param", "hit_rate", f"{unit}/op",
+                                 "concurrent?"], rows, right=(1, 3, 4)))
     ct = [k for k in series if k.bench == "contig" and k.metric == "p50_ns"
           and k.param.startswith("order=")]
     if ct:
@@ -62,6 +69,19 @@ def summary(run):
     checked = [k.bench for k in series if k.metric == "invariants_ok"]
     if checked:
         out.append(f"\nallocator invariants checked after: {', '.join(checked)} - all held")
+    if assessed:
+        out.append("\nconcurrent? yes: the kernel measured every CPU running at once; no: "
+                   "not (reason below); n/m: not measured, not evidence of concurrency")
+    notes = rundir.warnings(run.meta, run.rows)
+    if notes:
+        out.append("")
+        out += [f"WARNING: {w}" for w in notes]
+    host = run.meta.get("host_conditions") or {}
+    if host.get("sampled"):
+        out.append(f"\nhost: {host['host_cores']} cores; during the boot this run's QEMU used "
+                   f"{host['own_cpus']} cores, other processes {host['others_cpus']}, steal "
+                   f"{host['steal_frac']:.1%}" + (f"; other QEMU: {len(host['other_qemu'])}"
+                                                  if host.get("other_qemu") else ""))
     return "\n".join(out)
 
 

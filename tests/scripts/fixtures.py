@@ -49,7 +49,14 @@ def cpu_sets(smp):
 
 class Generator:
     def __init__(self, smp=8, runs=5, benches=("refcount", "pcp", "contig", "smp", "stress"),
-                 icount=False, seed=1, noise=0.03, slow_hit=0, profile="full"):
+                 icount=False, seed=1, noise=0.03, slow_hit=0, profile="full",
+                 concurrency=False, concurrent_upto=2, slow_case=None):
+        """concurrency: emit the kernel's concurrency rows for every timed
+        multi-CPU point (today's kernel does not); points with up to
+        concurrent_upto CPUs are concurrent, larger ones not, and under icount
+        none.  slow_case=(bench, case, factor) slows one case's timings."""
+        self.concurrency, self.concurrent_upto = concurrency, concurrent_upto
+        self.slow_case = slow_case
         self.smp, self.runs, self.benches = smp, runs, tuple(benches)
         self.icount, self.profile, self.slow_hit = icount, profile, slow_hit
         self.noise = 0.0 if icount else noise
@@ -63,6 +70,8 @@ class Generator:
 
     def timing(self, rows, bench, case, cpus, param, ns):
         """Per-run ns/cycles rows plus the aggregates of the contract."""
+        if self.slow_case and self.slow_case[:2] == (bench, case):
+            ns *= self.slow_case[2]
         samples = []
         for k in range(self.runs):
             v = self.jitter(ns, cpus)
@@ -77,6 +86,26 @@ class Generator:
         rows.append((bench, case, cpus, param, "ns_per_op_min", f"{s[0]:.2f}", "ns"))
         rows.append((bench, case, cpus, param, "ns_per_op_max", f"{s[-1]:.2f}", "ns"))
         rows.append((bench, case, cpus, param, "mops", f"{cpus * 1000.0 / med:.3f}", "mops"))
+        if self.concurrency and cpus >= 2:
+            self.concurrency_rows(rows, bench, case, cpus, param, med)
+
+    def concurrency_rows(self, rows, bench, case, cpus, param, ns_per_op):
+        """The contract's concurrency figures of one multi-CPU point."""
+        loop = ns_per_op * 20000
+        together = not self.icount and cpus <= self.concurrent_upto
+        unit = "instr" if self.icount else "ns"
+        figs = {"overlap_frac": (0.93 if together else 0.0 if self.icount else 0.12, "frac"),
+                "concurrency": (0.97 * cpus if together else 1.0 if self.icount else 1.2,
+                                "cpus"),
+                "desched_frac": (0.01 if together else 0.0 if self.icount else 0.55, "frac"),
+                "start_skew_ns": (0.02 * loop if together else (cpus - 1) * loop, unit)}
+        for k in range(self.runs):
+            p = f"{param};run={k}" if param else f"run={k}"
+            for m, (v, u) in figs.items():
+                rows.append((bench, case, cpus, p, m, f"{v:.4g}", u))
+        for m, (v, u) in figs.items():
+            rows.append((bench, case, cpus, param, m + "_median", f"{v:.4g}", u))
+        rows.append((bench, case, cpus, param, "concurrent", "1" if together else "0", "bool"))
 
     def refcount(self):
         rows = []
@@ -121,6 +150,8 @@ class Generator:
                 else (("global", miss_ns, 1.0),)
             for path, centre, share in paths:
                 hist += self.histogram("pcp", "pairs", 1, f"cache={cache}", path, centre, share)
+        if self.smp > 1:  # a panel at the largest CPU count, as the kernel's remote case
+            hist += self.histogram("pcp", "remote", self.smp, "cache=on", "hit", hit_ns, 0.97)
         # Like the kernel: the batch sweep at 1 and all CPUs, cache on and (for
         # one capacity) off; the plot must keep 1 CPU, cache on.
         for cpus in sorted({1, self.smp}):

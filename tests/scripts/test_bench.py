@@ -7,20 +7,26 @@ import subprocess
 import tempfile
 
 from common import ROOT, PY, expect, fixtures
+import hostfacts
 
 BENCH = os.path.join(ROOT, "scripts", "bench.py")
 PLOT = os.path.join(ROOT, "scripts", "plot.py")
 PLOTS = ("latency_cdf", "hitrate_vs_k", "refcount", "contig", "bringup")
 
 
-def bench_from_log(root, text, *opts, verdict="pass", status=33):
-    """Run `bench.py run --from-log`; (returncode, stdout, stderr, run dirs)."""
+def bench_from_log(root, text, *opts, verdict="pass", status=33, host=None):
+    """Run `bench.py run --from-log`; (returncode, stdout, stderr, run dirs).
+    host: the host conditions to record (a hostfacts.conditions dict)."""
     log = os.path.join(root, "in.log")
     with open(log, "w") as f:
         f.write(text)
     res_root = os.path.join(root, "results")
     cmd = [PY, BENCH, "run", "--from-log", log, "--status", str(status),
            "--qemu-verdict", verdict, "--results-root", res_root, "--accel", "tcg"] + list(opts)
+    if host is not None:
+        with open(os.path.join(root, "host.json"), "w") as f:
+            json.dump(host, f)
+        cmd += ["--host-conditions", os.path.join(root, "host.json")]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     dirs = sorted(d for d in os.listdir(res_root) if d != "latest") \
         if os.path.isdir(res_root) else []
@@ -46,7 +52,8 @@ def test_good_run():
         expect(meta["verdict"] == "pass" and meta["smp"] == 8 and meta["icount"] == 0, f"{meta}")
         host = meta["host"]
         expect(host["cpu_model"] and host["cpu_cores"] >= 1, f"host facts {host}")
-        expect("QEMU" in (host["qemu"] or ""), f"qemu version {host['qemu']}")
+        expect("QEMU" in (host["qemu_version"] or "") and host["qemu_path"],
+               f"qemu version/path {host}")
         expect(meta["make"]["SMP"] == "8" and "bench=" in meta["cmdline"], f"{meta['make']}")
         expect(meta["kernel_meta"].get("tsc_khz"), "kernel meta.csv not carried into meta.json")
         latest = os.path.join(d, "results", "latest")
@@ -199,6 +206,104 @@ def test_make_plot():
         expect(rc == 0, f"make plot: rc {rc}: {err}")
         for p in PLOTS:
             expect(os.path.getsize(os.path.join(dirs[0], p + ".svg")) > 1000, f"{p}.svg")
+
+
+STAT0 = {"user": 1000, "nice": 0, "system": 200, "idle": 5000, "iowait": 0, "irq": 0,
+         "softirq": 0, "steal": 0}
+
+
+def stat_after(busy, idle, steal=0):
+    return dict(STAT0, user=STAT0["user"] + busy, idle=STAT0["idle"] + idle,
+                steal=STAT0["steal"] + steal)
+
+
+def test_host_conditions():
+    # 10 s on 2 cores at 100 jiffies/s = 2000 jiffies.  Our QEMU used 10 CPU
+    # seconds (1 core): 1000 jiffies busy is all ours, 1600 means others used 0.6.
+    quiet = hostfacts.conditions(STAT0, stat_after(1000, 1000), 10.0, 10.0, 2, [])
+    expect(not quiet["busy"] and quiet["own_cpus"] == 1.0 and quiet["others_cpus"] == 0.0,
+           f"quiet host: {quiet}")
+    busy = hostfacts.conditions(STAT0, stat_after(1600, 400), 10.0, 10.0, 2, [])
+    expect(busy["busy"] and busy["others_cpus"] == 0.6 and "0.60 of the 2" in
+           busy["busy_reason"], f"busy host: {busy}")
+    stolen = hostfacts.conditions(STAT0, stat_after(1000, 800, steal=200), 10.0, 10.0, 2, [])
+    expect(stolen["busy"] and "stole 10%" in stolen["busy_reason"], f"steal: {stolen}")
+    other = hostfacts.conditions(STAT0, stat_after(1000, 1000), 10.0, 10.0, 2,
+                                 ["qemu-system-x86_64 -smp 4"])
+    expect(other["busy"] and "1 other QEMU" in other["busy_reason"], f"other qemu: {other}")
+    w = hostfacts.host_warnings(dict(quiet, sampled=True), smp=8, icount=0)
+    expect(len(w) == 1 and "SMP=8 exceeds the host's 2 cores" in w[0], f"{w}")
+    expect(hostfacts.host_warnings(dict(quiet, sampled=True), smp=8, icount=1) == [],
+           "icount runs sequentially anyway: no core warning")
+    w = hostfacts.host_warnings(dict(busy, sampled=True), smp=2, icount=0)
+    expect(len(w) == 1 and "the host was busy" in w[0], f"{w}")
+    expect(hostfacts.parse_proc_stat("cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 1 1 1 1\n")["steal"] == 8,
+           "parse_proc_stat")
+
+
+def host(cores, busy=False):
+    return {"sampled": True, "host_cores": cores, "seconds": 10.0, "busy_frac": 0.5,
+            "steal_frac": 0.0, "own_cpus": 1.0, "others_cpus": 0.9 if busy else 0.0,
+            "other_qemu": [], "busy": busy, "busy_reason": "other processes used 0.90 of "
+            "the 2 host cores" if busy else ""}
+
+
+def test_concurrency_shown():
+    """Points the kernel measured as concurrent are filled and 'yes'; the others
+    hollow, 'no', with the reason in the summary, meta.json and the plot axis."""
+    with tempfile.TemporaryDirectory() as d:
+        text = fixtures.Generator(smp=8, concurrency=True, concurrent_upto=2).log()
+        rc, out, err, dirs = bench_from_log(d, text, "--smp", "8", host=host(16))
+        expect(rc == 0, f"rc {rc}: {err}")
+        table = out[out.index("refcount: ns/op"):out.index("pcp: per-CPU")]
+        row = next(ln for ln in table.splitlines() if ln.startswith("concurrent?"))
+        expect(row.split()[1:] == ["-", "yes", "no", "no"], f"concurrency row: {row}")
+        expect("WARNING: refcount: 12 of 18 multi-CPU points were not concurrent" in out,
+               f"summary warning: {out[-1500:]}")
+        meta = meta_of(dirs[0])
+        expect(any("not concurrent" in w for w in meta["warnings"]), f"{meta['warnings']}")
+        svg = open(os.path.join(dirs[0], "refcount.svg")).read()
+        expect("hollow: not all running at once" in svg and "below the kernel" in svg,
+               "refcount axis does not say the points were not concurrent")
+        expect("running the benchmark concurrently" not in svg, "axis claims concurrency")
+        cdf = open(os.path.join(dirs[0], "latency_cdf.svg")).read()
+        expect("NOT CONCURRENT" in cdf, "latency panel at 8 CPUs not marked")
+    with tempfile.TemporaryDirectory() as d:  # the same log, from a 2-core host
+        rc, out, err, dirs = bench_from_log(d, text, "--smp", "8", host=host(2, busy=True))
+        expect("WARNING: SMP=8 exceeds the host's 2 cores" in out and
+               "WARNING: the host was busy" in out, f"host warnings: {out[-1200:]}")
+        expect("e.g. shared at 8 CPUs: 8 vCPUs on 2 host cores" in out, out[-1200:])
+
+
+def test_concurrency_all_concurrent():
+    with tempfile.TemporaryDirectory() as d:
+        text = fixtures.Generator(smp=2, concurrency=True, concurrent_upto=2,
+                                  benches=("refcount",)).log()
+        rc, out, err, dirs = bench_from_log(d, text, "--smp", "2", "--bench", "refcount",
+                                            host=host(2))
+        expect(rc == 0 and "WARNING" not in out, f"rc {rc}: {out[-800:]}")
+        svg = open(os.path.join(dirs[0], "refcount.svg")).read()
+        expect("CPUs running the benchmark concurrently (measured)" in svg, "axis")
+
+
+def test_concurrency_not_measured():
+    """Today's kernel emits no concurrency rows: never read as concurrent."""
+    with tempfile.TemporaryDirectory() as d:
+        rc, out, err, dirs = bench_from_log(d, fixtures.Generator(smp=2).log(), "--smp", "2",
+                                            host=host(2))
+        expect(rc == 0, f"rc {rc}: {err}")
+        expect("WARNING: refcount: concurrency not measured for 6 of 6" in out, out[-1200:])
+        svg = open(os.path.join(dirs[0], "refcount.svg")).read()
+        expect("concurrency not measured" in svg and "concurrently" not in svg, "axis")
+
+
+def test_concurrency_icount():
+    with tempfile.TemporaryDirectory() as d:
+        text = fixtures.Generator(smp=2, icount=True, concurrency=True).log()
+        rc, out, err, dirs = bench_from_log(d, text, "--smp", "2", "--icount", "1",
+                                            host=host(2))
+        expect(rc == 0 and "icount runs the vCPUs one after another" in out, out[-1200:])
+        expect("exceeds" not in out, "icount warned about host cores")
 
 
 TESTS = [(name[5:], fn) for name, fn in globals().items()
