@@ -19,6 +19,7 @@ DEPS_CHECKS := \
     xorriso:xorriso \
     qemu-system-x86_64:qemu-system-x86 \
     gnuplot:gnuplot-nox \
+    chromium:chromium \
     python3:python3 \
     clang:clang \
     /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev

@@ -10,12 +10,21 @@
 ##       BENCH=all|refcount,pcp,contig,smp,stress  RUNS=<n> (repetitions; kernel default)
 ##       PROFILE=full|quick  SEED=<n>  TIMEOUT=<s>  ARGS='<extra kernel words>'
 ##   make plot [RESULTS=dir]       redraw the plots of a results dir (default results/latest)
+##   make report [RESULTS=dir]     rebuild its report.html (one self-contained page)
 ##   make compare BASE=dir NEW=dir per-metric table, verdict per row; exit 1 on a regression
 ##                                 (each side may be several boots: BASE='d1 d2 d3' or a glob)
 ##   make perf-check               quick profile, ICOUNT=1, SMP=2, SEED=1, compared exactly
 ##                                 with the committed results/baseline/ (CI runs it)
 ##   make baseline                 refresh results/baseline/ from the perf-check configuration;
 ##                                 commit it deliberately, saying why the figures moved
+##   make ab BASE=<commit> NEW=<commit> BOOTS=5
+##                                 build both commits in scratch worktrees under build/ab/,
+##                                 boot them in interleaved pairs (AB BA AB ...) with the
+##                                 make bench variables, compare as paired boots (+ HTML);
+##                                 NEW_ARGS='<kernel words>' for the new side only
+##   make ab-demo                  the paired rule's false alarms and its sensitivity to a
+##                                 +10 % slowdown of one case, from AB_DEMO_BOOTS (20) boots
+##                                 of this kernel (SMP=2, refcount,pcp); boots kept in build/
 
 PROFILE ?= full
 SEED    ?=
@@ -23,6 +32,9 @@ RESULTS ?= results/latest
 BASE    ?=
 NEW     ?=
 BASELINE := results/baseline
+BOOTS   ?= 5
+NEW_ARGS ?=
+AB_DEMO_BOOTS ?= 20
 
 BENCH_OPTS = --smp $(call sq,$(SMP)) --mem $(call sq,$(MEM)) \
              --accel $(call sq,$(ACCEL)) --icount $(call sq,$(ICOUNT)) \
@@ -35,7 +47,12 @@ BENCH_OPTS = --smp $(call sq,$(SMP)) --mem $(call sq,$(MEM)) \
 PERF_OPTS = --smp 2 --mem 1G --accel tcg --icount 1 --bench all --profile quick --seed 1 \
             --timeout $(call sq,$(TIMEOUT))
 
-.PHONY: bench plot compare perf-check baseline suite-results
+# The A/B demonstration's configuration: the one the noise figures in
+# docs/results.md were measured in.
+AB_DEMO_OPTS = --smp 2 --mem 1G --accel tcg --icount 0 --bench refcount,pcp --profile full \
+               --timeout $(call sq,$(TIMEOUT))
+
+.PHONY: bench plot report compare perf-check baseline ab ab-demo suite-results
 
 # Variables are validated before anything is built; the kernel is built by
 # mk/20-kernel.mk's rule for $(BUILD)/kernel.elf.
@@ -46,6 +63,9 @@ bench:
 
 plot:
 	@$(PY) scripts/plot.py $(call sq,$(RESULTS))
+
+report:
+	@$(PY) scripts/report.py $(call sq,$(RESULTS))
 
 compare:
 	@if [ -z $(call sq,$(BASE)) ] || [ -z $(call sq,$(NEW)) ]; then \
@@ -63,6 +83,19 @@ baseline:
 	@$(PY) scripts/bench.py check $(PERF_OPTS)
 	@$(MAKE) --no-print-directory $(BUILD)/kernel.elf
 	@$(PY) scripts/bench.py run $(PERF_OPTS) --no-plot --install-baseline $(BASELINE)
+
+ab:
+	@if [ -z $(call sq,$(BASE)) ] || [ -z $(call sq,$(NEW)) ]; then \
+	    echo "make ab: give both BASE=<commit> and NEW=<commit>" >&2; exit 2; fi
+	@$(PY) scripts/ab.py --base $(call sq,$(BASE)) --new $(call sq,$(NEW)) \
+	    --boots $(call sq,$(BOOTS)) --new-args $(call sq,$(NEW_ARGS)) $(BENCH_OPTS)
+
+ab-demo:
+	@$(PY) scripts/bench.py check $(AB_DEMO_OPTS)
+	@$(MAKE) --no-print-directory $(BUILD)/kernel.elf
+	@$(PY) tests/scripts/false_alarm.py --ab --count $(call sq,$(AB_DEMO_BOOTS)) \
+	    --boots $(call sq,$(BOOTS)) --root $(BUILD)/ab-demo/$$(date +%Y%m%d-%H%M%S) \
+	    $(AB_DEMO_OPTS)
 
 TEST_SUITES += results
 suite-results:

@@ -31,6 +31,7 @@ sys.path.insert(0, HERE)
 import extract  # noqa: E402
 import hostfacts  # noqa: E402
 import qemu  # noqa: E402
+import report  # noqa: E402
 import results  # noqa: E402
 import rundir  # noqa: E402
 import runconfig  # noqa: E402
@@ -74,19 +75,6 @@ class Follower:
             return
         self.out.write(("  " if not text.startswith("# progress") else "") + text + "\n")
         self.out.flush()
-
-
-def log_tail(data, count=8):
-    """The last human-readable lines of a serial log (block contents left out)."""
-    lines, inside = [], False
-    for line in extract.split_lines(data):
-        if line.startswith("@@BEGIN "):
-            inside = True
-        elif line.startswith("@@END "):
-            inside = False
-        elif not inside and line.strip():
-            lines.append(line.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
-    return lines[-count:]
 
 
 Boot = collections.namedtuple("Boot", "verdict status seconds log host qemu")
@@ -169,13 +157,15 @@ def cmd_run(opts, cfg):
     path, verdict, reason = rundir.store(cfg, result, root)
     rel = shown(path)
     if verdict != "pass":
-        tail = log_tail(data) if opts.from_log else []  # a boot streamed it already
+        tail = extract.log_tail(data) if opts.from_log else []  # a boot streamed it already
         if tail:
             print("bench: the serial log ends with:\n" + "\n".join("    " + t for t in tail),
                   file=sys.stderr)
         print(f"bench: RUN FAILED ({verdict}): {reason}", file=sys.stderr)
         print(f"bench: serial log kept in {rel}/serial.log; this run is not plotted "
               f"and never used as a baseline", file=sys.stderr)
+        print(f"bench: report (why it failed) in {shown(report.write_run(path))}",
+              file=sys.stderr)
         return 1
     rundir.update_latest(root, path)
     run = results.load_run(path)
@@ -184,6 +174,7 @@ def cmd_run(opts, cfg):
         plot.plot_all(run)
     print("\n" + summary(run))
     print(f"\nbench: results in {rel} (results/latest), {seconds:.1f} s in QEMU")
+    print(f"bench: report in {shown(report.write_run(path))}")
     if opts.install_baseline:
         rundir.install_baseline(path, opts.install_baseline)
         print(f"bench: {shown(opts.install_baseline)} now holds this run; commit it "
@@ -212,6 +203,8 @@ def main(argv):
                      help="for --from-log: the host conditions recorded where the log was made")
     run.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench"),
                      help="where the ISO and the live serial log go (build/bench)")
+    run.add_argument("--commit", help="the commit the kernel was built from (default: "
+                     "this tree's; make ab boots kernels of other commits)")
     run.add_argument("--no-plot", action="store_true")
     run.add_argument("--compare", metavar="BASE",
                      help="after a good run, compare it with BASE (exit 1 on a regression)")
@@ -229,6 +222,7 @@ def main(argv):
         return 0
     try:
         cfg = runconfig.validate(opts)
+        cfg["commit"] = getattr(opts, "commit", None)
     except runconfig.ConfigError as e:
         print(f"bench: bad configuration: {e}", file=sys.stderr)
         return 2

@@ -50,7 +50,7 @@ import math
 import os
 import statistics
 import sys
-from typing import Optional
+from typing import NamedTuple, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import results  # noqa: E402
@@ -62,11 +62,19 @@ EXACT_TOLERANCE = 0.001
 RATIO_TOLERANCE = 0.01
 MAX_LISTED = 40  # REGRESSION lines at the end; the tables hold every one
 MIN_SAMPLES = 4  # below this a U test cannot reach p < 0.05 (two-sided, n=m=3: p >= 0.1)
+MIN_BOOTS = 3    # boots per side for the case test (a t test needs 2 degrees of freedom)
+# The figure that stands for a case in its family test; a case without it is
+# represented by all its timed figures.
+CASE_FIGURE = "ns_per_op"
 DERIVED = ("cycles_per_op", "mops")  # the ns_per_op measurement in other units
 ALWAYS_EXACT = {"violations", "frees_exact", "cpus_online", "cpus_in_madt", "invariants_ok"}
 # Refuse to compare runs whose configuration differs in these meta.json fields.
 MUST_MATCH = (("smp", "SMP"), ("accel", "accelerator"), ("icount", "icount"),
               ("profile", "profile"))
+# ... and in these facts of the host (--force compares anyway, saying so):
+# the QEMU version alone moves exact icount bring-up figures by 30-50 %, and the
+# host's core count decides which multi-CPU points can run at once.
+HOST_MUST_MATCH = (("qemu_version", "QEMU version"), ("host_cores", "host core count"))
 
 
 # ---- statistics ------------------------------------------------------------
@@ -132,6 +140,65 @@ def mann_whitney(x, y):
     return u, math.erfc(z / math.sqrt(2))
 
 
+def _betacf(a, b, x):
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny, qab, qap, qam = 1e-300, a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)),
+                   -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-14:
+            break
+    return h
+
+
+def betainc(a, b, x):
+    """Regularised incomplete beta function I_x(a, b)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) +
+                     a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1) / (a + b + 2):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def t_two_sided(t, df):
+    """Two-sided p-value of Student's t with df degrees of freedom."""
+    if math.isinf(t):
+        return 0.0
+    return betainc(df / 2.0, 0.5, df / (df + t * t))
+
+
+def t_test_paired(d):
+    """One-sample t test of the differences d against 0: (mean, p two-sided)."""
+    n, mean = len(d), statistics.fmean(d)
+    sd = statistics.stdev(d)
+    if sd == 0:
+        return mean, 1.0 if mean == 0 else 0.0
+    return mean, t_two_sided(mean / (sd / math.sqrt(n)), n - 1)
+
+
+def t_test_welch(a, b):
+    """Welch's two-sample t test: (mean(b) - mean(a), p two-sided)."""
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    diff = statistics.fmean(b) - statistics.fmean(a)
+    if va + vb == 0:
+        return diff, 1.0 if diff == 0 else 0.0
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    return diff, t_two_sided(diff / math.sqrt(va + vb), df)
+
+
 def relative_change(base, new):
     if base == 0:
         return 0.0 if new == 0 else math.copysign(math.inf, new)
@@ -151,6 +218,8 @@ class Verdict:
     verdict: str
     test: str
     p: Optional[float] = None
+    # each boot's figure (median of its runs), base and new, for the case test
+    boots: Optional[tuple] = dataclasses.field(default=None, repr=False)
 
 
 def _direction_verdict(change, direction):
@@ -163,8 +232,9 @@ def _direction_verdict(change, direction):
 def judge(key, bl, nl, icount, min_effect=MIN_EFFECT, derived=False):
     """Verdict for one key from the base and new Series (one per boot).
 
-    A U-tested figure comes back with verdict 'pending' and its raw p-value:
-    the decision waits for the correction over all tested figures (decide())."""
+    A timing figure with several boots per side comes back 'pending-case':
+    its case decides (decide_cases()).  With fewer boots a U-tested figure
+    comes back 'pending' with its raw p-value, for decide()."""
     metric, cpus, unit = key.metric, key.cpus, bl[0].unit
     direction = results.direction(metric, unit)
     base = statistics.median(s.central() for s in bl)
@@ -180,16 +250,15 @@ def judge(key, bl, nl, icount, min_effect=MIN_EFFECT, derived=False):
     if derived:
         return Verdict(key, unit, base, new, change, "-", "see ns_per_op")
     if not indep:
-        if len(bl) >= 2 and len(nl) >= 2:  # boots are the independent repetitions
-            x, y, kind = [s.central() for s in bl], [s.central() for s in nl], "boots"
-        else:
-            x = [v for s in bl for v in s.values]
-            y = [v for s in nl for v in s.values]
-            kind = "runs"
+        if len(bl) >= MIN_BOOTS and len(nl) >= MIN_BOOTS:  # boots: the repetitions
+            return Verdict(key, unit, base, new, change, "pending-case", "case", None,
+                           ([s.central() for s in bl], [s.central() for s in nl]))
+        x = [v for s in bl for v in s.values]
+        y = [v for s in nl for v in s.values]
         if len(x) >= MIN_SAMPLES and len(y) >= MIN_SAMPLES:
             _, p = mann_whitney(x, y)
             return Verdict(key, unit, base, new, change, "pending",
-                           f"U({kind}) n={len(x)}/{len(y)}", p)
+                           f"U(runs) n={len(x)}/{len(y)}", p)
     if indep and unit == "ratio":
         verdict = "unchanged" if abs(new - base) <= RATIO_TOLERANCE else \
             _direction_verdict(change, direction)
@@ -215,17 +284,91 @@ def bh_adjust(pvalues):
 
 
 def decide(verdicts, alpha=ALPHA, min_effect=MIN_EFFECT):
-    """Settle the U-tested verdicts: significant after the Benjamini-Hochberg
-    correction over every tested figure (hundreds are tested at once, so raw
-    p < alpha would flag some by chance in every comparison) and large enough."""
+    """Settle the U-tested verdicts (runs of one or two boots): significant
+    after the Benjamini-Hochberg correction over every tested figure and large
+    enough is only suspected ("regressed?"), since runs inside a boot do not
+    show the spread between boots."""
     tested = [v for v in verdicts if v.verdict == "pending"]
     for v, q in zip(tested, bh_adjust([v.p for v in tested])):
         significant = q < alpha and abs(v.change) >= min_effect
         direction = results.direction(v.key.metric, v.unit)
-        v.verdict = _direction_verdict(v.change, direction) if significant else "unchanged"
-        if significant and v.test.startswith("U(runs)"):
-            v.verdict += "?"  # runs of one boot: suspected, see the module comment
+        v.verdict = _direction_verdict(v.change, direction) + "?" if significant \
+            else "unchanged"
         v.test += f" p={v.p:.3f} q={q:.3f}"
+
+
+@dataclasses.dataclass
+class CaseDecision:
+    """The family test of one benchmark case over several boots per side."""
+    bench: str
+    case: str
+    figures: int      # figures in the case statistic
+    boots: int        # pairs (paired) or the smaller side (unpaired)
+    test: str         # 'paired t' or 'Welch t'
+    effect: float     # geometric-mean change of the case figures (0.10 = +10 %)
+    p: float
+    threshold: float  # alpha over the number of case families (Bonferroni)
+    verdict: str      # improved, regressed, unchanged
+
+
+def _log_boots(values):
+    return [math.log(v) for v in values] if all(v > 0 for v in values) else None
+
+
+def decide_cases(verdicts, alpha=ALPHA, min_effect=MIN_EFFECT, paired=False):
+    """Settle the 'pending-case' verdicts one benchmark case at a time.
+
+    The boots are the repetitions; a case is one family.  Its statistic is, per
+    boot, the mean log figure over the case's ns_per_op figures (all its timed
+    figures where it has none): a slowdown confined to the case moves every
+    one of them, while noise that is not common to them averages out.  Paired
+    (interleaved A/B boots, `make ab`): a one-sample t test on the per-pair
+    differences, so noise that both boots of a pair share cancels; otherwise
+    Welch's t test.  A case changes when p < alpha / (number of cases) - the
+    Bonferroni bound keeps the chance that an unchanged comparison flags any
+    case at alpha - and its geometric-mean change is at least min_effect.  A
+    figure of a changed case is reported changed when its own change is at
+    least min_effect in the same direction; every other figure is unchanged.
+    Returns the CaseDecisions."""
+    families = {}
+    for v in verdicts:
+        if v.verdict == "pending-case":
+            families.setdefault((v.key.bench, v.key.case), []).append(v)
+    threshold = alpha / max(len(families), 1)
+    decisions = []
+    for (bench, case), vs in families.items():
+        primary = [v for v in vs if v.key.metric == CASE_FIGURE] or vs
+        logs = [(_log_boots(v.boots[0]), _log_boots(v.boots[1])) for v in primary]
+        logs = [(b, n) for b, n in logs if b is not None and n is not None]
+        pairs = paired and len({len(b) for b, _ in logs} | {len(n) for _, n in logs}) == 1
+        if not logs:
+            for v in vs:
+                v.verdict, v.test = "n/a", "case: a figure <= 0"
+            continue
+        nb, nn = len(logs[0][0]), len(logs[0][1])
+        if pairs:
+            d = [statistics.fmean(n[i] - b[i] for b, n in logs) for i in range(nb)]
+            est, p = t_test_paired(d)
+            kind, boots = "paired t", nb
+        else:
+            a = [statistics.fmean(b[i] for b, _ in logs) for i in range(nb)]
+            c = [statistics.fmean(n[i] for _, n in logs) for i in range(nn)]
+            est, p = t_test_welch(a, c)
+            kind, boots = "Welch t", min(nb, nn)
+        effect = math.expm1(est)
+        changed = p < threshold and abs(effect) >= min_effect
+        direction = results.direction(primary[0].key.metric, primary[0].unit) or "lower"
+        verdict = _direction_verdict(effect, direction) if changed else "unchanged"
+        decisions.append(CaseDecision(bench, case, len(logs), boots, kind, effect, p,
+                                      threshold, verdict))
+        for v in vs:
+            v.p = p
+            v.test = f"case {kind} n={boots} p={p:.2g}"
+            own = v.change is not None and abs(v.change) >= min_effect and \
+                (v.change > 0) == (est > 0)
+            v.verdict = _direction_verdict(v.change, results.direction(v.key.metric, v.unit)) \
+                if changed and own else "unchanged"
+    return decisions
 
 
 # ---- two sides (one or more boots each) ------------------------------------------
@@ -234,8 +377,20 @@ class CompareError(Exception):
     pass
 
 
-def check_comparable(runs):
-    first = runs[0]
+def host_fact(run, field):
+    """A host fact of HOST_MUST_MATCH from meta.json (older runs: host.qemu, cpu_cores)."""
+    host, cond = run.meta.get("host") or {}, run.meta.get("host_conditions") or {}
+    if field == "qemu_version":
+        return host.get("qemu_version") or host.get("qemu")
+    return cond.get("host_cores") or host.get("cpu_cores")
+
+
+def check_comparable(runs, force=False):
+    """Refuse runs of different configurations; different hosts too, unless
+    force (then the differences come back as notes, and the verdicts stand
+    flagged by them).  icount figures do not depend on the host's cores, so a
+    different core count is only a note there."""
+    first, notes = runs[0], []
     for run in runs[1:]:
         for field, label in MUST_MATCH:
             if first.meta.get(field) != run.meta.get(field):
@@ -243,6 +398,18 @@ def check_comparable(runs):
                     f"refusing to compare: {label} differs ({first.name}: "
                     f"{first.meta.get(field)!r}, {run.name}: {run.meta.get(field)!r}); "
                     f"figures from different configurations say nothing about the code")
+        for field, label in HOST_MUST_MATCH:
+            a, b = host_fact(first, field), host_fact(run, field)
+            if a == b:
+                continue
+            what = f"{label} differs ({first.name}: {a!r}, {run.name}: {b!r})"
+            if force or (field == "host_cores" and first.icount):
+                notes.append(f"{what}: every verdict below carries that difference")
+            else:
+                raise CompareError(f"refusing to compare: {what}; figures from different "
+                                   f"hosts or emulators say nothing about the code "
+                                   f"(--force compares anyway, flagged)")
+    return list(dict.fromkeys(notes))
 
 
 def side_series(runs, benches):
@@ -264,13 +431,22 @@ def as_list(side):
     return side if isinstance(side, list) else [side]
 
 
-def compare_runs(base, new, alpha=ALPHA, min_effect=MIN_EFFECT):
-    """(verdicts, notes) for two results directories or two lists of them (boots)."""
+class Comparison(NamedTuple):
+    verdicts: list  # one Verdict per series
+    notes: list     # lines the reader must see before the tables
+    cases: list     # CaseDecision per benchmark case (several boots per side)
+
+
+def compare_runs(base, new, alpha=ALPHA, min_effect=MIN_EFFECT, paired=False, force=False):
+    """A Comparison of two results directories or two lists of them (boots).
+    paired: base[i] and new[i] were booted next to each other (make ab)."""
     base, new = as_list(base), as_list(new)
-    check_comparable(base + new)
+    notes = check_comparable(base + new, force)
+    if paired and len(base) != len(new):
+        raise CompareError(f"paired comparison needs as many boots per side "
+                           f"({len(base)} vs {len(new)})")
     bb = set.intersection(*({r.bench for r in run.rows} for run in base))
     nb = set.intersection(*({r.bench for r in run.rows} for run in new))
-    notes = []
     if bb - nb:
         notes.append(f"benchmarks only in base (not compared): {','.join(sorted(bb - nb))}")
     if nb - bb:
@@ -279,10 +455,11 @@ def compare_runs(base, new, alpha=ALPHA, min_effect=MIN_EFFECT):
     if len(seeds) > 1:
         notes.append(f"seeds differ ({', '.join(map(str, sorted(seeds, key=str)))})")
     icount = base[0].icount
-    if not icount and (len(base) < 2 or len(new) < 2):
-        notes.append("one boot on a side: the U test sees the spread of the runs inside one "
-                     "boot, not the (under TCG often larger) spread between boots; give "
-                     "several results directories per side for verdicts you can trust")
+    if not icount and (len(base) < MIN_BOOTS or len(new) < MIN_BOOTS):
+        notes.append(f"fewer than {MIN_BOOTS} boots on a side: the U test sees the spread of "
+                     f"the runs inside the boots, not the (under TCG often larger) spread "
+                     f"between boots, so its changes are only suspected; give {MIN_BOOTS} "
+                     f"or more results directories per side (make ab) for verdicts")
     common = bb & nb
     bs, ns = side_series(base, common), side_series(new, common)
     out = []
@@ -300,7 +477,8 @@ def compare_runs(base, new, alpha=ALPHA, min_effect=MIN_EFFECT):
         if key not in bs:
             out.append(Verdict(key, n[0].unit, None, n[0].central(), None, "new", "-"))
     decide(out, alpha, min_effect)
-    return out, notes
+    cases = decide_cases(out, alpha, min_effect, paired)
+    return Comparison(out, notes, cases)
 
 
 def render(verdicts, icount, changes_only=False):
@@ -349,56 +527,96 @@ def describe(side):
     return f"{len(side)} boots: {', '.join(r.name for r in side)} ({side[0].tag()})"
 
 
+def rule_text(icount, alpha, min_effect, boots):
+    if icount:
+        return "icount: exact comparison of instruction counts"
+    if boots >= MIN_BOOTS:
+        return (f"timing: one family per benchmark case (t test over the boots, p < "
+                f"{alpha} / number of cases) and a change >= {min_effect:.0%}")
+    return (f"timing, fewer than {MIN_BOOTS} boots a side: Mann-Whitney U over the runs, "
+            f"Benjamini-Hochberg q < {alpha} and change >= {min_effect:.0%}: suspected only")
+
+
+def case_table(cases):
+    rows = [[c.bench, c.case, c.figures, c.boots, c.test, f"{c.effect * 100:+.1f}%",
+             f"{c.p:.2g}", f"{c.threshold:.2g}",
+             c.verdict.upper() if c.verdict == "regressed" else c.verdict] for c in cases]
+    return format_table(["bench", "case", "figures", "boots", "test", "change", "p",
+                         "p needed", "verdict"], rows, right=(2, 3, 5, 6, 7))
+
+
+def outcome(comp):
+    """(exit status, the closing lines): REGRESSION / SUSPECTED lines and the tally."""
+    verdicts, lines = comp.verdicts, []
+    tally = {}
+    for v in verdicts:
+        tally[v.verdict] = tally.get(v.verdict, 0) + 1
+    lines.append(", ".join(f"{n} {k}" for k, n in sorted(tally.items())))
+    for c in comp.cases:
+        if c.verdict == "regressed":
+            lines.append(f"REGRESSION case {c.bench}/{c.case}: {c.effect * 100:+.1f}% over "
+                         f"{c.figures} figure(s), {c.test} p={c.p:.2g} < {c.threshold:.2g}")
+    bad = [v for v in verdicts if v.verdict in ("regressed", "missing")]
+    for v in bad[:MAX_LISTED]:
+        what = "missing in new" if v.verdict == "missing" else \
+            f"{fmt_value(v.base, v.unit)} -> {fmt_value(v.new, v.unit)} ({v.change * 100:+.1f}%)"
+        lines.append(f"REGRESSION {v.key.bench}/{v.key.case} cpus={v.key.cpus} "
+                     f"{v.key.param or ''} {v.key.metric}: {what}")
+    if len(bad) > MAX_LISTED:
+        lines.append(f"... and {len(bad) - MAX_LISTED} more (all are in the tables above)")
+    suspected = [v for v in verdicts if v.verdict == "regressed?"]
+    for v in suspected[:MAX_LISTED]:
+        lines.append(f"SUSPECTED {v.key.bench}/{v.key.case} cpus={v.key.cpus} "
+                     f"{v.key.param or ''} {v.key.metric}: {fmt_value(v.base, v.unit)} -> "
+                     f"{fmt_value(v.new, v.unit)} ({v.change * 100:+.1f}%)")
+    if suspected:
+        lines.append(f"compare: {len(suspected)} suspected regression(s) from fewer than "
+                     f"{MIN_BOOTS} boots per side; compare more boots per side to decide")
+    if bad:
+        lines.append(f"compare: {len(bad)} regression(s)")
+        return 1, lines
+    lines.append("compare: no regression")
+    return 0, lines
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description="Compare two results directories.")
     ap.add_argument("base", help="results dir(s): 'dir', 'dir1 dir2 ...' or a glob")
     ap.add_argument("new", help="results dir(s), as for base")
     ap.add_argument("--changes", action="store_true", help="list only changed/missing metrics")
     ap.add_argument("--alpha", type=float, default=ALPHA,
-                    help="threshold of the corrected p-value (0.05)")
+                    help="chance that an unchanged comparison flags anything (0.05)")
     ap.add_argument("--min-effect", type=float, default=MIN_EFFECT,
                     help="smallest relative change that counts (0.05 = 5%%)")
+    ap.add_argument("--paired", action="store_true",
+                    help="the i-th boots of the two sides ran next to each other (make ab)")
+    ap.add_argument("--force", action="store_true",
+                    help="compare runs of different QEMU versions or host core counts, flagged")
+    ap.add_argument("--html", metavar="FILE", help="also write the comparison as HTML")
     opts = ap.parse_args(argv)
     try:
         base, new = load_side(opts.base), load_side(opts.new)
-        verdicts, notes = compare_runs(base, new, opts.alpha, opts.min_effect)
+        comp = compare_runs(base, new, opts.alpha, opts.min_effect, opts.paired, opts.force)
     except (results.ResultsError, CompareError) as e:
         print(f"compare: {e}", file=sys.stderr)
         return 2
-    print(f"base: {describe(base)}\nnew:  {describe(new)}")
-    mode = "icount: exact comparison of instruction counts" if base[0].icount else \
-        f"timing: Mann-Whitney U, Benjamini-Hochberg q < {opts.alpha} and change >= " \
-        f"{opts.min_effect:.0%}"
-    print(f"rule: {mode}")
-    for note in notes:
-        print(f"note: {note}")
-    print(render(verdicts, base[0].icount, opts.changes))
-    tally = {}
-    for v in verdicts:
-        tally[v.verdict] = tally.get(v.verdict, 0) + 1
-    print("\n" + ", ".join(f"{n} {k}" for k, n in sorted(tally.items())))
-    bad = [v for v in verdicts if v.verdict in ("regressed", "missing")]
-    for v in bad[:MAX_LISTED]:
-        bench, case, cpus, param, metric = v.key
-        what = "missing in new" if v.verdict == "missing" else \
-            f"{fmt_value(v.base, v.unit)} -> {fmt_value(v.new, v.unit)} ({v.change * 100:+.1f}%)"
-        print(f"REGRESSION {bench}/{case} cpus={cpus} {param or ''} {metric}: {what}")
-    if len(bad) > MAX_LISTED:
-        print(f"... and {len(bad) - MAX_LISTED} more (all are in the tables above)")
-    suspected = [v for v in verdicts if v.verdict == "regressed?"]
-    for v in suspected[:MAX_LISTED]:
-        bench, case, cpus, param, metric = v.key
-        print(f"SUSPECTED {bench}/{case} cpus={cpus} {param or ''} {metric}: "
-              f"{fmt_value(v.base, v.unit)} -> {fmt_value(v.new, v.unit)} "
-              f"({v.change * 100:+.1f}%)")
-    if suspected:
-        print(f"compare: {len(suspected)} suspected regression(s) from one boot per side; "
-              f"compare several boots per side to decide")
-    if bad:
-        print(f"compare: {len(bad)} regression(s)")
-        return 1
-    print("compare: no regression")
-    return 0
+    head = [f"base: {describe(base)}", f"new:  {describe(new)}",
+            "rule: " + rule_text(base[0].icount, opts.alpha, opts.min_effect,
+                                 min(len(base), len(new))) +
+            (" (paired boots)" if opts.paired else "")]
+    head += [f"note: {note}" for note in comp.notes]
+    print("\n".join(head))
+    if comp.cases:
+        print("\ncases (the decision; figures of an unchanged case are unchanged)")
+        print(case_table(comp.cases))
+    print(render(comp.verdicts, base[0].icount, opts.changes))
+    status, lines = outcome(comp)
+    print("\n" + "\n".join(lines))
+    if opts.html:
+        import report
+        report.write_compare(opts.html, base, new, comp, head, lines, opts.changes)
+        print(f"compare: HTML in {opts.html}")
+    return status
 
 
 if __name__ == "__main__":

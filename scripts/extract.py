@@ -194,6 +194,19 @@ def _finish(ex, current, end, end_line):
         prev.records.extend(block.records)
 
 
+def log_tail(data, count=8):
+    """The last human-readable lines of a serial log (block contents left out)."""
+    lines, inside = [], False
+    for line in split_lines(data):
+        if line.startswith("@@BEGIN "):
+            inside = True
+        elif line.startswith("@@END "):
+            inside = False
+        elif not inside and line.strip():
+            lines.append(line.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+    return lines[-count:]
+
+
 def write_blocks(ex, outdir):
     """Write each block as <outdir>/<name>; returns the file names written."""
     written = []

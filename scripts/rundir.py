@@ -91,7 +91,7 @@ def store(cfg, boot, root):
     ex = extract.extract(log_bytes)
     verdict, reason = judge(qemu_verdict, ex, cfg["bench"], cfg["smp"])
     when = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    commit = hostfacts.git_commit()
+    commit = cfg.get("commit") or hostfacts.git_commit()
     os.makedirs(root, exist_ok=True)
     path = unique_dir(root, run_dir_name(when, commit, cfg["smp"], cfg["accel"],
                                          cfg["icount"], verdict != "pass"))
@@ -124,7 +124,8 @@ def install_baseline(path, dest):
     tmp, old = dest + ".new", dest + ".old"
     for d in (tmp, old):
         shutil.rmtree(d, ignore_errors=True)
-    shutil.copytree(path, tmp)
+    # the report is a view of the run, rebuilt on demand; the baseline is its data
+    shutil.copytree(path, tmp, ignore=shutil.ignore_patterns("report.html"))
     with open(os.path.join(tmp, "meta.json")) as f:
         meta = json.load(f)
     meta["baseline_of"] = os.path.basename(path)

@@ -4,6 +4,7 @@
 """
 import os
 import sys
+from typing import NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import concurrency  # noqa: E402
@@ -12,12 +13,22 @@ import rundir  # noqa: E402
 from results import fmt_value, format_table  # noqa: E402
 
 
-def summary(run):
-    ic = run.icount
-    unit = results.display_unit("ns", ic)
-    out = [f"Summary of {run.name} ({run.tag()}; times in {unit})"]
+class Table(NamedTuple):
+    """One summary table: the benchmark it belongs to, a title, the header,
+    the rows (strings) and the indices of right-aligned columns."""
+    bench: str
+    title: str
+    header: list
+    rows: list
+    right: tuple
+
+
+def tables(run):
+    """The summary tables of a run, in the order the terminal shows them."""
+    unit = results.display_unit("ns", run.icount)
     series = results.group(run.rows)
     assessed = concurrency.of_run(run)
+    out = []
 
     def val(bench, case, cpus, param, metric):
         s = series.get(results.Key(bench, case, cpus, param, metric))
@@ -32,17 +43,17 @@ def summary(run):
         rows.append(["concurrent?"] + [
             concurrency.column(assessed, [k.point for k in rc if k.cpus == n])
             if n > 1 else "-" for n in cpus])
-        out.append(f"\nrefcount: {unit}/op (median over runs) by CPU count")
-        out.append(format_table(["case"] + [f"{n} cpu" for n in cpus], rows,
-                                right=range(1, len(cpus) + 1)))
+        out.append(Table("refcount", f"refcount: {unit}/op (median over runs) by CPU count",
+                         ["case"] + [f"{n} cpu" for n in cpus], rows,
+                         tuple(range(1, len(cpus) + 1))))
     pc = [k for k in series if k.bench == "pcp" and k.metric == "hit_rate" and k.case != "batch"]
     if pc:
         rows = [[k.case, k.cpus, k.param, fmt_value(series[k].central(), "ratio"),
                  fmt_value(val("pcp", k.case, k.cpus, k.param, "ns_per_op")),
                  concurrency.column(assessed, [k.point]) if k.cpus > 1 else "-"] for k in pc]
-        out.append("\npcp: per-CPU cache")
-        out.append(format_table(["case", "cpus", "param", "hit_rate", f"{unit}/op",
-                                 "concurrent?"], rows, right=(1, 3, 4)))
+        out.append(Table("pcp", "pcp: per-CPU cache",
+                         ["case", "cpus", "param", "hit_rate", f"{unit}/op", "concurrent?"],
+                         rows, (1, 3, 4)))
     ct = [k for k in series if k.bench == "contig" and k.metric == "p50_ns"
           and k.param.startswith("order=")]
     if ct:
@@ -57,31 +68,53 @@ def summary(run):
                                          "ratio" if m == "success_rate" else ""))
             rows.append(row)
         head = ["order"] + [f"{c} {m}" for c in cases for m in ("p50", "p99", "success")]
-        out.append(f"\ncontig: allocation latency ({unit}) and success rate by order")
-        out.append(format_table(head, rows, right=range(len(head))))
-    rest = [k for k in series if k.bench in ("smp", "stress") and not k.param
-            and k.case != "check"]
-    if rest:
-        rows = [[k.bench, k.case, k.metric, fmt_value(series[k].central()),
-                 results.display_unit(series[k].unit, ic)] for k in rest]
-        out.append("\nsmp / stress")
-        out.append(format_table(["bench", "case", "metric", "value", "unit"], rows, right=(3,)))
-    checked = [k.bench for k in series if k.metric == "invariants_ok"]
-    if checked:
-        out.append(f"\nallocator invariants checked after: {', '.join(checked)} - all held")
-    if assessed:
-        out.append("\nconcurrent? yes: the kernel measured every CPU running at once; no: "
-                   "not (reason below); n/m: not measured, not evidence of concurrency")
+        out.append(Table("contig", f"contig: allocation latency ({unit}) and success rate "
+                         f"by order", head, rows, tuple(range(len(head)))))
+    for bench in ("smp", "stress"):
+        rest = [k for k in series if k.bench == bench and not k.param and k.case != "check"]
+        if rest:
+            rows = [[k.case, k.metric, fmt_value(series[k].central()),
+                     results.display_unit(series[k].unit, run.icount)] for k in rest]
+            out.append(Table(bench, bench, ["case", "metric", "value", "unit"], rows, (2,)))
+    return out
+
+
+def checked(run):
+    """The benchmarks after which the allocator's invariant check ran."""
+    return [r.bench for r in run.rows if r.metric == "invariants_ok" and r.run is None]
+
+
+def host_line(run):
+    host = run.meta.get("host_conditions") or {}
+    if not host.get("sampled") or host.get("own_cpus") is None:
+        return None
+    return (f"host: {host['host_cores']} cores; during the boot this run's QEMU used "
+            f"{host['own_cpus']} cores, other processes {host['others_cpus']}, steal "
+            f"{host['steal_frac']:.1%}" + (f"; other QEMU: {len(host['other_qemu'])}"
+                                           if host.get("other_qemu") else ""))
+
+
+CONCURRENCY_LEGEND = ("concurrent? yes: the kernel measured every CPU running at once; "
+                      "no: not (reason below); n/m: not measured, not evidence of concurrency")
+
+
+def summary(run):
+    """The terminal summary: one small table per benchmark, then the warnings."""
+    unit = results.display_unit("ns", run.icount)
+    out = [f"Summary of {run.name} ({run.tag()}; times in {unit})"]
+    for t in tables(run):
+        out.append("\n" + t.title)
+        out.append(format_table(t.header, t.rows, right=t.right))
+    if checked(run):
+        out.append(f"\nallocator invariants checked after: {', '.join(checked(run))} - all held")
+    if concurrency.of_run(run):
+        out.append("\n" + CONCURRENCY_LEGEND)
     notes = rundir.warnings(run.meta, run.rows)
     if notes:
         out.append("")
         out += [f"WARNING: {w}" for w in notes]
-    host = run.meta.get("host_conditions") or {}
-    if host.get("sampled"):
-        out.append(f"\nhost: {host['host_cores']} cores; during the boot this run's QEMU used "
-                   f"{host['own_cpus']} cores, other processes {host['others_cpus']}, steal "
-                   f"{host['steal_frac']:.1%}" + (f"; other QEMU: {len(host['other_qemu'])}"
-                                                  if host.get("other_qemu") else ""))
+    if host_line(run):
+        out.append("\n" + host_line(run))
     return "\n".join(out)
 
 

@@ -1,9 +1,24 @@
 #!/usr/bin/python3
-"""Measure the false-alarm rate of compare.py on unchanged timing runs.
+"""Measure the false-alarm rate of compare.py on unchanged timing runs, and
+the paired A/B rule's sensitivity to a slowdown confined to one case.
 
     false_alarm.py --count 10 [bench.py run options]  make N runs of the same kernel, compare
                                                       (e.g. --smp 2 --profile quick --runs 5)
     false_alarm.py --dirs DIR DIR ...                compare existing results directories
+    false_alarm.py --ab --count 20 [--boots 5] [--inject 1.10] [bench.py run options]
+    false_alarm.py --ab --dirs DIR ...               the paired rule (make ab-demo)
+
+--ab: the runs, made back to back of one kernel, are taken as consecutive
+pairs (boots 0,1 = pair 0, ...), as `make ab` boots them.  From those pairs
+it draws up to --resamples sets of --boots pairs; each set is one unchanged
+A/B comparison (compare_runs(..., paired=True)): the share that flags any
+regression is the false-alarm rate.  Then, for every timed benchmark case,
+the same sets with that case's time figures on the new side multiplied by
+--inject (a slowdown of exactly that case, added on the host to real boots,
+so it carries the real noise): the share in which the case is flagged is the
+sensitivity, and the share in which another case is flagged too is printed.
+The sets share boots, so they are not independent trials: the rates are
+estimates from --count boots, not from --resamples experiments.
 
 Every pair (i < j) of runs of the same code is compared (one boot per side);
 any verdict other than `unchanged` (or `-`/`n/a`, which are not judgements) is
@@ -17,6 +32,7 @@ import argparse
 import itertools
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,7 +66,8 @@ def measure_groups(runs, size, out=sys.stdout, limit=60):
     flagged = 0
     for group in splits:
         rest = [i for i in range(len(runs)) if i not in group][:size]
-        verdicts, _ = compare.compare_runs([runs[i] for i in group], [runs[i] for i in rest])
+        verdicts = compare.compare_runs([runs[i] for i in group],
+                                        [runs[i] for i in rest]).verdicts
         flagged += any(v.verdict == "regressed" for v in verdicts)
     out.write(f"{size} vs {size} boots: {flagged}/{len(splits)} splits with a false "
               f"regression = {flagged / max(len(splits), 1):.1%}\n")
@@ -63,7 +80,7 @@ def measure(dirs, out=sys.stdout):
     examples = []
     for i in range(len(runs)):
         for j in range(i + 1, len(runs)):
-            verdicts, _ = compare.compare_runs(runs[i], runs[j])
+            verdicts = compare.compare_runs(runs[i], runs[j]).verdicts
             pairs += 1
             bad = [v for v in verdicts if v.verdict == "regressed"]
             flagged_pairs += bool(bad)
@@ -95,18 +112,113 @@ def measure(dirs, out=sys.stdout):
     return flagged_pairs, pairs
 
 
+TIME_UNITS = ("ns", "cycles", "instr")
+
+
+def inject(run, bench, case, factor):
+    """A copy of run with every time figure of bench/case multiplied by factor
+    (throughput in mops divided by it): the case made that much slower."""
+    rows = []
+    for r in run.rows:
+        value = r.value
+        if r.bench == bench and r.case == case and \
+                results.direction(r.metric, r.unit) is not None:
+            if r.unit in TIME_UNITS:
+                value *= factor
+            elif r.unit == "mops":
+                value /= factor
+        rows.append(results.Row(r.bench, r.case, r.cpus, r.param, r.metric, value, r.unit))
+    return results.Run(run.path, run.meta, rows, run.hist, run.kernel_meta)
+
+
+def timed_cases(run):
+    return list(dict.fromkeys((r.bench, r.case) for r in run.rows
+                              if r.metric == compare.CASE_FIGURE))
+
+
+def flagged_cases(comp):
+    return {(c.bench, c.case) for c in comp.cases if c.verdict == "regressed"}
+
+
+def measure_ab(dirs, boots, factor, resamples, seed=1, out=sys.stdout):
+    """The paired rule on unchanged pairs, then with one case slowed by factor."""
+    import random
+    runs = [results.load_run(d) for d in dirs]
+    pairs = [(runs[i], runs[i + 1]) for i in range(0, len(runs) - 1, 2)]
+    if len(pairs) < boots:
+        sys.exit(f"false_alarm: {len(runs)} runs make {len(pairs)} pairs, fewer than "
+                 f"--boots {boots}")
+    rng = random.Random(seed)
+    combos = list(itertools.combinations(range(len(pairs)), boots))
+    sets = combos if len(combos) <= resamples else rng.sample(combos, resamples)
+
+    def sides(chosen, slow=None):
+        base = [pairs[i][0] for i in chosen]
+        new = [pairs[i][1] for i in chosen]
+        if slow:
+            new = [inject(r, slow[0], slow[1], factor) for r in new]
+        return base, new
+
+    false = 0
+    examples = []
+    for chosen in sets:
+        comp = compare.compare_runs(*sides(chosen), paired=True)
+        bad = flagged_cases(comp) | {(v.key.bench, v.key.case) for v in comp.verdicts
+                                     if v.verdict == "regressed"}
+        false += bool(bad)
+        if bad and len(examples) < 5:
+            examples.append(f"  pairs {chosen}: {sorted(bad)}")
+    cases = timed_cases(runs[0])
+    out.write(f"{len(runs)} boots = {len(pairs)} pairs; {len(sets)} sets of {boots} pairs; "
+              f"{len(cases)} timed cases (the families)\n")
+    out.write(f"false alarms (unchanged sets flagging any regression): {false}/{len(sets)} "
+              f"= {false / len(sets):.1%}\n")
+    out.writelines(e + "\n" for e in examples)
+    caught_all = []
+    for case in cases:
+        caught = others = 0
+        for chosen in sets:
+            flagged = flagged_cases(compare.compare_runs(*sides(chosen, case), paired=True))
+            caught += case in flagged
+            others += bool(flagged - {case})
+        caught_all.append(caught / len(sets))
+        out.write(f"  {case[0]}/{case[1]} x{factor:g}: caught in {caught}/{len(sets)} "
+                  f"= {caught / len(sets):.0%}; another case flagged in {others}\n")
+    if caught_all:
+        out.write(f"sensitivity to x{factor:g} in one case: median over cases "
+                  f"{statistics.median(caught_all):.0%}, cases caught in >= 80 % of sets: "
+                  f"{sum(c >= 0.8 for c in caught_all)}/{len(caught_all)}\n")
+    return false, len(sets)
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=10, help="runs to make (10)")
     ap.add_argument("--dirs", nargs="+", help="existing results directories")
     ap.add_argument("--keep", action="store_true", help="keep the temporary runs")
+    ap.add_argument("--root", help="make the runs here and keep them (default: a temporary "
+                    "directory)")
+    ap.add_argument("--ab", action="store_true", help="the paired A/B rule (make ab)")
+    ap.add_argument("--boots", type=int, default=5, help="--ab: pairs per comparison (5)")
+    ap.add_argument("--inject", type=float, default=1.10,
+                    help="--ab: slowdown factor put into one case (1.10)")
+    ap.add_argument("--resamples", type=int, default=40, help="--ab: sets of pairs (40)")
     opts, bench_opts = ap.parse_known_args(argv)
+
+    def report(dirs):
+        if opts.ab:
+            measure_ab(dirs, opts.boots, opts.inject, opts.resamples)
+        else:
+            measure(dirs)
     if opts.dirs:
-        measure(opts.dirs)
+        report(opts.dirs)
         return 0
-    root = tempfile.mkdtemp(prefix="false-alarm-")
+    if opts.root:
+        os.makedirs(opts.root, exist_ok=True)
+        opts.keep = True
+    root = opts.root or tempfile.mkdtemp(prefix="false-alarm-")
     try:
-        measure(make_runs(opts.count, bench_opts, root))
+        report(make_runs(opts.count, bench_opts, root))
     finally:
         if opts.keep:
             print(f"runs kept in {root}")

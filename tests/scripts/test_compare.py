@@ -4,6 +4,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 
@@ -137,8 +138,8 @@ def test_boots_are_the_samples():
     base = [boot(100), boot(120), boot(90), boot(110), boot(105)]
     new = [boot(112), boot(95), boot(118), boot(101), boot(108)]
     v = compare.judge(key, base, new, False)
-    compare.decide([v])
-    expect(v.verdict == "unchanged" and v.test.startswith("U(boots) n=5/5"), f"{v.test}")
+    compare.decide_cases([v])
+    expect(v.verdict == "unchanged" and v.test.startswith("case Welch t n=5"), f"{v.test}")
     pooled = compare.judge(key, [base[0]], [new[0]], False)  # one boot each: 100 vs 112
     compare.decide([pooled])
     expect(pooled.verdict == "regressed?",
@@ -170,7 +171,7 @@ def test_timing_unchanged_and_regressed():
                                fixtures.Generator(seed=2, runs=8),
                                fixtures.Generator(seed=3, runs=8, slow_hit=30))
         rc, out, err = run_compare(a, b)
-        expect("note: one boot on a side" in out, "no warning about one boot per side")
+        expect("note: fewer than 3 boots on a side" in out, "no warning about one boot per side")
         expect(rc == 0 and "compare: no regression" in out, f"unchanged: rc {rc} {err}")
         expect("ns_per_op (ns; lower is better)" in out and "hit_rate (ratio; higher is better)"
                in out, "tables or directions missing")
@@ -207,16 +208,83 @@ def test_several_boots_per_side():
         dirs = make_runs(d, *gens)
         base, slow, same = dirs[:5], dirs[5:10], dirs[10:]
         rc, out, _ = run_compare(" ".join(base), " ".join(same))
-        expect(rc == 0 and "base: 5 boots" in out and "U(boots) n=5/5" in out,
+        expect(rc == 0 and "base: 5 boots" in out and "case Welch t n=5" in out,
                f"5 vs 5 unchanged boots: rc {rc}")
-        expect("one boot on a side" not in out, "warned about one boot with five")
+        expect("fewer than 3 boots" not in out, "warned about one boot with five")
         rc, out, _ = run_compare(" ".join(base), " ".join(slow))
         flagged = [ln for ln in out.splitlines() if ln.startswith("REGRESSION")]
         expect(rc == 1 and flagged and all("pcp/" in ln for ln in flagged),
                f"slow boots: rc {rc}, {flagged[:3]}")
+        expect("REGRESSION case pcp/pairs" in out, f"case line: {flagged[:3]}")
         # A glob names the boots too.
         rc, out, _ = run_compare(os.path.join(d, "r[0-4]", "results", "2*"), " ".join(same))
         expect(rc == 0 and "base: 5 boots" in out, f"glob side: rc {rc} {out[:300]}")
+
+
+def test_t_distribution():
+    # Student's t quantiles (two-sided): t(0.975, 4) = 2.776, t(0.995, 4) = 4.604,
+    # t(0.975, 1) = 12.706, t(0.975, 30) = 2.042.
+    for t, df, p in ((2.7764, 4, 0.05), (4.6041, 4, 0.01), (12.7062, 1, 0.05),
+                     (2.0423, 30, 0.05), (0.0, 7, 1.0)):
+        got = compare.t_two_sided(t, df)
+        expect(close(got, p, 2e-5), f"t={t} df={df}: p={got}, expected {p}")
+    # A paired t test by hand: d = 1,2,3,4,5: mean 3, sd 1.5811, t = 4.2426, df 4.
+    mean, p = compare.t_test_paired([1, 2, 3, 4, 5])
+    expect(mean == 3 and close(p, 0.01324, 1e-4), f"paired: {mean} {p}")
+    # Welch with equal variances and sizes has df = 2(n-1): 1,2,3 vs 4,5,6 gives
+    # t = 3/sqrt(2/3) = 3.6742 at df 4, whose closed form (Student, nu = 4) is
+    # p = 1 - 2 * (3/8) u (1 - t^2 / (12 (1 + t^2/4))), u = t / sqrt(1 + t^2/4).
+    diff, p = compare.t_test_welch([1, 2, 3], [4, 5, 6])
+    t = 3 / math.sqrt(2 / 3)
+    u = t / math.sqrt(1 + t * t / 4)
+    want = 1 - 2 * (3 / 8) * u * (1 - t * t / (12 * (1 + t * t / 4)))
+    expect(diff == 3 and close(p, want, 1e-9) and close(p, 0.02131, 1e-4), f"welch: {diff} {p}")
+
+
+def paired_boots(n, noise, slow=None, seed=7, own=0.03):
+    """Verdicts of a synthetic paired comparison: 4 cases x 4 figures, each
+    boot pair sharing a host factor (lognormal, sigma = noise) and each figure
+    of each boot its own (sigma = own); slow=(case, factor) slows one case in new."""
+    import random
+    rng = random.Random(seed)
+    verdicts = []
+    boots = {}
+    for i in range(n):
+        host = rng.lognormvariate(0, noise)  # what both boots of a pair share
+        for case in ("a", "b", "c", "d"):
+            for f in range(4):
+                key = results.Key("refcount", case, 1 + f, "", "ns_per_op")
+                base = 100 * host * rng.lognormvariate(0, own)
+                new = 100 * host * rng.lognormvariate(0, own)
+                if slow and slow[0] == case:
+                    new *= slow[1]
+                boots.setdefault(key, ([], []))
+                boots[key][0].append(base)
+                boots[key][1].append(new)
+    for key, (b, nw) in boots.items():
+        change = compare.relative_change(statistics.median(b), statistics.median(nw))
+        verdicts.append(compare.Verdict(key, "ns", statistics.median(b), statistics.median(nw),
+                                        change, "pending-case", "case", None, (b, nw)))
+    return verdicts
+
+
+def test_case_rule_paired():
+    """Pairs share the host's noise: a +10 % slowdown of one case is found at 5
+    boots per side with 20 % pair-shared noise, the other cases stay unchanged;
+    an unchanged comparison flags nothing; unpaired (Welch) sees the shared
+    noise as spread and does not find it."""
+    vs = paired_boots(5, 0.20, slow=("b", 1.10))
+    cases = compare.decide_cases(vs, paired=True)
+    got = {c.case: c.verdict for c in cases}
+    expect(got == {"a": "unchanged", "b": "regressed", "c": "unchanged", "d": "unchanged"},
+           f"paired: {got} {[(c.case, c.p) for c in cases]}")
+    expect(all(v.verdict == "regressed" for v in vs if v.key.case == "b"), "figures of b")
+    expect(all(v.verdict == "unchanged" for v in vs if v.key.case != "b"), "figures of others")
+    unchanged = compare.decide_cases(paired_boots(5, 0.20), paired=True)
+    expect(all(c.verdict == "unchanged" for c in unchanged), f"{unchanged}")
+    welch = compare.decide_cases(paired_boots(5, 0.20, slow=("b", 1.10)), paired=False)
+    expect(all(c.verdict == "unchanged" for c in welch),
+           "unpaired found it although the shared noise is as large as the change")
 
 
 def edit_meta(path, **changes):
@@ -238,6 +306,20 @@ def test_refusals():
             rc, _, err = run_compare(a, other)
             expect(rc == 2 and "refusing to compare" in err and label in err,
                    f"{field}: rc {rc} {err}")
+        other = os.path.join(d, "other-qemu")
+        shutil.copytree(b, other)
+        meta = json.load(open(os.path.join(other, "meta.json")))
+        meta["host"]["qemu_version"] = "QEMU emulator version 8.2.0"
+        edit_meta(other, host=meta["host"])
+        rc, _, err = run_compare(a, other)
+        expect(rc == 2 and "QEMU version differs" in err and "--force" in err, f"qemu: {err}")
+        rc, out, _ = run_compare("--force", a, other)
+        expect(rc == 0 and "note: QEMU version differs" in out, f"--force: rc {rc} {out[:400]}")
+        other = os.path.join(d, "other-cores")
+        shutil.copytree(b, other)
+        edit_meta(other, host_conditions={"host_cores": 64, "sampled": True})
+        rc, _, err = run_compare(a, other)
+        expect(rc == 2 and "host core count differs" in err, f"cores: {err}")
         failed = os.path.join(d, "failed")
         shutil.copytree(b, failed)
         edit_meta(failed, verdict="timeout", reason="the kernel run ended with verdict 'timeout'")
