@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 import time
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -83,8 +84,11 @@ Boot = collections.namedtuple("Boot", "verdict status seconds log host qemu")
 def boot(cfg, kernel, workdir):
     """Build the ISO and boot it under a timeout, sampling the host meanwhile;
     returns a Boot (host: hostfacts.conditions, qemu: the emulator's path and version)."""
-    iso = os.path.join(workdir, "bench.iso")  # rebuilt when the kernel file or cmdline changes
-    log = os.path.join(workdir, "serial.log")
+    # Private names: two runs sharing a workdir must not boot each other's ISO
+    # or read each other's log (the ISO is rebuilt when kernel or cmdline change).
+    tag = zlib.crc32(f"{os.path.realpath(kernel)} {cfg['cmdline']}".encode())
+    iso = os.path.join(workdir, f"bench-{tag:08x}.iso")
+    log = os.path.join(workdir, f"serial-{os.getpid()}.log")
     qemu.build_iso(kernel, cfg["cmdline"], iso)
     if os.path.exists(log):
         os.remove(log)
@@ -117,6 +121,7 @@ def boot(cfg, kernel, workdir):
         print(f"bench: QEMU said: {res.qemu_stderr}", file=sys.stderr)
     with open(log, "rb") as f:
         data = f.read()
+    os.remove(log)  # the results directory keeps it
     return Boot(res.verdict, res.status, res.seconds, data, host,
                 hostfacts.qemu_facts(hostfacts.qemu_binary(res.command)))
 

@@ -180,23 +180,37 @@ def t_two_sided(t, df):
     return betainc(df / 2.0, 0.5, df / (df + t * t))
 
 
+def t_quantile(p, df):
+    """The t beyond which a two-sided test gives p (bisection on t_two_sided)."""
+    lo, hi = 0.0, 1e6
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if t_two_sided(mid, df) > p:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
 def t_test_paired(d):
-    """One-sample t test of the differences d against 0: (mean, p two-sided)."""
+    """One-sample t test of the differences d against 0: (mean, p two-sided,
+    standard error, degrees of freedom)."""
     n, mean = len(d), statistics.fmean(d)
-    sd = statistics.stdev(d)
-    if sd == 0:
-        return mean, 1.0 if mean == 0 else 0.0
-    return mean, t_two_sided(mean / (sd / math.sqrt(n)), n - 1)
+    se = statistics.stdev(d) / math.sqrt(n)
+    if se == 0:
+        return mean, 1.0 if mean == 0 else 0.0, se, n - 1
+    return mean, t_two_sided(mean / se, n - 1), se, n - 1
 
 
 def t_test_welch(a, b):
-    """Welch's two-sample t test: (mean(b) - mean(a), p two-sided)."""
+    """Welch's two-sample t test: (mean(b) - mean(a), p two-sided, standard
+    error, Welch-Satterthwaite degrees of freedom)."""
     va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
     diff = statistics.fmean(b) - statistics.fmean(a)
     if va + vb == 0:
-        return diff, 1.0 if diff == 0 else 0.0
+        return diff, 1.0 if diff == 0 else 0.0, 0.0, len(a) + len(b) - 2
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    return diff, t_two_sided(diff / math.sqrt(va + vb), df)
+    return diff, t_two_sided(diff / math.sqrt(va + vb), df), math.sqrt(va + vb), df
 
 
 def relative_change(base, new):
@@ -309,6 +323,7 @@ class CaseDecision:
     p: float
     threshold: float  # alpha over the number of case families (Bonferroni)
     verdict: str      # improved, regressed, unchanged
+    detectable: float  # the smallest change these boots could call significant
 
 
 def _log_boots(values):
@@ -348,19 +363,20 @@ def decide_cases(verdicts, alpha=ALPHA, min_effect=MIN_EFFECT, paired=False):
         nb, nn = len(logs[0][0]), len(logs[0][1])
         if pairs:
             d = [statistics.fmean(n[i] - b[i] for b, n in logs) for i in range(nb)]
-            est, p = t_test_paired(d)
+            est, p, se, df = t_test_paired(d)
             kind, boots = "paired t", nb
         else:
             a = [statistics.fmean(b[i] for b, _ in logs) for i in range(nb)]
             c = [statistics.fmean(n[i] for _, n in logs) for i in range(nn)]
-            est, p = t_test_welch(a, c)
+            est, p, se, df = t_test_welch(a, c)
             kind, boots = "Welch t", min(nb, nn)
         effect = math.expm1(est)
         changed = p < threshold and abs(effect) >= min_effect
         direction = results.direction(primary[0].key.metric, primary[0].unit) or "lower"
         verdict = _direction_verdict(effect, direction) if changed else "unchanged"
+        detectable = max(min_effect, math.expm1(t_quantile(threshold, df) * se))
         decisions.append(CaseDecision(bench, case, len(logs), boots, kind, effect, p,
-                                      threshold, verdict))
+                                      threshold, verdict, detectable))
         for v in vs:
             v.p = p
             v.test = f"case {kind} n={boots} p={p:.2g}"
@@ -538,11 +554,17 @@ def rule_text(icount, alpha, min_effect, boots):
 
 
 def case_table(cases):
-    rows = [[c.bench, c.case, c.figures, c.boots, c.test, f"{c.effect * 100:+.1f}%",
-             f"{c.p:.2g}", f"{c.threshold:.2g}",
-             c.verdict.upper() if c.verdict == "regressed" else c.verdict] for c in cases]
-    return format_table(["bench", "case", "figures", "boots", "test", "change", "p",
-                         "p needed", "verdict"], rows, right=(2, 3, 5, 6, 7))
+    return format_table(CASE_HEADER, [case_row(c) for c in cases], right=(2, 3, 5, 6, 7, 8))
+
+
+CASE_HEADER = ["bench", "case", "figures", "boots", "test", "change", "detectable", "p",
+               "p needed", "verdict"]
+
+
+def case_row(c):
+    return [c.bench, c.case, c.figures, c.boots, c.test, f"{c.effect * 100:+.1f}%",
+            f"±{c.detectable * 100:.0f}%", f"{c.p:.2g}", f"{c.threshold:.2g}",
+            c.verdict.upper() if c.verdict == "regressed" else c.verdict]
 
 
 def outcome(comp):

@@ -283,11 +283,10 @@ def write_compare(out, base, new, comp, head, closing, changes_only=False):
     parts.append(f"<div class=\"verdict {status}\" id=\"verdict\">" +
                  esc(closing[-1] if closing else "") + "</div>")
     if comp.cases:
+        import compare
         parts.append("<h2>Cases (the decision)</h2>" + table(
-            ["bench", "case", "figures", "boots", "test", "change", "p", "p needed", "verdict"],
-            [[c.bench, c.case, c.figures, c.boots, c.test, f"{c.effect * 100:+.1f}%",
-              f"{c.p:.2g}", f"{c.threshold:.2g}", c.verdict] for c in comp.cases],
-            (2, 3, 5, 6, 7), _cell_class))
+            compare.CASE_HEADER, [compare.case_row(c) for c in comp.cases],
+            (2, 3, 5, 6, 7, 8), _cell_class))
     if bad:
         parts.append("<pre>" + esc("\n".join(bad)) + "</pre>")
     by_metric = {}

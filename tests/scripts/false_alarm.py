@@ -169,6 +169,11 @@ def measure_ab(dirs, boots, factor, resamples, seed=1, out=sys.stdout):
         if bad and len(examples) < 5:
             examples.append(f"  pairs {chosen}: {sorted(bad)}")
     cases = timed_cases(runs[0])
+    every = compare.compare_runs([a for a, _ in pairs[:boots]], [b for _, b in pairs[:boots]],
+                                 paired=True)
+    out.write(f"smallest change {boots} pairs could detect, per case (from the first "
+              f"{boots} pairs' spread): " +
+              ", ".join(f"{c.bench}/{c.case} ±{c.detectable:.0%}" for c in every.cases) + "\n")
     out.write(f"{len(runs)} boots = {len(pairs)} pairs; {len(sets)} sets of {boots} pairs; "
               f"{len(cases)} timed cases (the families)\n")
     out.write(f"false alarms (unchanged sets flagging any regression): {false}/{len(sets)} "

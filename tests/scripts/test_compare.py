@@ -228,13 +228,14 @@ def test_t_distribution():
                      (2.0423, 30, 0.05), (0.0, 7, 1.0)):
         got = compare.t_two_sided(t, df)
         expect(close(got, p, 2e-5), f"t={t} df={df}: p={got}, expected {p}")
+    expect(close(compare.t_quantile(0.05, 4), 2.7764, 1e-3), "t quantile")
     # A paired t test by hand: d = 1,2,3,4,5: mean 3, sd 1.5811, t = 4.2426, df 4.
-    mean, p = compare.t_test_paired([1, 2, 3, 4, 5])
+    mean, p, _, _ = compare.t_test_paired([1, 2, 3, 4, 5])
     expect(mean == 3 and close(p, 0.01324, 1e-4), f"paired: {mean} {p}")
     # Welch with equal variances and sizes has df = 2(n-1): 1,2,3 vs 4,5,6 gives
     # t = 3/sqrt(2/3) = 3.6742 at df 4, whose closed form (Student, nu = 4) is
     # p = 1 - 2 * (3/8) u (1 - t^2 / (12 (1 + t^2/4))), u = t / sqrt(1 + t^2/4).
-    diff, p = compare.t_test_welch([1, 2, 3], [4, 5, 6])
+    diff, p, _, _ = compare.t_test_welch([1, 2, 3], [4, 5, 6])
     t = 3 / math.sqrt(2 / 3)
     u = t / math.sqrt(1 + t * t / 4)
     want = 1 - 2 * (3 / 8) * u * (1 - t * t / (12 * (1 + t * t / 4)))
