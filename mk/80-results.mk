@@ -11,6 +11,9 @@
 ##       PROFILE=full|quick  SEED=<n>  TIMEOUT=<s>  ARGS='<extra kernel words>'
 ##   make plot [RESULTS=dir]       redraw the plots of a results dir (default results/latest)
 ##   make report [RESULTS=dir]     rebuild its report.html (one self-contained page)
+##   make history                  index every run under results/ (results/index.sqlite,
+##                                 rebuilt from the directories) and draw the headline
+##                                 figures across commits: results/history.html
 ##   make compare BASE=dir NEW=dir per-metric table, verdict per row; exit 1 on a regression
 ##                                 (each side may be several boots: BASE='d1 d2 d3' or a glob)
 ##   make perf-check               quick profile, ICOUNT=1, SMP=2, SEED=1, compared exactly
@@ -52,7 +55,7 @@ PERF_OPTS = --smp 2 --mem 1G --accel tcg --icount 1 --bench all --profile quick 
 AB_DEMO_OPTS = --smp 2 --mem 1G --accel tcg --icount 0 --bench refcount,pcp --profile full \
                --timeout $(call sq,$(TIMEOUT))
 
-.PHONY: bench plot report compare perf-check baseline ab ab-demo suite-results
+.PHONY: bench plot report history compare perf-check baseline ab ab-demo suite-results
 
 # Variables are validated before anything is built; the kernel is built by
 # mk/20-kernel.mk's rule for $(BUILD)/kernel.elf.
@@ -66,6 +69,9 @@ plot:
 
 report:
 	@$(PY) scripts/report.py $(call sq,$(RESULTS))
+
+history:
+	@$(PY) scripts/history.py results
 
 compare:
 	@if [ -z $(call sq,$(BASE)) ] || [ -z $(call sq,$(NEW)) ]; then \

@@ -191,5 +191,48 @@ def test_make_report():
         expect(r.returncode == 1 and "no such results directory" in r.stderr, r.stderr)
 
 
+def test_history():
+    """The index is rebuilt from the directories (a removed run disappears),
+    icount and timing runs land in their panels, the page links the reports."""
+    import sqlite3
+    with tempfile.TemporaryDirectory() as d:
+        root = os.path.join(d, "results")
+        runs = []
+        for i, (icount, commit) in enumerate(((True, "aaaaaaa"), (True, "bbbbbbb"),
+                                              (False, "aaaaaaa"), (False, "bbbbbbb"))):
+            sub = os.path.join(d, f"r{i}")
+            os.makedirs(sub)
+            gen = fixtures.Generator(smp=2, icount=icount, seed=i + 1,
+                                     benches=("refcount", "pcp", "contig"))
+            opts = ["--smp", "2", "--no-plot", "--commit", commit,
+                    "--bench", "refcount,pcp,contig"] + (["--icount", "1"] if icount else [])
+            rc, _, err, dirs = bench_from_log(sub, gen.log(), *opts)
+            expect(rc == 0, f"fixture {i}: {err}")
+            runs.append(shutil.move(dirs[0], os.path.join(root, f"2025010{i}-120000-{commit}")))
+        r = subprocess.run([PY, os.path.join(ROOT, "scripts", "history.py"), root],
+                           capture_output=True, text=True, timeout=300)
+        expect(r.returncode == 0 and "4 runs" in r.stdout, f"history: {r.stdout} {r.stderr}")
+        db = sqlite3.connect(os.path.join(root, "index.sqlite"))
+        got = db.execute("SELECT commit_id, icount, value FROM figures JOIN runs ON name = run "
+                         "WHERE bench='refcount' AND case_name='shared' AND cpus=1 AND "
+                         "metric='ns_per_op' ORDER BY date").fetchall()
+        db.close()
+        expect([(c, i) for c, i, _ in got] == [("aaaaaaa", 1), ("bbbbbbb", 1), ("aaaaaaa", 0),
+                                               ("bbbbbbb", 0)], f"index: {got}")
+        page = open(os.path.join(root, "history.html"), encoding="utf-8").read()
+        expect(page.count("<figure class=\"plot\"") == 6, "not six headline charts")
+        expect(all(f'href="{os.path.basename(p)}/report.html"' in page for p in runs),
+               "run table does not link the reports")
+        svg = open(os.path.join(root, "history", "refcount_shared.svg")).read()
+        expect("ICOUNT=1, exact" in svg and "min..max" in svg and "bbbbbbb" in svg, "chart")
+        shutil.rmtree(runs[0])
+        subprocess.run([PY, os.path.join(ROOT, "scripts", "history.py"), root],
+                       capture_output=True, text=True, timeout=300)
+        db = sqlite3.connect(os.path.join(root, "index.sqlite"))
+        n = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        db.close()
+        expect(n == 3, f"index not rebuilt from the directories: {n} runs")
+
+
 TESTS = [(name[5:], fn) for name, fn in globals().items()
          if name.startswith("test_") and callable(fn)]
