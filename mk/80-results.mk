@@ -28,6 +28,8 @@
 ##   make ab-demo                  the paired rule's false alarms and its sensitivity to a
 ##                                 +10 % slowdown of one case, from AB_DEMO_BOOTS (20) boots
 ##                                 of this kernel (SMP=2, refcount,pcp); boots kept in build/
+##   make noise                    3 boots in the same configuration: the boot-to-boot spread
+##                                 of the single-CPU ns_per_op medians
 
 PROFILE ?= full
 SEED    ?=
@@ -50,12 +52,12 @@ BENCH_OPTS = --smp $(call sq,$(SMP)) --mem $(call sq,$(MEM)) \
 PERF_OPTS = --smp 2 --mem 1G --accel tcg --icount 1 --bench all --profile quick --seed 1 \
             --timeout $(call sq,$(TIMEOUT))
 
-# The A/B demonstration's configuration: the one the noise figures in
-# docs/results.md were measured in.
+# The configuration of the A/B demonstration and the noise measurement, the
+# one the noise figures in docs/results.md were measured in.
 AB_DEMO_OPTS = --smp 2 --mem 1G --accel tcg --icount 0 --bench refcount,pcp --profile full \
                --timeout $(call sq,$(TIMEOUT))
 
-.PHONY: bench plot report history compare perf-check baseline ab ab-demo suite-results
+.PHONY: bench plot report history compare perf-check baseline ab ab-demo noise suite-results
 
 # Variables are validated before anything is built; the kernel is built by
 # mk/20-kernel.mk's rule for $(BUILD)/kernel.elf.
@@ -101,6 +103,12 @@ ab-demo:
 	@$(MAKE) --no-print-directory $(BUILD)/kernel.elf
 	@$(PY) tests/scripts/false_alarm.py --ab --count $(call sq,$(AB_DEMO_BOOTS)) \
 	    --boots $(call sq,$(BOOTS)) --root $(BUILD)/ab-demo/$$(date +%Y%m%d-%H%M%S) \
+	    $(AB_DEMO_OPTS)
+
+noise:
+	@$(PY) scripts/bench.py check $(AB_DEMO_OPTS)
+	@$(MAKE) --no-print-directory $(BUILD)/kernel.elf
+	@$(PY) tests/scripts/noise.py --count 3 --root $(BUILD)/noise/$$(date +%Y%m%d-%H%M%S) \
 	    $(AB_DEMO_OPTS)
 
 TEST_SUITES += results
