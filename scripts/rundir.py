@@ -91,7 +91,11 @@ def store(cfg, boot, root):
     ex = extract.extract(log_bytes)
     verdict, reason = judge(qemu_verdict, ex, cfg["bench"], cfg["smp"])
     when = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    commit = cfg.get("commit") or hostfacts.git_commit()
+    kernel_meta = {k: v for k, v in ex.blocks["meta.csv"].records} \
+        if "meta.csv" in ex.blocks else {}
+    # The commit the kernel says it was built from names the figures; the
+    # tree's HEAD may have moved on since the build.
+    commit = cfg.get("commit") or kernel_meta.get("kernel_commit") or hostfacts.git_commit()
     os.makedirs(root, exist_ok=True)
     path = unique_dir(root, run_dir_name(when, commit, cfg["smp"], cfg["accel"],
                                          cfg["icount"], verdict != "pass"))
@@ -109,8 +113,7 @@ def store(cfg, boot, root):
         "host": {**hostfacts.host_facts(), **boot.qemu}, "host_conditions": boot.host,
         "blocks": {n: len(ex.blocks[n].records) for n in written},
         "rejected_blocks": ex.errors, "kernel_verdict": ex.verdict,
-        "kernel_meta": {k: v for k, v in ex.blocks["meta.csv"].records}
-        if "meta.csv" in ex.blocks else {},
+        "kernel_meta": kernel_meta, "tree_commit": hostfacts.git_commit(),
     }
     rows = [results.make_row(r) for r in ex.blocks["results.csv"].records] \
         if "results.csv" in ex.blocks else []
