@@ -1,47 +1,41 @@
 #!/usr/bin/python3
 """Compare two results directories metric by metric: `make compare BASE=dir NEW=dir`.
 
-    compare.py BASE NEW [--changes] [--alpha 0.05] [--min-effect 0.05]
+    compare.py BASE NEW [--changes] [--paired] [--force] [--html FILE]
+                        [--alpha 0.05] [--min-effect 0.05]
 
 BASE and NEW are each one results directory or several boots of the same
 configuration ('d1 d2 d3', or a glob such as 'results/*-1a2b3c4-smp8-tcg').
-One table per metric name with base, new, % change, the test and a verdict
-(improved, regressed, unchanged; `-` for informational figures).  Base/new
-show the median over boots of each boot's figure (its median over runs).
-The rule depends on the data:
+One table per metric name with base, new (the median over boots of each
+boot's figure), % change, the test and a verdict (improved, regressed,
+unchanged; `-` for informational figures).  The rule depends on the data
+(docs/results.md, "make compare", has the reasons and measured rates):
 
-  exact       icount runs: single-CPU figures and all ratios/counts.  Under
-              icount shift=0 the guest TSC counts instructions, so two runs of
-              the same code give the same figure; any change beyond a rounding
-              tolerance (0.1 %) is real.
-  U test      timing figures with per-run samples (rows carrying run=k):
-              a two-sided Mann-Whitney U test (exact distribution without
-              ties, normal approximation with tie correction otherwise) on
-              the per-boot figures when each side has several boots, else on
-              the runs of the one boot.  The p-values of all tested figures are
-              corrected together (Benjamini-Hochberg: hundreds of figures are
-              tested at once) and a change counts only when the corrected p is
-              below alpha AND the medians differ by at least min-effect.  Runs
-              inside one boot do not show the boot-to-boot spread, which under
-              TCG is far larger (docs/results.md has the measured false-alarm
-              rates): with one boot on a side a significant change is only
-              suspected ("improved?", "regressed?": shown and listed, but not
-              a regression for the exit status).
-              cycles_per_op and mops are shown but judged through ns_per_op.
-  tolerance   single values that cannot be tested (icount multi-CPU figures,
-              whose vCPU interleaving still varies a little; ratios and counts
-              of timing runs): changed beyond a fixed tolerance (ratios: 0.01
-              absolute; counts and icount figures: min-effect).  Contention
-              counters (lock_contended, cas_retries_per_op) count collisions
-              between CPUs, i.e. timing: they are treated as timing figures.
-  n/a         a single timing sample: no test is possible; shown, not judged.
+  exact       icount runs: single-CPU figures and all ratios/counts; under
+              icount shift=0 the guest TSC counts instructions, so any change
+              beyond a rounding tolerance (0.1 %) is real.
+  case        timing figures with 3 or more boots per side: one family per
+              benchmark case.  Per boot, the mean log ns_per_op over the
+              case's points; a t test over the boots (paired when --paired:
+              boot i of each side ran next to each other, as make ab boots
+              them; Welch otherwise); the case changes when p < alpha / number
+              of cases and its geometric-mean change >= min-effect, and its
+              figures that moved by min-effect the same way change with it.
+  U test      timing figures with 1-2 boots per side: Mann-Whitney U over the
+              pooled runs, Benjamini-Hochberg over every tested figure: a
+              change is only suspected ("regressed?"), never a regression,
+              because runs inside a boot do not show the spread between boots.
+  tolerance   single values that cannot be tested (icount multi-CPU figures;
+              ratios and counts of timing runs): changed beyond a fixed
+              tolerance (ratios: 0.01 absolute; others: min-effect).
+  n/a         a single timing sample: shown, not judged.
 
-Invariant figures (violations, frees_exact, cpus_online, invariants_ok) are
-always exact.  Lower is better for ns, cycles, latency and cost counts;
-higher for mops, hit_rate, success_rate.  A figure the base has and the new
-run lacks is "missing".  Exit status: 0 no regression, 1 a regression or a
-missing figure, 2 the runs cannot be compared (different SMP, accelerator,
-icount or profile; failed or unreadable runs).
+cycles_per_op and mops are judged through ns_per_op (the same measurement);
+the concurrency figures are informational.  Invariant figures (violations,
+frees_exact, cpus_online, invariants_ok) are always exact.  Exit status: 0 no
+regression, 1 a regression or a missing figure, 2 the runs cannot be compared
+(different SMP, accelerator, icount or profile; different QEMU version or
+host core count without --force; failed or unreadable runs).
 """
 import argparse
 import dataclasses

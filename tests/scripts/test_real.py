@@ -88,6 +88,12 @@ def failed_log(root):
 def test_deterministic_single_cpu():
     a, b = perf_run("a"), perf_run("b")
     ra, rb = results.load_run(a), results.load_run(b)
+    cond = ra.meta.get("host_conditions") or {}
+    expect(cond.get("sampled") and cond.get("own_cpus") is not None and
+           cond.get("host_cores") == os.cpu_count(), f"host conditions of a boot: {cond}")
+    expect("QEMU" in (ra.meta["host"].get("qemu_version") or "") and
+           os.path.isabs(ra.meta["host"].get("qemu_path") or ""),
+           f"the QEMU that ran: {ra.meta['host']}")
     sa = {k: s.values or [s.aggregate] for k, s in results.group(ra.rows).items() if k.cpus == 1}
     sb = {k: s.values or [s.aggregate] for k, s in results.group(rb.rows).items() if k.cpus == 1}
     expect(sa, "no single-CPU figures in the run")
