@@ -96,6 +96,10 @@ void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa)
     struct phys_range reserved[MB2_MAX_MODULES + 4];
     unsigned n_reserved = boot_reserved_ranges(reserved, MB2_MAX_MODULES + 2);
     ASSERT(n_reserved == 2 + boot_mb2()->module_count); /* nothing left out */
+    /* The frames after the kernel up to the next largest-block boundary stay
+     * out too: the allocator's free blocks - and so every figure measured on
+     * them - must not move when the kernel grows by a page. */
+    reserved[0].end = align_up(reserved[0].end, PAGE_SIZE << MM_MAX_ORDER);
     n_reserved += arch_reserve_ranges(boot_mb2(), reserved, n_reserved, &reserved[n_reserved],
                                       1); /* the AP start-up page below 1 MiB */
     reserved[n_reserved++] = (struct phys_range){0, PAGE_SIZE}; /* frame 0: never a valid frame */
