@@ -13,6 +13,7 @@
  * truncated or garbled block and no other output can interleave with it.
  */
 #include "bench/bench_int.h"
+#include "lib/str.h"
 
 static uint32_t crc_table[256];
 static atomic_bool crc_ready;
@@ -83,14 +84,6 @@ static bool block_append(struct csv_block *b, const char *s, size_t len)
     return true;
 }
 
-static size_t cstrlen(const char *s)
-{
-    size_t n = 0;
-    while (s[n])
-        n++;
-    return n;
-}
-
 void csv_block_init(struct csv_block *b, const char *name, char *buf, size_t cap,
                     const char *header)
 {
@@ -100,7 +93,7 @@ void csv_block_init(struct csv_block *b, const char *name, char *buf, size_t cap
     b->len = 0;
     b->rows = 0;
     b->overflow = false;
-    block_append(b, header, cstrlen(header));
+    block_append(b, header, str_len(header));
     block_append(b, "\n", 1);
 }
 

@@ -6,7 +6,6 @@
 #include "kernel/boot.h"
 #include "kernel/console.h"
 #include "kernel/exit.h"
-#include "arch/x86_64/layout.h"
 #include "kernel/panic.h"
 #include "plat/platform.h"
 
@@ -23,18 +22,16 @@ static struct mb2_info mb2;
 static struct phys_range info_range;
 static struct cmdline cmdline;
 
-void boot_read_info(uint32_t magic, uint64_t info_pa)
+void boot_read_info(uint32_t magic, uint64_t info_pa, uint64_t early_end)
 {
     if (magic != MB2_BOOTLOADER_MAGIC)
         panic("boot: not started by a Multiboot2 loader: EAX=0x%x, expected 0x%x", magic,
               MB2_BOOTLOADER_MAGIC);
     if (info_pa == 0 || info_pa % MB2_INFO_ALIGN != 0)
         panic("boot: Multiboot2 information at 0x%lx is not 8-byte aligned", info_pa);
-    /* The boot page tables map the first EARLY_MAP_GIB GiB in the direct map. */
-    uint64_t early_end = (uint64_t)EARLY_MAP_GIB << 30;
     if (info_pa + 8 > early_end)
-        panic("boot: Multiboot2 information at 0x%lx lies above the boot mapping (%u GiB)",
-              info_pa, EARLY_MAP_GIB);
+        panic("boot: Multiboot2 information at 0x%lx lies above the boot mapping (%lu GiB)",
+              info_pa, early_end >> 30);
     const uint32_t *header = plat_phys_to_virt(info_pa);
     uint32_t total = header[0];
     if (total < 8 || total > MB2_INFO_MAX_SIZE || info_pa + total > early_end)

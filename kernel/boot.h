@@ -17,9 +17,10 @@
 #include "lib/mb2.h"
 #include "lib/phys_range.h"
 
-/* Validates the loader's handover (magic, size) and parses the Multiboot2
- * information; panics naming the problem when it is malformed. */
-void boot_read_info(uint32_t magic, uint64_t info_pa);
+/* Validates the loader's handover (magic, size, inside the boot mapping
+ * that ends at early_end) and parses the Multiboot2 information; panics
+ * naming the problem when it is malformed. */
+void boot_read_info(uint32_t magic, uint64_t info_pa, uint64_t early_end);
 
 /* Splits the command line; exits with EXIT_CONFIG_ERROR on a syntax error. */
 void boot_read_cmdline(void);

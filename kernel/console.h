@@ -1,5 +1,6 @@
 /*
- * console.h - the serial console (16550 UART on COM1, 115200 8N1).
+ * console.h - the serial console (the architecture's serial port,
+ * arch_serial_putc; on x86_64 the 16550 UART on COM1, 115200 8N1).
  *
  * Every call writes its whole text under one spinlock, so output from
  * different CPUs never interleaves within a kprintf call (callers print whole
@@ -13,9 +14,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-/* Programs COM1; everything before it is lost (nothing prints earlier). */
-void console_init(void);
-
+/* Usable once arch_early_init() has programmed the serial port; nothing
+ * prints earlier. */
 void console_write(const char *buf, size_t len);
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void kvprintf(const char *fmt, va_list ap);

@@ -1,19 +1,15 @@
 /*
- * exit.c - kernel_exit() through isa-debug-exit.
+ * exit.c - kernel_exit(): the self-check report completed, the console
+ * drained, then the architecture's exit.
  */
-#include "kernel/exit.h"
+#include "kernel/arch.h"
 #include "kernel/console.h"
-#include "arch/x86_64/x86.h"
-
-#define DEBUG_EXIT_PORT 0xf4
+#include "kernel/exit.h"
+#include "kernel/report.h"
 
 _Noreturn void kernel_exit(enum exit_code code)
 {
+    report_abort(code); /* the KTAP block complete, whatever step ended the run */
     console_flush();
-    outl(DEBUG_EXIT_PORT, code);
-    /* Still running: no isa-debug-exit device (not QEMU, or started without it). */
-    kprintf("exit: code 0x%x but no isa-debug-exit device at port 0x%x; halting\n", code,
-            DEBUG_EXIT_PORT);
-    console_flush();
-    cpu_halt_forever();
+    arch_exit(code);
 }

@@ -18,8 +18,8 @@ enum exit_code {
     EXIT_CONFIG_ERROR = 0x13,
 };
 
-/* Drains the serial transmitter and exits QEMU; halts when the device is
- * absent (real hardware). */
+/* Drains the serial transmitter and ends the run (arch_exit: on x86_64 QEMU's
+ * isa-debug-exit; a halt when the device is absent, as on real hardware). */
 _Noreturn void kernel_exit(enum exit_code code);
 
 #endif /* KERNEL_EXIT_H */

@@ -14,19 +14,13 @@
 #include <stdint.h>
 
 #include "bench/bench.h"
+#include "kernel/arch.h"
 #include "kernel/boot.h"
 #include "kernel/console.h"
-#include "arch/x86_64/cpu.h"
 #include "kernel/exit.h"
+#include "kernel/report.h"
 #include "lib/fmt.h"
-#include "arch/x86_64/gdt.h"
 #include "mm/mm.h"
-#include "arch/x86_64/paging.h"
-#include "arch/x86_64/percpu.h"
-#include "arch/x86_64/smp/smp.h"
-#include "arch/x86_64/selftest.h"
-#include "arch/x86_64/trap.h"
-#include "arch/x86_64/tsc.h"
 
 #ifndef KERNEL_COMMIT
 #define KERNEL_COMMIT "unknown"
@@ -62,19 +56,21 @@ static void mm_start(const struct bench_config *bench, const struct phys_range *
 static enum bench_verdict bench_start(const struct bench_config *cfg)
 {
     static char cpus[12], mem_mib[24], tsc[24];
+    struct arch_facts facts;
+    arch_facts(&facts);
     fmt_snprintf(cpus, sizeof cpus, "%u", plat_cpu_count());
     fmt_snprintf(mem_mib, sizeof mem_mib, "%llu",
                  (unsigned long long)(mb2_usable_bytes(boot_mb2()) >> 20));
-    fmt_snprintf(tsc, sizeof tsc, "%llu", (unsigned long long)tsc_khz());
+    fmt_snprintf(tsc, sizeof tsc, "%llu", (unsigned long long)plat_tsc_khz());
     const struct bench_meta_kv kv[] = {
         {"kernel_commit", KERNEL_COMMIT},
-        {"accel", cpu_hypervisor()},
+        {"accel", facts.hypervisor},
         {"cpus", cpus},
         {"mem_usable_mib", mem_mib},
-        {"cpu_vendor", cpu_vendor()},
-        {"cpu_brand", cpu_brand()},
+        {"cpu_vendor", facts.cpu_vendor},
+        {"cpu_brand", facts.cpu_brand},
         {"tsc_khz", tsc},
-        {"tsc_source", tsc_source()},
+        {"tsc_source", facts.tsc_source},
         {"cmdline", boot_mb2()->cmdline},
     };
     const struct bench_meta meta = {kv, sizeof kv / sizeof kv[0]};
@@ -84,19 +80,14 @@ static enum bench_verdict bench_start(const struct bench_config *cfg)
 void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa)
 {
     /* ---- 1. bring-up ---- */
-    percpu_install(&percpu_bsp); /* plat_cpu_index(): the console lock needs it */
-    console_init();              /* kprintf */
+    arch_early_init();           /* plat_cpu_index(), the serial port: kprintf */
     kprintf("kernel: frame allocator harness, commit %s\n", KERNEL_COMMIT);
-    gdt_init_cpu(0);             /* selectors, TSS with the double-fault stack */
-    idt_init();                  /* exceptions now print a report and exit */
-    cpu_identify();              /* vendor, brand, hypervisor, 1 GiB pages */
-    boot_read_info(mb2_magic, mb2_info_pa); /* boot_mb2(): memory map, cmdline, RSDP */
+    report_begin();              /* the KTAP block of the steps below */
+    arch_cpu_init();             /* exceptions now print a report and exit; CPU identified */
+    boot_read_info(mb2_magic, mb2_info_pa, arch_boot_map_end()); /* boot_mb2() */
     boot_read_cmdline();         /* boot_cmdline() */
     struct cmdline *cl = boot_cmdline();
-    selftest_configure(cl);
-    paging_init(boot_mb2());     /* direct map of all RAM, paging_map_mmio() */
-    tsc_init(cl);                /* plat_tsc_khz(), tsc_source() */
-    smp_configure(cl);           /* smp_* keys, test_smp_dispatch, test_ap_fail, ... */
+    arch_configure(boot_mb2(), cl); /* direct map, plat_tsc_khz(), the arch keys */
     struct bench_config bench_cfg;
     bool bench_wanted = cmdline_str(cl, "bench") != NULL; /* a plain boot runs none */
     bench_parse_params(cl, &bench_cfg); /* bench=, runs=, profile=, pcp_*, test_* ... */
@@ -105,25 +96,44 @@ void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa)
     struct phys_range reserved[MB2_MAX_MODULES + 4];
     unsigned n_reserved = boot_reserved_ranges(reserved, MB2_MAX_MODULES + 2);
     ASSERT(n_reserved == 2 + boot_mb2()->module_count); /* nothing left out */
-    if (smp_reserve_trampoline(boot_mb2(), reserved, n_reserved, &reserved[n_reserved]))
-        n_reserved++;            /* the AP trampoline page below 1 MiB */
+    /* The frames after the kernel up to the next largest-block boundary stay
+     * out too: the allocator's free blocks - and so every figure measured on
+     * them - must not move when the kernel grows by a page. */
+    reserved[0].end = align_up(reserved[0].end, PAGE_SIZE << MM_MAX_ORDER);
+    n_reserved += arch_reserve_ranges(boot_mb2(), reserved, n_reserved, &reserved[n_reserved],
+                                      1); /* the AP start-up page below 1 MiB */
     reserved[n_reserved++] = (struct phys_range){0, PAGE_SIZE}; /* frame 0: never a valid frame */
     boot_print_memory();
 
     /* ---- 2. configuration complete ---- */
     boot_finish_cmdline();
+    report_pass(REPORT_CMDLINE);
 
     /* ---- 3. work ---- */
     mm_start(&bench_cfg, reserved, n_reserved); /* frame_alloc() and friends, "mm:" lines */
-    smp_init(boot_mb2());        /* MADT CPUs online, plat_run_on_cpus(), "smp:" lines */
-    selftest_run();              /* test_paging, test_fault */
-    if (bench_wanted && bench_start(&bench_cfg) != BENCH_PASS)
+    report_pass(REPORT_MM_INIT);
+    arch_smp_init(boot_mb2());   /* every CPU online, plat_run_on_cpus(), "smp:" lines */
+    report_pass(REPORT_SMP);
+    if (arch_selftest_run() > 0) /* test_paging, test_fault */
+        report_pass(REPORT_SELFTESTS);
+    else
+        report_skip(REPORT_SELFTESTS, "none requested");
+    if (!bench_wanted) {
+        report_skip(REPORT_BENCH, "no bench= key");
+    } else if (bench_start(&bench_cfg) != BENCH_PASS) {
+        report_fail(REPORT_BENCH, "a benchmark's invariant check failed");
+        report_skip(REPORT_MM_CHECK, "the allocator is left as the failing check found it");
         kernel_exit(EXIT_CHECK_FAILED);
+    } else {
+        report_pass(REPORT_BENCH);
+    }
     char err[256];
     if (!mm_check(err, sizeof err)) {
         kprintf("mm: invariant check failed: %s\n", err);
+        report_fail(REPORT_MM_CHECK, err);
         kernel_exit(EXIT_CHECK_FAILED);
     }
+    report_pass(REPORT_MM_CHECK);
     kprintf("kernel: done\n");
     kernel_exit(EXIT_PASS);
 }

@@ -1,5 +1,6 @@
 /*
- * acpi.c - RSDP/RSDT/XSDT scan and MADT parser (see acpi.h for the rules).
+ * acpi_tables.c - RSDP/RSDT/XSDT scan and MADT parser (see acpi_tables.h
+ * for the rules).
  *
  * Every multi-byte field is read with a byte copy: tables are packed and
  * records are not aligned, so no structure is ever overlaid on them.
@@ -8,6 +9,7 @@
 
 #include <stdarg.h>
 
+#include "lib/str.h"
 #include "plat/platform.h"
 
 /* RSDP layout (ACPI 6.5 section 5.2.5.3). */
@@ -54,14 +56,6 @@ static uint64_t rd64(const uint8_t *p)
     uint64_t v;
     __builtin_memcpy(&v, p, sizeof v);
     return v;
-}
-
-static size_t str_len(const char *s)
-{
-    size_t n = 0;
-    while (s[n])
-        n++;
-    return n;
 }
 
 static void msg_add(char *msg, size_t msglen, const char *fmt, ...)

@@ -1,5 +1,5 @@
 /*
- * acpi.h - validating reader for the ACPI tables the kernel needs (RSDP,
+ * acpi_tables.h - validating reader for the ACPI tables the kernel needs (RSDP,
  * RSDT/XSDT, MADT), portable so the host tests feed it crafted tables.
  *
  * ACPI tables are input, not truth.  acpi_scan() starts from the RSDP copy
@@ -25,8 +25,8 @@
  * Messages: every problem appends one line "acpi: ..." to the caller's
  * message buffer; functions return false only when the result is unusable.
  */
-#ifndef KERNEL_ACPI_H
-#define KERNEL_ACPI_H
+#ifndef LIB_ACPI_TABLES_H
+#define LIB_ACPI_TABLES_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -139,4 +139,4 @@ struct acpi_madt {
 bool acpi_parse_madt(const void *table, size_t avail, struct acpi_madt *out, char *msg,
                      size_t msglen);
 
-#endif /* KERNEL_ACPI_H */
+#endif /* LIB_ACPI_TABLES_H */

@@ -22,6 +22,7 @@
 
 #include "lib/cmdline.h"
 #include "lib/fmt.h"
+#include "lib/str.h"
 
 /* Values longer than this are shortened (with "...") inside error lines so
  * that one absurd word cannot crowd every other message out of cl->error. */
@@ -30,23 +31,6 @@
 
 /* The value a bare word `key` stands for. */
 static const char bare_value[] = "1";
-
-static size_t str_len(const char *s)
-{
-    size_t n = 0;
-    while (s[n] != '\0')
-        n++;
-    return n;
-}
-
-static bool str_eq(const char *a, const char *b)
-{
-    while (*a != '\0' && *a == *b) {
-        a++;
-        b++;
-    }
-    return *a == *b;
-}
 
 /* Whitespace of any kind separates words: boot loaders and scripts differ
  * in what they insert between them. */

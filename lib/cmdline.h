@@ -22,8 +22,8 @@
  * the text is full, a last line "cmdline: further errors omitted" says so;
  * `errors` always counts every problem.
  */
-#ifndef KERNEL_CMDLINE_H
-#define KERNEL_CMDLINE_H
+#ifndef LIB_CMDLINE_H
+#define LIB_CMDLINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -78,4 +78,4 @@ const char *cmdline_str(struct cmdline *cl, const char *key);
  * line had no problem at all. */
 bool cmdline_finish(struct cmdline *cl);
 
-#endif /* KERNEL_CMDLINE_H */
+#endif /* LIB_CMDLINE_H */

@@ -14,8 +14,8 @@
  * NULL prints "(nil)" for %p and "(null)" for %s.  An unsupported
  * conversion (e.g. %e, %Lf) is echoed verbatim and consumes no argument.
  */
-#ifndef KERNEL_FMT_H
-#define KERNEL_FMT_H
+#ifndef LIB_FMT_H
+#define LIB_FMT_H
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,4 +32,4 @@ int fmt_vformat(fmt_sink sink, void *ctx, const char *fmt, va_list ap);
 int fmt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int fmt_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-#endif /* KERNEL_FMT_H */
+#endif /* LIB_FMT_H */

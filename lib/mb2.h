@@ -18,8 +18,8 @@
  * Error form (one line, no '\n'):
  *   multiboot2: tag 6 (mmap) at offset 0x48: entry_size 20 is smaller than 24
  */
-#ifndef KERNEL_MB2_H
-#define KERNEL_MB2_H
+#ifndef LIB_MB2_H
+#define LIB_MB2_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -82,4 +82,4 @@ bool mb2_parse(const void *info, size_t avail, struct mb2_info *out, char *err, 
 uint64_t mb2_usable_bytes(const struct mb2_info *mi);
 uint64_t mb2_max_usable_end(const struct mb2_info *mi);
 
-#endif /* KERNEL_MB2_H */
+#endif /* LIB_MB2_H */

@@ -4,7 +4,8 @@
 
 ## Layout (mk/15-layout.mk):
 ##   make suite-layout   portable code (include/plat, lib, mm, bench) includes only
-##                       freestanding headers and the directories below it
+##                       freestanding headers and the directories below it; kernel/
+##                       includes no arch/ header
 
 TEST_SUITES += layout
 .PHONY: suite-layout

@@ -4,9 +4,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kernel/console.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/x86.h"
+#include "kernel/console.h"
+#include "lib/str.h"
 
 static char vendor[13];
 static char brand[49];
@@ -22,15 +23,6 @@ static void copy_regs(char *dst, uint32_t a, uint32_t b, uint32_t c)
     __builtin_memcpy(dst + 4, &b, 4);
     __builtin_memcpy(dst + 8, &c, 4);
     dst[12] = '\0';
-}
-
-static bool str_eq(const char *a, const char *b)
-{
-    while (*a && *a == *b) {
-        a++;
-        b++;
-    }
-    return *a == *b;
 }
 
 static const char *const hypervisor_names[][2] = {

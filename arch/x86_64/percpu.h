@@ -21,8 +21,7 @@ struct percpu {
     struct percpu *self;   /* must stay first: this_cpu() loads %gs:0 */
     unsigned cpu_index;    /* dense 0..count-1; the BSP is 0 */
     uint32_t apic_id;
-    unsigned panic_depth;  /* nested panics on this CPU (panic.c) */
-    uint8_t reserved[44];
+    uint8_t reserved[48];
 } __attribute__((aligned(64)));
 
 extern struct percpu percpu_bsp;

@@ -5,12 +5,14 @@ Portable code (lib/, mm/, bench/ and the door include/plat/) builds into the
 kernel and into the host library, so it may include only C11 freestanding
 headers and the portable directories below it in this order:
 
-    plat  <-  lib  <-  mm  <-  bench
+    plat  <-  lib  <-  mm  <-  bench  <-  kernel
 
 A directory may include its own headers and those of the directories to its
 left; bench/ sees only mm/'s public header.  Nothing portable includes arch/,
-kernel/ or tests/.  The rule is the table LAYERS below; a violation prints
-one FAIL line naming the file, the line and the include.
+kernel/ or tests/.  kernel/ only sequences the boot: it reaches the machine
+through kernel/arch.h and plat/platform.h, never an arch/ header.  The rule
+is the table LAYERS below; a violation prints one FAIL line naming the file,
+the line and the include.
 
 Usage: check_boundary.py [--root DIR] [--name SUITE/TEST]
 Exit status 0 when the tree obeys the rule, 1 otherwise.
@@ -29,6 +31,7 @@ LAYERS = {
     "lib": ("lib", ["plat/"]),
     "mm": ("mm", ["plat/", "lib/"]),
     "bench": ("bench", ["plat/", "lib/", "mm/mm.h"]),
+    "kernel": ("kernel", ["plat/", "lib/", "mm/mm.h", "bench/bench.h"]),
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*(.*?)\s*(?://.*|/\*.*)?$')

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The boundary check must fail on a planted violation, not only pass.
 
-Copies the portable directories into a scratch tree, plants one forbidden
+Copies the checked directories into a scratch tree, plants one forbidden
 include at a time and runs check_boundary.py on the copy: the clean copy
 must pass, every planted include must fail with its file named.
 """
@@ -14,7 +14,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CHECK = os.path.join(HERE, "check_boundary.py")
-PORTABLE = ["include/plat", "lib", "mm", "bench"]
+PORTABLE = ["include/plat", "lib", "mm", "bench", "kernel"]
 
 # (test name, file to plant in, include line, must fail)
 PLANTS = [
@@ -25,6 +25,7 @@ PLANTS = [
     ("bench_include_in_mm_fails", "mm/buddy.c", '#include "bench/bench.h"', True),
     ("hosted_header_in_lib_fails", "lib/cmdline.c", "#include <stdio.h>", True),
     ("tests_include_in_plat_fails", "include/plat/barrier.h", '#include "tests/harness/check.h"', True),
+    ("arch_include_in_kernel_fails", "kernel/main.c", '#include "arch/x86_64/percpu.h"', True),
 ]
 
 

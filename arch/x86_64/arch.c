@@ -1,0 +1,92 @@
+/*
+ * arch.c - x86_64's side of kernel/arch.h: each hook names the x86 steps it
+ * stands for, in the order they must run.
+ */
+#include <stdint.h>
+
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/gdt.h"
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/paging.h"
+#include "arch/x86_64/percpu.h"
+#include "arch/x86_64/selftest.h"
+#include "arch/x86_64/smp/smp.h"
+#include "arch/x86_64/trap.h"
+#include "arch/x86_64/tsc.h"
+#include "arch/x86_64/uart.h"
+#include "arch/x86_64/x86.h"
+#include "kernel/arch.h"
+
+void arch_early_init(void)
+{
+    percpu_install(&percpu_bsp); /* plat_cpu_index(): the console lock needs it */
+    uart_init();
+}
+
+void arch_cpu_init(void)
+{
+    gdt_init_cpu(0); /* selectors, TSS with the double-fault stack */
+    idt_init();      /* exceptions now print a report and exit */
+    cpu_identify();  /* vendor, brand, hypervisor, 1 GiB pages */
+}
+
+uint64_t arch_boot_map_end(void)
+{
+    return (uint64_t)EARLY_MAP_GIB << 30;
+}
+
+void arch_configure(const struct mb2_info *mi, struct cmdline *cl)
+{
+    selftest_configure(cl); /* test_paging, test_fault */
+    paging_init(mi);        /* direct map of all RAM, paging_map_mmio() */
+    tsc_init(cl);           /* plat_tsc_khz(), tsc_source() */
+    smp_configure(cl);      /* smp_* keys, test_smp_dispatch, test_ap_fail, ... */
+}
+
+unsigned arch_reserve_ranges(const struct mb2_info *mi, const struct phys_range *avoid,
+                             unsigned n_avoid, struct phys_range *out, unsigned max)
+{
+    if (max == 0)
+        return 0;
+    return smp_reserve_trampoline(mi, avoid, n_avoid, &out[0]) ? 1 : 0;
+}
+
+void arch_smp_init(const struct mb2_info *mi)
+{
+    smp_init(mi);
+}
+
+unsigned arch_selftest_run(void)
+{
+    return selftest_run();
+}
+
+void arch_facts(struct arch_facts *out)
+{
+    out->hypervisor = cpu_hypervisor();
+    out->cpu_vendor = cpu_vendor();
+    out->cpu_brand = cpu_brand();
+    out->tsc_source = tsc_source();
+}
+
+void arch_serial_putc(char c)
+{
+    uart_putc(c);
+}
+
+void arch_serial_flush(void)
+{
+    uart_flush();
+}
+
+_Noreturn void arch_halt_forever(void)
+{
+    cpu_halt_forever();
+}
+
+void arch_print_backtrace(void)
+{
+    /* Start at the caller's frame: this function's own is not of interest. */
+    const uint64_t *fp = __builtin_frame_address(0);
+    trap_print_backtrace(fp[0]);
+}

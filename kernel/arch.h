@@ -1,0 +1,81 @@
+/*
+ * arch.h - what the boot sequence (kernel/) needs of an architecture.
+ *
+ * kernel/ only sequences: it reads the boot information, the command line,
+ * starts the allocator, the CPUs and the benchmarks, and ends the run.
+ * Everything that touches a register, a port or a descriptor table is behind
+ * these calls; arch/<name>/ implements them (arch/x86_64/arch.c and the
+ * files it calls).  kernel/ includes no arch/ header, and a second
+ * architecture would implement this file and plat/platform.h.
+ *
+ * Call order (kmain): arch_early_init, arch_cpu_init, arch_configure,
+ * arch_reserve_ranges, [mm_init], arch_smp_init, arch_selftest_run.
+ */
+#ifndef KERNEL_ARCH_H
+#define KERNEL_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel/exit.h"
+#include "lib/cmdline.h"
+#include "lib/mb2.h"
+#include "lib/phys_range.h"
+
+/* The boot CPU's per-CPU area (plat_cpu_index()) and the serial port:
+ * kprintf works after it. */
+void arch_early_init(void);
+
+/* Descriptor tables and exception reports on the boot CPU, then CPU
+ * identification (vendor, brand, hypervisor, page sizes). */
+void arch_cpu_init(void);
+
+/* The end of the physical range the boot page tables map, so that the boot
+ * information can be checked to lie inside it before it is read. */
+uint64_t arch_boot_map_end(void);
+
+/* With the boot information and the command line: the direct map of all
+ * RAM, TSC calibration, and every architecture key read (errors recorded in
+ * cl, reported by cmdline_finish). */
+void arch_configure(const struct mb2_info *mi, struct cmdline *cl);
+
+/* Pages the architecture needs kept out of the allocator (the AP start-up
+ * page below 1 MiB), chosen to avoid `avoid`.  Writes at most `max`,
+ * returns how many. */
+unsigned arch_reserve_ranges(const struct mb2_info *mi, const struct phys_range *avoid,
+                             unsigned n_avoid, struct phys_range *out, unsigned max);
+
+/* Every CPU the firmware lists brought online; plat_run_on_cpus() works
+ * after it.  Stops the run (EXIT_CHECK_FAILED) when the CPU tables are
+ * unusable. */
+void arch_smp_init(const struct mb2_info *mi);
+
+/* The self-tests and deliberate faults the command line asked for; returns
+ * how many self-tests ran (and passed: a failing one panics). */
+unsigned arch_selftest_run(void);
+
+/* What the results say about the machine (meta.csv). */
+struct arch_facts {
+    const char *hypervisor; /* "tcg", "kvm", "none", ... */
+    const char *cpu_vendor;
+    const char *cpu_brand;
+    const char *tsc_source; /* how plat_tsc_khz() was found */
+};
+void arch_facts(struct arch_facts *out);
+
+/* The serial console's byte sink: programmed by arch_early_init; putc
+ * blocks (bounded) until the transmitter has room; flush waits until
+ * everything has left. */
+void arch_serial_putc(char c);
+void arch_serial_flush(void);
+
+/* Ends the run with `code` (the console already flushed); never returns. */
+_Noreturn void arch_exit(enum exit_code code);
+
+/* Stops this CPU for good, interrupts off. */
+_Noreturn void arch_halt_forever(void);
+
+/* Prints the call chain from the caller's frame (panic reports). */
+void arch_print_backtrace(void);
+
+#endif /* KERNEL_ARCH_H */
