@@ -288,6 +288,43 @@ def test_case_rule_paired():
            "unpaired found it although the shared noise is as large as the change")
 
 
+def test_ab_order_and_refusals():
+    """make ab boots the pairs A B, B A, A B and compares them paired; bad
+    variables are refused before anything is built."""
+    import ab
+    booted, calls = [], {}
+    saved = ab.kernel_of, ab.boot, compare.main
+    ab.kernel_of = lambda sha: f"/elf/{sha[:7]}"
+    ab.boot = lambda elf, sha, side, outdir, opts, extra: \
+        booted.append((side, extra)) or f"/runs/{side}{len(booted)}"
+    compare.main = lambda argv: calls.setdefault("argv", argv) and 0
+    try:
+        rc = ab.main(["--base", "HEAD", "--new", "HEAD", "--boots", "3",
+                      "--new-args", "test_slow_hit=5", "--smp", "2"])
+    finally:
+        ab.kernel_of, ab.boot, compare.main = saved
+    expect(rc == 0, f"rc {rc}")
+    expect([s for s, _ in booted] == ["base", "new", "new", "base", "base", "new"],
+           f"order {booted}")
+    expect(all((e == "test_slow_hit=5") == (s == "new") for s, e in booted), "NEW_ARGS side")
+    argv = calls["argv"]
+    expect(argv[0] == "--paired" and argv[-2] == "/runs/base1 /runs/base4 /runs/base5" and
+           argv[-1] == "/runs/new2 /runs/new3 /runs/new6", f"pairs {argv}")
+    for args, words in ((["--boots", "2"], "at least 3"), (["--boots", "x"], "BOOTS='x'"),
+                        (["--new", "no-such-commit"], "not a commit"),
+                        (["--smp", "0"], "SMP"), (["--new-args", "bench=pcp"], "BENCH")):
+        full = {"--base": "HEAD", "--new": "HEAD", "--boots": "3"}
+        full.update(dict(zip(args[::2], args[1::2])))
+        r = subprocess.run([PY, os.path.join(ROOT, "scripts", "ab.py")] +
+                           [x for kv in full.items() for x in kv], capture_output=True,
+                           text=True, timeout=60)
+        expect(r.returncode == 2 and words in r.stderr and "bad configuration" in r.stderr,
+               f"{args}: rc {r.returncode} {r.stderr.strip()}")
+    r = subprocess.run(["make", "-s", "--no-print-directory", "-C", ROOT, "ab", "BASE=HEAD"],
+                       capture_output=True, text=True, timeout=60)
+    expect(r.returncode != 0 and "give both BASE" in r.stderr, f"make ab: {r.stderr}")
+
+
 def edit_meta(path, **changes):
     with open(os.path.join(path, "meta.json")) as f:
         meta = json.load(f)
