@@ -181,10 +181,11 @@ def conditions(stat0, stat1, own_cpu_s, elapsed_s, cores, other_qemus, clk_tck=1
     return out
 
 
-def host_warnings(cond, smp, icount):
-    """Warnings about the host for the summary, meta.json and the report."""
+def host_warnings(cond, smp, icount, cores=None):
+    """Warnings about the host for the summary, meta.json and the report;
+    cores: the host's core count when cond does not have it (older runs)."""
     out = []
-    cores = cond.get("host_cores") or os.cpu_count() or 1
+    cores = cond.get("host_cores") or cores or os.cpu_count() or 1
     if smp and smp > cores and not icount:
         out.append(f"SMP={smp} exceeds the host's {cores} cores: points with more than "
                    f"{cores} CPUs cannot all run at once, their figures are not "

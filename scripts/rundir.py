@@ -77,9 +77,9 @@ def write_meta(path, meta):
 def warnings(meta, rows):
     """Every warning about a run's figures: the host (cores, load) and the
     multi-CPU points that were not concurrent or whose concurrency is unknown."""
-    out = hostfacts.host_warnings(meta.get("host_conditions") or {}, meta.get("smp"),
-                                  meta.get("icount"))
     cores = concurrency.host_cores_of(meta)
+    out = hostfacts.host_warnings(meta.get("host_conditions") or {}, meta.get("smp"),
+                                  meta.get("icount"), cores)
     return out + concurrency.warnings(concurrency.assess(rows, bool(meta.get("icount")), cores))
 
 
