@@ -13,14 +13,25 @@ import shutil
 import concurrency
 import extract
 import hostfacts
+import ktap
 import results
 from results import fmt_value
 
 
-def judge(qemu_verdict, ex, benches, smp):
-    """(verdict, reason): 'pass' only when every check holds."""
+def judge(qemu_verdict, ex, benches, smp, report):
+    """(verdict, reason): 'pass' only when every check holds.  report is the
+    log's KTAP block (ktap.parse): the kernel's own self-checks, which must
+    agree with the exit status."""
     if qemu_verdict != "pass":
-        return qemu_verdict, f"the kernel run ended with verdict '{qemu_verdict}'"
+        failed = "; ".join(report.failures()) if report.found else ""
+        return qemu_verdict, f"the kernel run ended with verdict '{qemu_verdict}'" + \
+            (f" (KTAP: {failed})" if failed else "")
+    if report.verdict == "malformed":
+        return "bad-data", "the KTAP block of the kernel's self-checks is unusable: " + \
+            "; ".join(report.errors)
+    if report.verdict != "pass":
+        return "check-failed", "KTAP reports failed self-checks although QEMU exited with " \
+                               "success: " + "; ".join(report.failures())
     if ex.errors:
         return "bad-data", f"{len(ex.errors)} block(s) rejected: " + " | ".join(ex.errors)
     if ex.verdict != "pass":
@@ -89,7 +100,7 @@ def store(cfg, boot, root):
     verdict, reason)."""
     log_bytes, qemu_verdict = boot.log, boot.verdict
     ex = extract.extract(log_bytes)
-    verdict, reason = judge(qemu_verdict, ex, cfg["bench"], cfg["smp"])
+    verdict, reason = judge(qemu_verdict, ex, cfg["bench"], cfg["smp"], ktap.parse(log_bytes))
     when = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     kernel_meta = {k: v for k, v in ex.blocks["meta.csv"].records} \
         if "meta.csv" in ex.blocks else {}

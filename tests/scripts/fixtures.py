@@ -229,11 +229,15 @@ class Generator:
                 ("tsc_khz", str(int(self.tsc_ghz * 1e6))), ("tsc_calibration", "pit"),
                 ("cmdline", cmdline), ("seed", "1"), ("profile", self.profile)]
 
-    def log(self, violations=0, verdict="pass", crlf=False, cut_after=None):
-        """The whole serial log as text; cut_after=N keeps only the first N lines."""
+    def log(self, violations=0, verdict="pass", crlf=False, cut_after=None, ktap=True):
+        """The whole serial log as text; cut_after=N keeps only the first N lines;
+        ktap=False leaves out the KTAP block of the self-checks (kernel/report.c)."""
         cmdline = f"bench={','.join(self.benches)} runs={self.runs} profile={self.profile}"
-        lines = ["\x1b[2J\x1b[01;01HGRUB loading.", "kernel: synthetic fixture booting",
-                 f"smp: {self.smp} CPUs online"]
+        lines = ["\x1b[2J\x1b[01;01HGRUB loading.", "kernel: synthetic fixture booting"]
+        if ktap:
+            lines += ["KTAP version 1", "1..6", "ok 1 cmdline", "ok 2 mm_init",
+                      "ok 3 smp_bringup", "ok 4 selftests # SKIP none requested"]
+        lines.append(f"smp: {self.smp} CPUs online")
         lines += frame("meta.csv", "key,value", self.meta(cmdline))
         hist = []
         for bench in self.benches:
@@ -255,6 +259,11 @@ class Generator:
         if hist:
             lines += frame("hist.csv", HIST_HEADER, hist)
         lines.append(f"@@VERDICT {verdict}")
+        if ktap and verdict == "pass":
+            lines += ["ok 5 bench", "ok 6 mm_check"]
+        elif ktap:
+            lines += ["not ok 5 bench # a benchmark's invariant check failed",
+                      "ok 6 mm_check # SKIP the allocator is left as the failing check found it"]
         if cut_after is not None:
             lines = lines[:cut_after]
         end = "\r\n" if crlf else "\n"

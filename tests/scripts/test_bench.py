@@ -106,7 +106,23 @@ def test_failed_kernel_verdict():
     with tempfile.TemporaryDirectory() as d:
         text = fixtures.Generator(smp=2, runs=3).log(verdict="check-failed")
         rc, _, err, dirs = bench_from_log(d, text, "--smp", "2")
-        check_failed(d, rc, err, dirs, "check-failed", "@@VERDICT check-failed")
+        check_failed(d, rc, err, dirs, "check-failed",
+                     "KTAP reports failed self-checks although QEMU exited with success: "
+                     "bench: a benchmark's invariant check failed")
+
+
+def test_failed_without_ktap():
+    with tempfile.TemporaryDirectory() as d:
+        text = fixtures.Generator(smp=2, runs=3).log(ktap=False)
+        rc, _, err, dirs = bench_from_log(d, text, "--smp", "2")
+        check_failed(d, rc, err, dirs, "bad-data", "no 'KTAP version 1' line in the log")
+
+
+def test_failed_truncated_ktap():
+    with tempfile.TemporaryDirectory() as d:
+        text = fixtures.Generator(smp=2, runs=3).log().replace("ok 6 mm_check\n", "")
+        rc, _, err, dirs = bench_from_log(d, text, "--smp", "2")
+        check_failed(d, rc, err, dirs, "bad-data", "truncated: the plan is 1..6")
 
 
 def test_failed_cpus_missing():
