@@ -60,7 +60,7 @@ static struct smp_slot slots[PLAT_MAX_CPUS];
 static unsigned slot_count;
 static struct percpu ap_percpu[PLAT_MAX_CPUS];
 static uint8_t ap_stack[PLAT_MAX_CPUS][SMP_AP_STACK_SIZE] __attribute__((aligned(16)));
-static struct acpi_madt madt;
+static struct madt madt;
 static uint64_t tramp_pa; /* 0 = none reserved */
 static uint64_t bsp_xcr0;
 

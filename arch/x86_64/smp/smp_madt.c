@@ -12,6 +12,7 @@
  * can damage the copy, not the firmware's table).
  */
 #include "lib/acpi_tables.h"
+#include "arch/x86_64/madt.h"
 #include "arch/x86_64/apic.h"
 #include "kernel/console.h"
 #include "kernel/exit.h"
@@ -85,7 +86,7 @@ static void print_tables(void)
             (unsigned long long)tables.root_pa, tables.count, tables.invalid, list);
 }
 
-void smp_read_madt(const struct mb2_info *mi, struct acpi_madt *madt)
+void smp_read_madt(const struct mb2_info *mi, struct madt *madt)
 {
     if (!mi->rsdp)
         no_madt("the boot loader passed no ACPI RSDP (Multiboot2 tag 14/15)");
@@ -115,7 +116,7 @@ void smp_read_madt(const struct mb2_info *mi, struct acpi_madt *madt)
                 t->len - 1);
     }
     madt_msg[0] = '\0';
-    ok = acpi_parse_madt(madt_copy, t->len, madt, madt_msg, sizeof madt_msg);
+    ok = madt_parse(madt_copy, t->len, madt, madt_msg, sizeof madt_msg);
     print_lines(madt_msg);
     if (!ok)
         no_madt("the MADT is invalid");
@@ -126,7 +127,7 @@ void smp_read_madt(const struct mb2_info *mi, struct acpi_madt *madt)
             (unsigned long long)madt->lapic_pa, madt->lapic_overridden ? " (override)" : "");
 }
 
-unsigned smp_build_slots(const struct acpi_madt *madt, uint32_t bsp_apic_id,
+unsigned smp_build_slots(const struct madt *madt, uint32_t bsp_apic_id,
                          struct smp_slot *slots)
 {
     unsigned n = 1, unaddressable = 0, beyond = 0, hotplug = 0;
@@ -134,7 +135,7 @@ unsigned smp_build_slots(const struct acpi_madt *madt, uint32_t bsp_apic_id,
     slots[0].apic_id = bsp_apic_id;
     slots[0].slot = 0;
     for (unsigned i = 0; i < madt->cpu_count; i++) {
-        const struct acpi_cpu *c = &madt->cpu[i];
+        const struct madt_cpu *c = &madt->cpu[i];
         if (c->apic_id == bsp_apic_id) {
             bsp_listed = true;
             continue;
