@@ -113,7 +113,7 @@ def validate(opts):
     qemu = load_qemu()
     try:
         cfg.update(qemu.validate_config(smp=opts.smp, mem=opts.mem, accel=opts.accel,
-                                        icount=opts.icount))
+                                        icount=opts.icount, cpu=opts.cpu, numa=opts.numa))
         cfg["timeout"] = qemu.parse_timeout(opts.timeout,
                                             DEFAULT_TIMEOUT[bool(cfg["icount"])])
         cfg["cmdline"] = compose_cmdline(cfg)
@@ -123,7 +123,7 @@ def validate(opts):
     cfg["make"] = {"SMP": opts.smp, "MEM": opts.mem, "ACCEL": opts.accel,
                    "ICOUNT": opts.icount, "BENCH": opts.bench, "RUNS": opts.runs,
                    "ARGS": opts.args, "TIMEOUT": opts.timeout, "PROFILE": opts.profile,
-                   "SEED": opts.seed}
+                   "SEED": opts.seed, "CPU": opts.cpu, "NUMA": opts.numa}
     return cfg
 
 
@@ -248,6 +248,8 @@ def store(cfg, log_bytes, qemu_verdict, status, seconds, root):
         "accel_requested": cfg.get("accel_requested"), "icount": cfg["icount"],
         "profile": cfg["profile"], "bench": cfg["bench"], "runs": cfg["runs"],
         "seed": cfg["seed"], "cmdline": cfg["cmdline"], "make": cfg["make"],
+        "cpu_model": cfg["cpu"], "numa_nodes": cfg["numa"],
+        "qemu_binary": cfg["qemu"]["binary"], "qemu_version": cfg["qemu"]["version_text"],
         "host": host_facts(),
         "blocks": {n: len(ex.blocks[n].records) for n in written},
         "rejected_blocks": ex.errors, "kernel_verdict": ex.verdict,
@@ -323,7 +325,8 @@ def boot(cfg, kernel, workdir):
     def target():
         try:
             box["result"] = qemu.run(iso, cfg["smp"], cfg["mem"], cfg["accel"], cfg["icount"],
-                                     cfg["timeout"], log, stream=False)
+                                     cfg["timeout"], log, stream=False, cpu=cfg["cpu"],
+                                     numa=cfg["numa"])
         except Exception as e:  # handed to the main thread, which reports it
             box["error"] = e
     follower = Follower(log)
@@ -402,7 +405,7 @@ def summary(run):
 def add_config_options(ap):
     for name, default in (("smp", "8"), ("mem", "1G"), ("accel", "auto"), ("icount", "0"),
                           ("bench", "all"), ("runs", ""), ("args", ""), ("timeout", ""),
-                          ("profile", "full"), ("seed", "")):
+                          ("profile", "full"), ("seed", ""), ("cpu", "max"), ("numa", "0")):
         ap.add_argument(f"--{name}", default=default)
 
 
@@ -423,7 +426,8 @@ def cmd_run(opts, cfg):
     else:
         workdir = os.path.join(ROOT, "build", "bench")
         os.makedirs(workdir, exist_ok=True)
-        print(f"bench: booting {opts.kernel} with SMP={cfg['smp']} MEM={cfg['mem']} "
+        print(f"bench: booting {opts.kernel} with {cfg['qemu']['version_text']}, "
+              f"SMP={cfg['smp']} MEM={cfg['mem']} CPU={cfg['cpu']} NUMA={cfg['numa']} "
               f"accel={cfg['accel']}{' icount' if cfg['icount'] else ''}, "
               f"timeout {cfg['timeout']} s\nbench: kernel command line: {cfg['cmdline']}",
               flush=True)
