@@ -16,6 +16,17 @@ static const char *hypervisor = "none";
 static uint32_t max_hv_leaf;
 static bool gib_pages;
 static bool invariant_tsc;
+static bool rdtscp;
+static bool x2apic;
+static unsigned family, model;
+
+#define CPUID_1_EAX_MODEL(a) (((a) >> 4) & 0xf)
+#define CPUID_1_EAX_FAMILY(a) (((a) >> 8) & 0xf)
+#define CPUID_1_EAX_EXT_MODEL(a) (((a) >> 16) & 0xf)
+#define CPUID_1_EAX_EXT_FAMILY(a) (((a) >> 20) & 0xff)
+#define FAMILY_EXTENDED 0xf /* the base value that adds the extended family */
+#define FAMILY_P6 0x6       /* ...and, with it, the extended model */
+#define CPUID_1_ECX_X2APIC_BIT X86_BIT(21)
 
 static void copy_regs(char *dst, uint32_t a, uint32_t b, uint32_t c)
 {
@@ -50,10 +61,21 @@ void cpu_identify(void)
 {
     struct cpuid_regs r = cpuid(0, 0);
     copy_regs(vendor, r.ebx, r.edx, r.ecx);
+    r = cpuid(CPUID_FEATURES, 0);
+    family = CPUID_1_EAX_FAMILY(r.eax);
+    model = CPUID_1_EAX_MODEL(r.eax);
+    if (family == FAMILY_EXTENDED)
+        family += CPUID_1_EAX_EXT_FAMILY(r.eax);
+    if (family == FAMILY_EXTENDED || family == FAMILY_P6 || family > FAMILY_EXTENDED)
+        model += CPUID_1_EAX_EXT_MODEL(r.eax) << 4;
+    x2apic = r.ecx & CPUID_1_ECX_X2APIC_BIT;
 
     uint32_t max_ext = cpuid(CPUID_EXT_MAX, 0).eax;
-    if (max_ext >= CPUID_EXT_FEATURES)
-        gib_pages = cpuid(CPUID_EXT_FEATURES, 0).edx & CPUID_EXT_EDX_PDPE1GB;
+    if (max_ext >= CPUID_EXT_FEATURES) {
+        uint32_t edx = cpuid(CPUID_EXT_FEATURES, 0).edx;
+        gib_pages = edx & CPUID_EXT_EDX_PDPE1GB;
+        rdtscp = edx & CPUID_EXT_EDX_RDTSCP;
+    }
     if (max_ext >= CPUID_POWER_MGMT)
         invariant_tsc = cpuid(CPUID_POWER_MGMT, 0).edx & CPUID_80000007_EDX_INVARIANT_TSC;
     if (max_ext >= CPUID_BRAND_FIRST + 2) {
@@ -70,7 +92,10 @@ void cpu_identify(void)
     if (b != brand)
         __builtin_memmove(brand, b, __builtin_strlen(b) + 1);
     identify_hypervisor();
-    kprintf("cpu: %s \"%s\", hypervisor %s\n", vendor, brand, hypervisor);
+    kprintf("cpu: %s \"%s\" family 0x%x model 0x%x, hypervisor %s; rdtscp %s, invariant TSC "
+            "%s, x2APIC %s, 1 GiB pages %s\n",
+            vendor, brand, family, model, hypervisor, rdtscp ? "yes" : "no",
+            invariant_tsc ? "yes" : "no", x2apic ? "yes" : "no", gib_pages ? "yes" : "no");
 }
 
 const char *cpu_vendor(void)
@@ -101,4 +126,37 @@ bool cpu_has_1g_pages(void)
 bool cpu_has_invariant_tsc(void)
 {
     return invariant_tsc;
+}
+
+unsigned cpu_family(void)
+{
+    return family;
+}
+
+unsigned cpu_model(void)
+{
+    return model;
+}
+
+bool cpu_has_rdtscp(void)
+{
+    return rdtscp;
+}
+
+bool cpu_has_x2apic(void)
+{
+    return x2apic;
+}
+
+bool cpu_needs_init_delay(void)
+{
+    /* x2APIC came long after the processors that needed the wait (QEMU's
+     * TCG "max" CPU says AMD family 6 but has it). */
+    if (x2apic)
+        return false;
+    if (str_eq(vendor, "GenuineIntel"))
+        return family < FAMILY_P6;
+    if (str_eq(vendor, "AuthenticAMD"))
+        return family < FAMILY_EXTENDED;
+    return !str_eq(vendor, "HygonGenuine");
 }

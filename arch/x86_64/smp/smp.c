@@ -2,7 +2,8 @@
  * smp.c - AP bring-up: trampoline page, INIT-SIPI-SIPI, per-CPU areas.
  *
  * Sequence (Intel SDM Vol. 3A 8.4.4.1, with the delays configurable):
- *   1. INIT IPI to every AP to be started, then wait smp_init_delay_us;
+ *   1. INIT IPI to every AP to be started, then wait smp_init_delay_us (the
+ *      SDM's 10 ms only where the processor may need it: cpu.h);
  *   2. a STARTUP IPI to each, wait smp_sipi_delay_us, a second STARTUP IPI
  *      to each one not yet online (a running CPU ignores it anyway);
  *   3. wait until every AP is online or smp_ap_timeout_ms has passed since
@@ -20,6 +21,7 @@
 #include <stddef.h>
 
 #include "arch/x86_64/apic.h"
+#include "arch/x86_64/cpu.h"
 #include "kernel/console.h"
 #include "kernel/exit.h"
 #include "arch/x86_64/gdt.h"
@@ -32,6 +34,9 @@
 #define TRAMP_LOW_LIMIT (640 * KIB) /* conventional memory ends; EBDA/VGA above */
 #define TRAMP_LOWEST PAGE_SIZE      /* page 0 stays unmapped (NULL faults) */
 #define IPI_SEND_TIMEOUT_US 1000    /* xAPIC delivery status; MP spec asks 20 us */
+#define SDM_INIT_DELAY_US 10000     /* SDM Vol. 3A 8.4.4.1: 10 ms after INIT */
+#define SDM_SIPI_DELAY_US 200       /* ... and 200 us after each STARTUP */
+#define MODERN_SIPI_DELAY_US 10     /* Linux's wait after a STARTUP when no INIT wait */
 #define SMP_BARRIER_SAMPLES 16      /* empty jobs timed at bring-up */
 #define CR4_OSXSAVE X86_BIT(18) /* XSAVE enabled: XCR0 must match the BSP's */
 #define EFER_LMA X86_BIT(10)    /* read-only "long mode active": not written back */
@@ -107,8 +112,13 @@ _Static_assert(sizeof(struct smp_slot) == SLOT_SIZE, "SLOT_SIZE");
 void smp_configure(struct cmdline *cl)
 {
     uint64_t fail = 0;
-    cmdline_u64(cl, "smp_init_delay_us", 10000, 0, 1000000, &smp_cfg.init_delay_us);
-    cmdline_u64(cl, "smp_sipi_delay_us", 200, 0, 1000000, &smp_cfg.sipi_delay_us);
+    /* The SDM's delays where the processor may need them; Linux's shorter
+     * ones (no INIT wait, 10 us after a STARTUP) where it does not. */
+    bool legacy = cpu_needs_init_delay();
+    cmdline_u64(cl, "smp_init_delay_us", legacy ? SDM_INIT_DELAY_US : 0, 0, 1000000,
+                &smp_cfg.init_delay_us);
+    cmdline_u64(cl, "smp_sipi_delay_us", legacy ? SDM_SIPI_DELAY_US : MODERN_SIPI_DELAY_US, 0,
+                1000000, &smp_cfg.sipi_delay_us);
     cmdline_u64(cl, "smp_ap_timeout_ms", 1000, 1, 60000, &smp_cfg.ap_timeout_ms);
     cmdline_u64(cl, "smp_dispatch_timeout_ms", 10000, 1, 3600000, &smp_cfg.dispatch_timeout_ms);
     cmdline_bool(cl, "smp_xapic", false, &smp_cfg.force_xapic);

@@ -14,10 +14,14 @@
  * 0..count-1 (the BSP is 0) in MADT order, and the APs idle (interrupts
  * off) until plat_run_on_cpus() gives them work.
  *
- * Command line (defaults from the Intel SDM Vol. 3A 8.4.4.1 "Typical BSP
- * Initialization Sequence": 10 ms after INIT, 200 us after each STARTUP):
- *   smp_init_delay_us=N   wait after the INIT IPIs        (10000, 0..1000000)
- *   smp_sipi_delay_us=N   wait after each STARTUP IPI     (200, 0..1000000)
+ * Command line.  The delays' defaults depend on the processor: where it may
+ * need the INIT settling time (cpu_needs_init_delay: no x2APIC and older
+ * than Intel family 6 / AMD family 0xf, or an unknown vendor) they are the Intel SDM
+ * Vol. 3A 8.4.4.1 "Typical BSP Initialization Sequence" ones, 10 ms after
+ * INIT and 200 us after each STARTUP; otherwise Linux's, no wait after INIT
+ * and 10 us after each STARTUP.  Either can be set explicitly:
+ *   smp_init_delay_us=N   wait after the INIT IPIs        (0 or 10000, 0..1000000)
+ *   smp_sipi_delay_us=N   wait after each STARTUP IPI     (10 or 200, 0..1000000)
  *   smp_ap_timeout_ms=N   per-AP wait before one retry    (1000, 1..60000)
  *   smp_xapic=1           use xAPIC even when x2APIC is available
  *   smp_dispatch_timeout_ms=N  a CPU that has not taken a job by then is
