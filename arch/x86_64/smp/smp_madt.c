@@ -120,10 +120,13 @@ void smp_read_madt(const struct mb2_info *mi, struct madt *madt)
     print_lines(madt_msg);
     if (!ok)
         no_madt("the MADT is invalid");
-    kprintf("smp: MADT at 0x%llx: %u CPUs listed (%u enabled, %u online-capable, %u ignored), "
-            "local APIC at 0x%llx%s\n",
+    unsigned x2apic_entries = 0;
+    for (unsigned i = 0; i < madt->cpu_count; i++)
+        x2apic_entries += madt->cpu[i].x2apic_entry;
+    kprintf("smp: MADT at 0x%llx: %u CPUs listed (%u enabled, %u online-capable, %u ignored; "
+            "%u in x2APIC entries), local APIC at 0x%llx%s\n",
             (unsigned long long)t->pa, madt->cpu_count, madt->enabled,
-            madt->cpu_count - madt->enabled, madt->disabled + madt->dropped,
+            madt->cpu_count - madt->enabled, madt->disabled + madt->dropped, x2apic_entries,
             (unsigned long long)madt->lapic_pa, madt->lapic_overridden ? " (override)" : "");
 }
 
