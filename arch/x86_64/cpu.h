@@ -7,8 +7,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Reads the CPUID leaves used below and prints a "cpu:" line; call once on
- * the BSP before paging. */
+/* Reads the CPUID leaves used below, prints a "cpu:" line, and checks the
+ * instructions the kernel relies on: without a TSC it stops (exit
+ * check-failed) naming the feature; without RDTSCP it rewrites every
+ * plat_tsc_stop into lfence;rdtsc and says so; a TSC that is not invariant
+ * is reported (cycle figures then assume a rate the CPU may not keep);
+ * x2APIC is optional (apic.c falls back to xAPIC).  Call once on the BSP
+ * before paging and before any TSC read. */
 void cpu_identify(void);
 
 const char *cpu_vendor(void);     /* "GenuineIntel", "AuthenticAMD", ... */
@@ -27,6 +32,8 @@ bool cpu_has_1g_pages(void);
 bool cpu_has_invariant_tsc(void);
 bool cpu_has_rdtscp(void);
 bool cpu_has_x2apic(void);
+/* "rdtscp;lfence", or "lfence;rdtsc" when the boot rewrote the sites. */
+const char *cpu_tsc_stop_sequence(void);
 
 /* True when the processor may need the INIT IPI's 10 ms settling time of
  * the MP specification before a STARTUP IPI.  Linux's rule
