@@ -126,6 +126,7 @@ void smp_configure(struct cmdline *cl)
     cmdline_u64(cl, "test_ap_fail", 0, 1, PLAT_MAX_CPUS - 1, &fail);
     smp_cfg.test_ap_fail = fail;
     cmdline_bool(cl, "test_madt_corrupt", false, &smp_cfg.test_madt_corrupt);
+    cmdline_bool(cl, "test_firmware_x2apic", false, &smp_cfg.test_firmware_x2apic);
     static const char *const idle_modes[] = {"pause", "halt"};
     unsigned idle = 1; /* halt: idle vCPUs must not steal the host's cores (smp_dispatch.c) */
     cmdline_enum(cl, "smp_idle", idle_modes, 2, 1, &idle);
@@ -426,6 +427,14 @@ static unsigned publish_cpus(uint64_t t0)
 void smp_init(const struct mb2_info *mi)
 {
     smp_read_madt(mi, &madt);
+    if (smp_cfg.test_firmware_x2apic) {
+        if (!apic_test_preenable_x2apic()) {
+            kprintf("smp: test_firmware_x2apic=1: this CPU has no x2APIC to enable\n");
+            kernel_exit(EXIT_CONFIG_ERROR);
+        }
+        kprintf("smp: test_firmware_x2apic: x2APIC mode switched on before the kernel looks, "
+                "as firmware may leave it\n");
+    }
     if (!apic_init_bsp(madt.lapic_pa, smp_cfg.force_xapic)) {
         kprintf("smp: no usable local APIC: cannot start other CPUs; stopping (exit check-failed)\n");
         kernel_exit(EXIT_CHECK_FAILED);

@@ -36,6 +36,9 @@
  *   test_ap_fail=I        CPU I (MADT order, 1..) is sent to a dead loop by
  *                         its slot: shows the timeout, retry and N-1 path
  *   test_madt_corrupt=1   corrupt the copy of the MADT before parsing
+ *   test_firmware_x2apic=1  switch the BSP to x2APIC before the kernel picks a
+ *                         mode, as firmware may: the kernel must stay in it
+ *                         (even with smp_xapic=1) and bring every AP into it
  *
  * Failure policy: a MADT that is missing or fails validation (checksum,
  * record lengths) stops the run with the message and EXIT_CHECK_FAILED

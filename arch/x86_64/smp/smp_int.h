@@ -82,6 +82,7 @@ struct smp_config {
     bool test_dispatch;
     uint64_t test_ap_fail; /* slot number, 0 = off */
     bool test_madt_corrupt;
+    bool test_firmware_x2apic; /* x2APIC on before apic_init_bsp, as firmware may leave it */
     bool idle_halt;        /* smp_idle=halt */
     uint64_t dispatch_timeout_ms; /* a CPU not at a job's start by then is reported */
 };
