@@ -39,9 +39,11 @@ uint64_t arch_boot_map_end(void);
  * cl, reported by cmdline_finish). */
 void arch_configure(const struct mb2_info *mi, struct cmdline *cl);
 
-/* Pages the architecture needs kept out of the allocator (the AP start-up
- * page below 1 MiB), chosen to avoid `avoid`.  Writes at most `max`,
- * returns how many. */
+/* Pages the architecture needs kept out of the allocator (page tables it
+ * took from RAM, the AP start-up page below 1 MiB), chosen to avoid
+ * `avoid`.  Writes at most `max` (ARCH_MAX_RESERVED suffices), returns how
+ * many. */
+#define ARCH_MAX_RESERVED 2
 unsigned arch_reserve_ranges(const struct mb2_info *mi, const struct phys_range *avoid,
                              unsigned n_avoid, struct phys_range *out, unsigned max);
 

@@ -91,11 +91,11 @@ void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa)
     bench_parse_params(cl, &bench_cfg); /* bench=, runs=, profile=, pcp_*, test_* ... */
     /* Kept out of the frame allocator: kernel image, boot info, every module,
      * then the trampoline page and frame 0. */
-    struct phys_range reserved[MB2_MAX_MODULES + 4];
+    struct phys_range reserved[MB2_MAX_MODULES + 3 + ARCH_MAX_RESERVED];
     unsigned n_reserved = boot_reserved_ranges(reserved, MB2_MAX_MODULES + 2);
     ASSERT(n_reserved == 2 + boot_mb2()->module_count); /* nothing left out */
     n_reserved += arch_reserve_ranges(boot_mb2(), reserved, n_reserved, &reserved[n_reserved],
-                                      1); /* the AP start-up page below 1 MiB */
+                                      ARCH_MAX_RESERVED); /* page tables, AP start-up page */
     reserved[n_reserved++] = (struct phys_range){0, PAGE_SIZE}; /* frame 0: never a valid frame */
     boot_print_memory();
 
