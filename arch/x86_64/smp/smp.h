@@ -26,7 +26,7 @@
  *   smp_xapic=1           use xAPIC even when x2APIC is available
  *   smp_dispatch_timeout_ms=N  a CPU that has not taken a job by then is
  *                         named and the run stops, exit check-failed
- *                         (10000, 1..3600000)
+ *                         (10000, 1..3600000; per 64 participating CPUs)
  *   smp_idle=pause|halt   how idle APs wait for work (halt): pause spins
  *                         with no interrupts at all; halt sleeps in hlt and
  *                         is woken by an NMI, which frees the host CPUs of
