@@ -102,24 +102,16 @@ static void valid_rsdt_madt(void)
     CHECKF(msg[0] == '\0', "unexpected messages: %s", msg);
 }
 
-static void bad_checksum_table_ignored(void)
+/* The scan's checksum test is lib's (test_acpi_tables.c); the parser checks
+ * again because the kernel parses a copy. */
+static void bad_checksum_rejected(void)
 {
     reset();
     uint64_t m = madt_simple(2);
     at(m)[MADT_HEADER_LEN + 3] ^= 0x40; /* flip a bit in the first APIC id */
-    uint64_t list[2] = {other_table("FACP"), m};
-    size_t n = make_rsdp(rsdt_of(list, 2), 0);
-    CHECK(acpi_scan(rsdp, n, acpi_map, NULL, &tabs)); /* the scan survives */
-    CHECK_EQ_U(tabs.invalid, 1);
-    CHECK(acpi_find(&tabs, "APIC") == NULL);
-    CHECK(acpi_find(&tabs, "FACP") != NULL);
-    CHECKF(strstr(tabs.msg, "APIC") && strstr(tabs.msg, "bad checksum") &&
-               strstr(tabs.msg, "ignored"),
-           "message: %s", tabs.msg);
-    /* The parser checks the checksum itself too (the kernel parses a copy). */
     msg[0] = '\0';
     CHECK(!madt_parse(at(m), MADT_HEADER_LEN + 2 * 8 + 12, &madt, msg, sizeof msg));
-    CHECKF(strstr(msg, "bad checksum") != NULL, "message: %s", msg);
+    CHECKF(strstr(msg, "APIC: bad checksum") != NULL, "message: %s", msg);
 }
 
 static void truncated_record(void)
@@ -299,14 +291,7 @@ static void mutated_madts_never_crash(void)
     srand(12345);
     unsigned accepted = 0;
     for (unsigned iter = 0; iter < 20000; iter++) {
-        memcpy(copy, orig, len);
-        unsigned flips = 1 + (unsigned)rand() % 4;
-        for (unsigned k = 0; k < flips; k++) {
-            size_t off = MADT_HEADER_LEN + (size_t)rand() % (len - MADT_HEADER_LEN);
-            copy[off] = (uint8_t)rand();
-        }
-        copy[9] = 0;
-        copy[9] = (uint8_t)(0x100 - acpi_checksum(copy, len));
+        tb_mutate(copy, orig, len, MADT_HEADER_LEN);
         msg[0] = '\0';
         if (madt_parse(copy, len, &madt, msg, sizeof msg)) {
             accepted++;
@@ -324,7 +309,7 @@ int main(int argc, char **argv)
     if (argc > 1) /* "arch/san" for the sanitizer build */
         check_state.suite = argv[1];
     RUN(valid_rsdt_madt);
-    RUN(bad_checksum_table_ignored);
+    RUN(bad_checksum_rejected);
     RUN(truncated_record);
     RUN(zero_length_record);
     RUN(record_shorter_than_its_type);

@@ -266,11 +266,7 @@ static void mutated_srats_never_crash(void)
     srand(4242);
     unsigned accepted = 0;
     for (unsigned iter = 0; iter < 20000; iter++) {
-        memcpy(copy, orig, len);
-        for (unsigned k = 0, flips = 1 + (unsigned)rand() % 4; k < flips; k++)
-            copy[SRAT_HEADER_LEN + (size_t)rand() % (len - SRAT_HEADER_LEN)] = (uint8_t)rand();
-        copy[9] = 0;
-        copy[9] = (uint8_t)(0x100 - acpi_checksum(copy, len));
+        tb_mutate(copy, orig, len, SRAT_HEADER_LEN);
         msg[0] = '\0';
         if (srat_parse(copy, len, &topo, msg, sizeof msg)) {
             accepted++;

@@ -14,6 +14,7 @@
 #define TESTS_LIB_ACPI_BUILDER_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/acpi_tables.h"
@@ -137,6 +138,19 @@ static inline size_t make_rsdp(uint64_t rsdt, uint64_t xsdt)
     put64(rsdp + 24, xsdt);
     rsdp[32] = (uint8_t)(0x100 - acpi_checksum(rsdp, ACPI_RSDP_V2_LEN));
     return ACPI_RSDP_V2_LEN;
+}
+
+/* copy = orig (a table of len bytes) with 1..4 random bytes at or after
+ * offset first overwritten, and the checksum fixed up, so that a parser's
+ * record walk, not its checksum test, meets the damage. */
+static inline void tb_mutate(uint8_t *copy, const uint8_t *orig, size_t len, size_t first)
+{
+    memcpy(copy, orig, len);
+    unsigned flips = 1 + (unsigned)rand() % 4;
+    for (unsigned k = 0; k < flips; k++)
+        copy[first + (size_t)rand() % (len - first)] = (uint8_t)rand();
+    copy[9] = 0;
+    copy[9] = (uint8_t)(0x100 - acpi_checksum(copy, len));
 }
 
 #endif /* TESTS_LIB_ACPI_BUILDER_H */
