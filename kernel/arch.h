@@ -59,8 +59,9 @@ unsigned arch_split_usable(struct phys_range *r, unsigned n, unsigned max);
  * unusable. */
 void arch_smp_init(const struct mb2_info *mi);
 
-/* The deliberate faults and self-tests the command line asked for. */
-void arch_selftest_run(void);
+/* The self-tests and deliberate faults the command line asked for; returns
+ * how many self-tests ran (and passed: a failing one panics). */
+unsigned arch_selftest_run(void);
 
 /* What the results say about the machine (meta.csv). */
 struct arch_facts {

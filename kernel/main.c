@@ -18,6 +18,7 @@
 #include "kernel/boot.h"
 #include "kernel/console.h"
 #include "kernel/exit.h"
+#include "kernel/report.h"
 #include "lib/fmt.h"
 #include "mm/mm.h"
 
@@ -28,8 +29,9 @@
 void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa); /* called by boot.S */
 
 /* The frame allocator over every usable frame the boot information reports,
- * cut at NUMA node boundaries, minus the reserved ranges.  Cache geometry from the benchmark keys when
- * given (pcp_capacity=, pcp_batch=), otherwise the allocator's defaults. */
+ * cut at NUMA node boundaries, minus the reserved ranges.  Cache geometry
+ * from the benchmark keys when given (pcp_capacity=, pcp_batch=), otherwise
+ * the allocator's defaults. */
 static void mm_start(const struct bench_config *bench, const struct phys_range *reserved,
                      unsigned n_reserved)
 {
@@ -92,6 +94,7 @@ void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa)
     /* ---- 1. bring-up ---- */
     arch_early_init();           /* plat_cpu_index(), the serial port: kprintf */
     kprintf("kernel: frame allocator harness, commit %s\n", KERNEL_COMMIT);
+    report_begin();              /* the KTAP block of the steps below */
     arch_cpu_init();             /* exceptions now print a report and exit; CPU identified */
     boot_read_info(mb2_magic, mb2_info_pa, arch_boot_map_end()); /* boot_mb2() */
     boot_read_cmdline();         /* boot_cmdline() */
@@ -101,10 +104,15 @@ void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa)
     bool bench_wanted = cmdline_str(cl, "bench") != NULL; /* a plain boot runs none */
     bench_parse_params(cl, &bench_cfg); /* bench=, runs=, profile=, pcp_*, test_* ... */
     /* Kept out of the frame allocator: kernel image, boot info, every module,
-     * then the trampoline page and frame 0. */
+     * then page tables the direct map took from RAM, the trampoline page and
+     * frame 0. */
     struct phys_range reserved[MB2_MAX_MODULES + 3 + ARCH_MAX_RESERVED];
     unsigned n_reserved = boot_reserved_ranges(reserved, MB2_MAX_MODULES + 2);
     ASSERT(n_reserved == 2 + boot_mb2()->module_count); /* nothing left out */
+    /* The frames after the kernel up to the next largest-block boundary stay
+     * out too: the allocator's free blocks - and so every figure measured on
+     * them - must not move when the kernel grows by a page. */
+    reserved[0].end = align_up(reserved[0].end, PAGE_SIZE << MM_MAX_ORDER);
     n_reserved += arch_reserve_ranges(boot_mb2(), reserved, n_reserved, &reserved[n_reserved],
                                       ARCH_MAX_RESERVED); /* page tables, AP start-up page */
     reserved[n_reserved++] = (struct phys_range){0, PAGE_SIZE}; /* frame 0: never a valid frame */
@@ -112,18 +120,33 @@ void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa)
 
     /* ---- 2. configuration complete ---- */
     boot_finish_cmdline();
+    report_pass(REPORT_CMDLINE);
 
     /* ---- 3. work ---- */
     mm_start(&bench_cfg, reserved, n_reserved); /* frame_alloc() and friends, "mm:" lines */
+    report_pass(REPORT_MM_INIT);
     arch_smp_init(boot_mb2());   /* every CPU online, plat_run_on_cpus(), "smp:" lines */
-    arch_selftest_run();         /* test_paging, test_fault */
-    if (bench_wanted && bench_start(&bench_cfg) != BENCH_PASS)
+    report_pass(REPORT_SMP);
+    if (arch_selftest_run() > 0) /* test_paging, test_fault */
+        report_pass(REPORT_SELFTESTS);
+    else
+        report_skip(REPORT_SELFTESTS, "none requested");
+    if (!bench_wanted) {
+        report_skip(REPORT_BENCH, "no bench= key");
+    } else if (bench_start(&bench_cfg) != BENCH_PASS) {
+        report_fail(REPORT_BENCH, "a benchmark's invariant check failed");
+        report_skip(REPORT_MM_CHECK, "the allocator is left as the failing check found it");
         kernel_exit(EXIT_CHECK_FAILED);
+    } else {
+        report_pass(REPORT_BENCH);
+    }
     char err[256];
     if (!mm_check(err, sizeof err)) {
         kprintf("mm: invariant check failed: %s\n", err);
+        report_fail(REPORT_MM_CHECK, err);
         kernel_exit(EXIT_CHECK_FAILED);
     }
+    report_pass(REPORT_MM_CHECK);
     kprintf("kernel: done\n");
     kernel_exit(EXIT_PASS);
 }

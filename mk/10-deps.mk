@@ -23,7 +23,8 @@ DEPS_CHECKS := \
     gnuplot:gnuplot-nox \
     python3:python3 \
     clang:clang \
-    /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
+    /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev \
+    /usr/lib/python3/dist-packages/lava_common/schemas/__init__.py:lava-common
 
 .PHONY: deps
 deps:

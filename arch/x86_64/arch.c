@@ -73,9 +73,9 @@ void arch_smp_init(const struct mb2_info *mi)
     smp_init(mi);
 }
 
-void arch_selftest_run(void)
+unsigned arch_selftest_run(void)
 {
-    selftest_run();
+    return selftest_run();
 }
 
 void arch_facts(struct arch_facts *out)

@@ -13,6 +13,7 @@
  * can read the boot information wherever GRUB put it below 4 GiB) and the
  * first 2 GiB at KERNEL_VMA.  paging_init() replaces them.
  */
+#include "arch/x86_64/gdt.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/paging.h"
 #include "arch/x86_64/x86.h"
@@ -184,8 +185,8 @@ no_long_mode_msg:
     .balign 8
 boot_gdt:
     .quad 0
-    .quad 0x00af9b000000ffff        /* 0x08: 64-bit code, present, accessed */
-    .quad 0x00cf93000000ffff        /* 0x10: data, present, writable, accessed */
+    .quad DESC_FLAT_CODE64 | DESC_ACCESSED   /* 0x08: 64-bit code */
+    .quad DESC_FLAT_DATA32 | DESC_ACCESSED   /* 0x10: data, writable */
 boot_gdt_end:
 boot_gdt_ptr:
     .word boot_gdt_end - boot_gdt - 1

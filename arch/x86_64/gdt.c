@@ -11,15 +11,6 @@
 #define GDT_SEL_TSS(cpu) ((GDT_FIXED_ENTRIES + 2 * (cpu)) * 8)
 #define GDT_ENTRIES (GDT_FIXED_ENTRIES + 2 * PLAT_MAX_CPUS) /* a TSS descriptor takes two */
 
-/* Access byte and flags of the descriptors (Intel SDM vol. 3, 3.4.5). */
-#define DESC_PRESENT (1ul << 47)
-#define DESC_CODE_DATA (1ul << 44) /* S: code/data rather than system */
-#define DESC_EXEC (1ul << 43)
-#define DESC_RW (1ul << 41)        /* readable code / writable data */
-#define DESC_ACCESSED (1ul << 40)
-#define DESC_LONG (1ul << 53)      /* L: 64-bit code */
-#define DESC_TSS_AVAILABLE (0x9ul << 40)
-
 struct tss {
     uint32_t reserved0;
     uint64_t rsp[3];

@@ -33,15 +33,6 @@ int plat_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
     return fmt_vsnprintf(buf, size, fmt, ap);
 }
 
-int plat_snprintf(char *buf, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = fmt_vsnprintf(buf, size, fmt, ap);
-    va_end(ap);
-    return n;
-}
-
 _Noreturn void plat_panic(const char *file, int line, const char *fmt, ...)
 {
     va_list ap;

@@ -50,12 +50,12 @@ void selftest_configure(struct cmdline *cl)
                  FAULT_NONE, &requested);
 }
 
-void selftest_run(void)
+unsigned selftest_run(void)
 {
     if (paging_test)
         paging_selftest(boot_mb2());
     if (requested == FAULT_NONE)
-        return;
+        return paging_test ? 1 : 0;
     kprintf("test_fault: raising '%s'\n", fault_names[requested]);
     uint64_t out;
     switch (requested) {

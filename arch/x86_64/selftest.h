@@ -20,7 +20,8 @@
 void selftest_configure(struct cmdline *cl);
 
 /* Runs the requested self-test, then raises the requested failure; returns
- * when neither was requested or the self-test passed. */
-void selftest_run(void);
+ * (how many self-tests ran) when no failure was requested and the self-test
+ * passed. */
+unsigned selftest_run(void);
 
 #endif /* ARCH_SELFTEST_H */

@@ -62,9 +62,19 @@ void plat_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Raw bytes to the console (serial on the kernel, stdout on the host). */
 void plat_write(const char *buf, size_t len);
 
-/* snprintf with the same format subset as plat_log; returns the untruncated length. */
-int plat_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* snprintf with the same format subset as plat_log; returns the untruncated
+ * length.  The implementation provides the va_list form. */
 int plat_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+
+__attribute__((format(printf, 3, 4))) static inline int plat_snprintf(char *buf, size_t size,
+                                                                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = plat_vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    return n;
+}
 
 /* Fatal error: prints file:line and the message, then stops (kernel: panic exit code). */
 _Noreturn void plat_panic(const char *file, int line, const char *fmt, ...)

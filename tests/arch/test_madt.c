@@ -304,22 +304,23 @@ static void mutated_madts_never_crash(void)
     CHECK(accepted > 0);
 }
 
+static const struct check_test tests[] = {
+    CHECK_TEST(valid_rsdt_madt),
+    CHECK_TEST(bad_checksum_rejected),
+    CHECK_TEST(truncated_record),
+    CHECK_TEST(zero_length_record),
+    CHECK_TEST(record_shorter_than_its_type),
+    CHECK_TEST(stray_tail_byte),
+    CHECK_TEST(x2apic_entries_via_xsdt),
+    CHECK_TEST(disabled_and_online_capable),
+    CHECK_TEST(duplicates_and_bad_ids),
+    CHECK_TEST(lapic_address_override),
+    CHECK_TEST(too_many_cpus),
+    CHECK_TEST(wrong_signature_for_parser),
+    CHECK_TEST(mutated_madts_never_crash),
+};
+
 int main(int argc, char **argv)
 {
-    if (argc > 1) /* "arch/san" for the sanitizer build */
-        check_state.suite = argv[1];
-    RUN(valid_rsdt_madt);
-    RUN(bad_checksum_rejected);
-    RUN(truncated_record);
-    RUN(zero_length_record);
-    RUN(record_shorter_than_its_type);
-    RUN(stray_tail_byte);
-    RUN(x2apic_entries_via_xsdt);
-    RUN(disabled_and_online_capable);
-    RUN(duplicates_and_bad_ids);
-    RUN(lapic_address_override);
-    RUN(too_many_cpus);
-    RUN(wrong_signature_for_parser);
-    RUN(mutated_madts_never_crash);
-    return check_exit();
+    return check_main(argc, argv, tests, CHECK_COUNT(tests));
 }

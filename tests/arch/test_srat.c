@@ -282,17 +282,18 @@ static void mutated_srats_never_crash(void)
     CHECK(accepted > 0);
 }
 
+static const struct check_test tests[] = {
+    CHECK_TEST(qemu_shaped_table),
+    CHECK_TEST(domains_become_dense_nodes),
+    CHECK_TEST(short_records_rejected),
+    CHECK_TEST(out_of_range_domains_rejected),
+    CHECK_TEST(overlapping_ranges_rejected),
+    CHECK_TEST(duplicate_cpu_rejected),
+    CHECK_TEST(bad_slits_rejected),
+    CHECK_TEST(mutated_srats_never_crash),
+};
+
 int main(int argc, char **argv)
 {
-    if (argc > 1) /* "arch/san" for the sanitizer build */
-        check_state.suite = argv[1];
-    RUN(qemu_shaped_table);
-    RUN(domains_become_dense_nodes);
-    RUN(short_records_rejected);
-    RUN(out_of_range_domains_rejected);
-    RUN(overlapping_ranges_rejected);
-    RUN(duplicate_cpu_rejected);
-    RUN(bad_slits_rejected);
-    RUN(mutated_srats_never_crash);
-    return check_exit();
+    return check_main(argc, argv, tests, CHECK_COUNT(tests));
 }

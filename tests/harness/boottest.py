@@ -18,15 +18,23 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "scripts"))
+import ktap  # noqa: E402
 import qemu  # noqa: E402
+
+# The KTAP verdict (scripts/ktap.py) each exit verdict must come with: the
+# kernel reports every step, so only a run that never reached the kernel's
+# console or was cut off (a hang) has no complete block.
+KTAP_FOR_VERDICT = {"pass": "pass", "check-failed": "fail", "config-error": "fail",
+                    "panic": "fail", "timeout": "malformed"}
 
 
 class Boot:
     def __init__(self, name, smp=1, mem="128M", cmdline="", expect="pass", check=None,
-                 timeout=60, cpu="max", icount=0, numa=0, qemu="auto"):
+                 timeout=60, cpu="max", icount=0, numa=0, qemu="auto", ktap=None):
         self.name, self.smp, self.mem, self.cmdline = name, smp, mem, cmdline
         self.expect, self.check, self.timeout = expect, check, timeout
         self.cpu, self.icount, self.numa, self.qemu = cpu, icount, numa, qemu
+        self.ktap = ktap or KTAP_FOR_VERDICT.get(expect)
         self.result = None
         self.error = None
 
@@ -72,6 +80,11 @@ def _judge(boot):
         f"last lines: {r.log_text.strip().splitlines()[-3:]}"
     if boot.expect != "timeout":
         assert r.seconds < boot.timeout, f"took {r.seconds:.1f} s, timeout {boot.timeout} s"
+    if boot.ktap:
+        rep = ktap.parse(r.log_text)
+        assert rep.verdict == boot.ktap, \
+            f"KTAP verdict {rep.verdict}, expected {boot.ktap} with exit verdict {r.verdict}: " \
+            f"{'; '.join(rep.errors or rep.failures()) or 'no failed test'}"
     if boot.check:
         boot.check(boot)
 

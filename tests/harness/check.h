@@ -86,4 +86,26 @@ static inline int check_exit(void)
     return check_state.failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* A test program's tests as one table, run in order by its main:
+ *     static const struct check_test tests[] = {CHECK_TEST(a), CHECK_TEST(b)};
+ *     int main(int argc, char **argv) { return check_main(argc, argv, tests, CHECK_COUNT(tests)); }
+ * The first argument, when given, renames the suite (the sanitizer build
+ * reports as "<suite>/san"). */
+struct check_test {
+    const char *name;
+    void (*fn)(void);
+};
+
+static inline int check_main(int argc, char **argv, const struct check_test *tests, size_t n)
+{
+    if (argc > 1)
+        check_state.suite = argv[1];
+    for (size_t i = 0; i < n; i++)
+        check_run(tests[i].name, tests[i].fn);
+    return check_exit();
+}
+
+#define CHECK_TEST(fn) {#fn, fn}
+#define CHECK_COUNT(table) (sizeof(table) / sizeof((table)[0]))
+
 #endif /* TESTS_CHECK_H */

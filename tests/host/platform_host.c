@@ -76,15 +76,6 @@ int plat_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
     return vsnprintf(buf, size, fmt, ap);
 }
 
-int plat_snprintf(char *buf, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, size, fmt, ap);
-    va_end(ap);
-    return n;
-}
-
 /* ---- catchable panics --------------------------------------------------- */
 
 static _Thread_local struct host_panic_trap *panic_trap;

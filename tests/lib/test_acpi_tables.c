@@ -268,22 +268,23 @@ static void xsdt_preferred_to_rsdt(void)
     CHECK(acpi_find(&tabs, "APIC") != NULL);
 }
 
+static const struct check_test tests[] = {
+    CHECK_TEST(valid_rsdt),
+    CHECK_TEST(bad_checksum_table_ignored),
+    CHECK_TEST(table_check_rejects),
+    CHECK_TEST(walk_hands_out_every_record),
+    CHECK_TEST(truncated_record),
+    CHECK_TEST(zero_length_record),
+    CHECK_TEST(stray_tail_byte),
+    CHECK_TEST(messages_fill_without_overflow),
+    CHECK_TEST(xsdt_preferred_to_rsdt),
+    CHECK_TEST(bad_xsdt_falls_back_to_rsdt),
+    CHECK_TEST(bad_rsdp),
+    CHECK_TEST(unmappable_and_oversized_tables),
+    CHECK_TEST(root_table_oddities),
+};
+
 int main(int argc, char **argv)
 {
-    if (argc > 1) /* "lib/san" for the sanitizer build */
-        check_state.suite = argv[1];
-    RUN(valid_rsdt);
-    RUN(bad_checksum_table_ignored);
-    RUN(table_check_rejects);
-    RUN(walk_hands_out_every_record);
-    RUN(truncated_record);
-    RUN(zero_length_record);
-    RUN(stray_tail_byte);
-    RUN(messages_fill_without_overflow);
-    RUN(xsdt_preferred_to_rsdt);
-    RUN(bad_xsdt_falls_back_to_rsdt);
-    RUN(bad_rsdp);
-    RUN(unmappable_and_oversized_tables);
-    RUN(root_table_oddities);
-    return check_exit();
+    return check_main(argc, argv, tests, CHECK_COUNT(tests));
 }

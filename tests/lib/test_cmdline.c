@@ -352,22 +352,23 @@ static void cmdline_error_text_full(void)
     CHECK(strstr(cl.error, "'unknown_key_63'") == NULL);
 }
 
+static const struct check_test tests[] = {
+    CHECK_TEST(cmdline_split),
+    CHECK_TEST(cmdline_u64_getter),
+    CHECK_TEST(cmdline_size_getter),
+    CHECK_TEST(cmdline_bool_getter),
+    CHECK_TEST(cmdline_enum_getter),
+    CHECK_TEST(cmdline_list_getter),
+    CHECK_TEST(cmdline_str_getter),
+    CHECK_TEST(cmdline_duplicates_and_empty_keys),
+    CHECK_TEST(cmdline_overlong),
+    CHECK_TEST(cmdline_too_many_params),
+    CHECK_TEST(cmdline_unknown_keys),
+    CHECK_TEST(cmdline_errors_accumulate),
+    CHECK_TEST(cmdline_error_text_full),
+};
+
 int main(int argc, char **argv)
 {
-    if (argc > 1)
-        check_state.suite = argv[1];
-    RUN(cmdline_split);
-    RUN(cmdline_u64_getter);
-    RUN(cmdline_size_getter);
-    RUN(cmdline_bool_getter);
-    RUN(cmdline_enum_getter);
-    RUN(cmdline_list_getter);
-    RUN(cmdline_str_getter);
-    RUN(cmdline_duplicates_and_empty_keys);
-    RUN(cmdline_overlong);
-    RUN(cmdline_too_many_params);
-    RUN(cmdline_unknown_keys);
-    RUN(cmdline_errors_accumulate);
-    RUN(cmdline_error_text_full);
-    return check_exit();
+    return check_main(argc, argv, tests, CHECK_COUNT(tests));
 }

@@ -460,20 +460,21 @@ static void fmt_huge_width(void)
     CHECK(length_unchecked("x%99999999999999999999d", 1) == -1);
 }
 
+static const struct check_test tests[] = {
+    CHECK_TEST(fmt_table_integers),
+    CHECK_TEST(fmt_table_strings_chars_pointers),
+    CHECK_TEST(fmt_table_doubles),
+    CHECK_TEST(fmt_special_values),
+    CHECK_TEST(fmt_float_ties),
+    CHECK_TEST(fmt_random_integers),
+    CHECK_TEST(fmt_random_strings_pointers),
+    CHECK_TEST(fmt_random_doubles),
+    CHECK_TEST(fmt_truncation),
+    CHECK_TEST(fmt_vformat_sink),
+    CHECK_TEST(fmt_huge_width),
+};
+
 int main(int argc, char **argv)
 {
-    if (argc > 1)
-        check_state.suite = argv[1];
-    RUN(fmt_table_integers);
-    RUN(fmt_table_strings_chars_pointers);
-    RUN(fmt_table_doubles);
-    RUN(fmt_special_values);
-    RUN(fmt_float_ties);
-    RUN(fmt_random_integers);
-    RUN(fmt_random_strings_pointers);
-    RUN(fmt_random_doubles);
-    RUN(fmt_truncation);
-    RUN(fmt_vformat_sink);
-    RUN(fmt_huge_width);
-    return check_exit();
+    return check_main(argc, argv, tests, CHECK_COUNT(tests));
 }

@@ -665,23 +665,24 @@ static void mb2_corruption_sweep(void)
     CHECK(accepted > 100);
 }
 
+static const struct check_test tests[] = {
+    CHECK_TEST(mb2_well_formed),
+    CHECK_TEST(mb2_absent_tags),
+    CHECK_TEST(mb2_header_errors),
+    CHECK_TEST(mb2_tag_errors),
+    CHECK_TEST(mb2_mmap_errors),
+    CHECK_TEST(mb2_too_many_regions),
+    CHECK_TEST(mb2_string_errors),
+    CHECK_TEST(mb2_modules),
+    CHECK_TEST(mb2_duplicate_tags),
+    CHECK_TEST(mb2_rsdp_tags),
+    CHECK_TEST(mb2_rsdp_errors),
+    CHECK_TEST(mb2_small_error_buffer),
+    CHECK_TEST(mb2_truncation_sweep),
+    CHECK_TEST(mb2_corruption_sweep),
+};
+
 int main(int argc, char **argv)
 {
-    if (argc > 1)
-        check_state.suite = argv[1];
-    RUN(mb2_well_formed);
-    RUN(mb2_absent_tags);
-    RUN(mb2_header_errors);
-    RUN(mb2_tag_errors);
-    RUN(mb2_mmap_errors);
-    RUN(mb2_too_many_regions);
-    RUN(mb2_string_errors);
-    RUN(mb2_modules);
-    RUN(mb2_duplicate_tags);
-    RUN(mb2_rsdp_tags);
-    RUN(mb2_rsdp_errors);
-    RUN(mb2_small_error_buffer);
-    RUN(mb2_truncation_sweep);
-    RUN(mb2_corruption_sweep);
-    return check_exit();
+    return check_main(argc, argv, tests, CHECK_COUNT(tests));
 }

@@ -17,6 +17,8 @@ import testlib  # noqa: E402
 import test_extract  # noqa: E402
 import test_bench  # noqa: E402
 import test_compare  # noqa: E402
+import test_ktap  # noqa: E402
+import test_lava  # noqa: E402
 import test_real  # noqa: E402
 
 
@@ -38,7 +40,7 @@ def main(argv):
     only = argv[1] if len(argv) > 1 else None
     suite = testlib.Suite("results")
     try:
-        for module in (test_extract, test_bench, test_compare, test_real):
+        for module in (test_extract, test_ktap, test_lava, test_bench, test_compare, test_real):
             prefix = module.__name__[5:]
             for name, fn in module.TESTS:
                 test = f"{prefix}_{name}"

@@ -41,12 +41,6 @@
 #define CR4_OSXSAVE X86_BIT(18) /* XSAVE enabled: XCR0 must match the BSP's */
 #define EFER_LMA X86_BIT(10)    /* read-only "long mode active": not written back */
 
-/* Temporary GDT descriptors: flat 4 GiB code/data for the 32-bit stage, a
- * long-mode code segment for the jump to 64-bit (Intel SDM Vol. 3A 3.4.5). */
-#define GDT_CODE32 0x00cf9a000000ffffull
-#define GDT_DATA32 0x00cf92000000ffffull
-#define GDT_CODE64 0x00af9a000000ffffull
-
 struct smp_config smp_cfg;
 
 static inline uint64_t xgetbv0(void)
@@ -190,9 +184,11 @@ static void install_trampoline(void)
     __builtin_memcpy(page, smp_tramp_start, code);
     struct smp_tramp_data *d = (struct smp_tramp_data *)(page + TRAMP_DATA);
     __builtin_memset(d, 0, sizeof *d);
-    d->gdt[TRAMP_SEL_CODE32 / 8] = GDT_CODE32;
-    d->gdt[TRAMP_SEL_DATA32 / 8] = GDT_DATA32;
-    d->gdt[TRAMP_SEL_CODE64 / 8] = GDT_CODE64;
+    /* Flat code/data for the 32-bit stage, long-mode code for the jump to
+     * 64-bit. */
+    d->gdt[TRAMP_SEL_CODE32 / 8] = DESC_FLAT_CODE32;
+    d->gdt[TRAMP_SEL_DATA32 / 8] = DESC_FLAT_DATA32;
+    d->gdt[TRAMP_SEL_CODE64 / 8] = DESC_FLAT_CODE64;
     d->gdtr32_limit = sizeof d->gdt - 1;
     d->gdtr32_base = (uint32_t)(tramp_pa + TRAMP_DATA + TD_GDT);
     d->far32_offset = (uint32_t)tramp_pa + (uint32_t)(smp_tramp_protected - smp_tramp_start);
