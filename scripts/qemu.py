@@ -30,6 +30,7 @@ import argparse
 import collections
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -209,6 +210,8 @@ def provide(dest=TOOLS_QEMU_DIR, log=sys.stderr):
     say(f"the system QEMU is {_vtext(sys_v)}; fetching QEMU from Debian {suite} into "
         f"{os.path.relpath(dest, ROOT)} (a private package list; the system's QEMU stays)")
     opts = _apt_options(state)
+    for old in os.listdir(f"{state}/debs"):  # an earlier fetch's versions
+        os.remove(os.path.join(state, "debs", old))
     steps = [(["apt-get"] + opts + ["update"], None),
              (["apt-get"] + opts + ["download"] + [f"{p}/{suite}" for p in TOOLS_QEMU_PACKAGES],
               f"{state}/debs")]
@@ -220,11 +223,11 @@ def provide(dest=TOOLS_QEMU_DIR, log=sys.stderr):
             return _failed(say, f"`{' '.join(cmd[:1] + cmd[-len(TOOLS_QEMU_PACKAGES) - 1:])}` "
                            f"failed: {tail}")
     tmp = dest + ".tmp"
-    subprocess.run(["rm", "-rf", tmp], check=True)
+    shutil.rmtree(tmp, ignore_errors=True)
     for deb in sorted(os.listdir(f"{state}/debs")):
         if deb.endswith(".deb"):
             subprocess.run(["dpkg", "-x", os.path.join(state, "debs", deb), tmp], check=True)
-    subprocess.run(["rm", "-rf", dest], check=True)
+    shutil.rmtree(dest, ignore_errors=True)
     os.replace(tmp, dest)
     _versions.pop(TOOLS_QEMU_BIN, None)
     new_v, text = qemu_version(TOOLS_QEMU_BIN)

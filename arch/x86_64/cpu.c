@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arch/x86_64/apic.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/x86.h"
 #include "kernel/console.h"
@@ -37,7 +38,6 @@ static const uint8_t tsc_stop_rdtsc[TSC_STOP_BYTES] = {0x0f, 0xae, 0xe8, 0x0f, 0
 #define CPUID_1_EAX_EXT_FAMILY(a) (((a) >> 20) & 0xff)
 #define FAMILY_EXTENDED 0xf /* the base value that adds the extended family */
 #define FAMILY_P6 0x6       /* ...and, with it, the extended model */
-#define CPUID_1_ECX_X2APIC_BIT X86_BIT(21)
 
 /* Rewrites every plat_tsc_stop site; the kernel text is mapped writable
  * (paging.c) and no other CPU runs yet.  A site holding other bytes means
@@ -118,7 +118,7 @@ void cpu_identify(void)
         family += CPUID_1_EAX_EXT_FAMILY(r.eax);
     if (family == FAMILY_EXTENDED || family == FAMILY_P6 || family > FAMILY_EXTENDED)
         model += CPUID_1_EAX_EXT_MODEL(r.eax) << 4;
-    x2apic = r.ecx & CPUID_1_ECX_X2APIC_BIT;
+    x2apic = r.ecx & CPUID_1_ECX_X2APIC;
     uint32_t edx1 = r.edx;
 
     uint32_t max_ext = cpuid(CPUID_EXT_MAX, 0).eax;
