@@ -62,7 +62,8 @@ $(KERNEL_ELF): $(KERNEL_OBJS) $(KERNEL_LDS) | deps
 -include $(KERNEL_OBJS:.o=.d)
 
 QEMU_VARS = --smp $(call sq,$(SMP)) --mem $(call sq,$(MEM)) \
-            --accel $(call sq,$(ACCEL)) --icount $(call sq,$(ICOUNT))
+            --accel $(call sq,$(ACCEL)) --icount $(call sq,$(ICOUNT)) \
+            --cpu $(call sq,$(CPU)) --numa $(call sq,$(NUMA))
 
 # qemu.py rebuilds the ISO only when the kernel, the template or ARGS changed.
 $(KERNEL_ISO): $(KERNEL_ELF) grub.cfg scripts/qemu.py FORCE | deps

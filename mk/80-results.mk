@@ -45,7 +45,8 @@ BENCH_OPTS = --smp $(call sq,$(SMP)) --mem $(call sq,$(MEM)) \
              --accel $(call sq,$(ACCEL)) --icount $(call sq,$(ICOUNT)) \
              --bench $(call sq,$(BENCH)) --runs $(call sq,$(RUNS)) \
              --args $(call sq,$(ARGS)) --timeout $(call sq,$(TIMEOUT)) \
-             --profile $(call sq,$(PROFILE)) --seed $(call sq,$(SEED))
+             --profile $(call sq,$(PROFILE)) --seed $(call sq,$(SEED)) \
+             --cpu $(call sq,$(CPU)) --numa $(call sq,$(NUMA))
 
 # The regression-tracking configuration: fixed so that every run compares
 # exactly with the baseline (icount: the guest TSC counts instructions).
