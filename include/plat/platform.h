@@ -70,6 +70,12 @@ int plat_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 _Noreturn void plat_panic(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Interrupts pending on the calling CPU that it has not taken (kernel: local
+ * APIC IRR bits, and on CPU 0 the unmasked 8259 requests; host: 0).  Nothing
+ * should be pending: under an emulator a pending request slows the CPU that
+ * carries it, so timed runs check this first. */
+unsigned plat_irq_pending(void);
+
 /* ---- work dispatch (kernel: arch/x86_64/smp; host: a pthread pool) ------- */
 
 typedef void (*plat_job_fn)(void *arg);
