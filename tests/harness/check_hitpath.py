@@ -63,33 +63,38 @@ def clones(names, name):
     return [f for f in names if pat.match(f)]
 
 
-def rmw_problems(objfile, symbols):
-    funcs = bodies(objfile)
+def judge(table, where, symbols, problems_of):
+    """Every listed symbol must have a body in table; problems_of(body name)
+    returns what is wrong with one body (its clones included)."""
     problems = []
     for sym in symbols:
-        found = clones(funcs, sym)
+        found = clones(table, sym)
         if not found:
-            problems.append(f"{sym} is not in {objfile}")
+            problems.append(f"{sym} is not in {where}")
         for f in found:
-            bad = [ln.split("\t", 1)[-1].strip() for ln in funcs[f] if RMW.search(ln)]
-            if bad:
-                problems.append(f"{f} contains {', '.join(bad)}")
+            problems += problems_of(f)
     return problems
+
+
+def rmw_problems(objfile, symbols):
+    funcs = bodies(objfile)
+
+    def locked(f):
+        bad = [ln.split("\t", 1)[-1].strip() for ln in funcs[f] if RMW.search(ln)]
+        return [f"{f} contains {', '.join(bad)}"] if bad else []
+    return judge(funcs, objfile, symbols, locked)
 
 
 def page_problems(elf, symbols):
     syms = extents(elf)
-    problems = []
-    for sym in symbols:
-        found = clones(syms, sym)
-        if not found:
-            problems.append(f"{sym} is not in {elf}")
-        for f in found:
-            addr, size = syms[f]
-            if size and addr // PAGE != (addr + size - 1) // PAGE:
-                problems.append(f"{f} at {addr:#x}+{size:#x} crosses the page boundary at "
-                                f"{(addr // PAGE + 1) * PAGE:#x}")
-    return problems
+
+    def straddles(f):
+        addr, size = syms[f]
+        if size and addr // PAGE != (addr + size - 1) // PAGE:
+            return [f"{f} at {addr:#x}+{size:#x} crosses the page boundary at "
+                    f"{(addr // PAGE + 1) * PAGE:#x}"]
+        return []
+    return judge(syms, elf, symbols, straddles)
 
 
 SELF_TEST_C = """
