@@ -22,9 +22,11 @@
  * window), then cool-down chunks until every CPU has finished its measured
  * portion (refscale's scheme), so each window overlaps the others' load.
  * One unfenced TSC read per chunk finds the gaps where the CPU did not run
- * (a chunk far longer than the shortest one).  From the windows the harness
- * reports, per run and as medians, overlap_frac, concurrency, desched_frac and
- * start_skew_ns, and per point whether it was concurrent at all.
+ * (a chunk far longer than the shortest one): the per-operation time is the
+ * window minus its gaps, and desched_frac says how much was taken out.  From
+ * the windows of a multi-CPU point the harness also reports, per run and as
+ * medians, overlap_frac, concurrency and start_skew_ns, and whether the point
+ * was concurrent at all.
  *
  * Latencies come from separate sampling passes (the same runs again, not
  * part of the figures above): a randomised 1-in-k choice of operations is
@@ -149,7 +151,8 @@ enum sample_path {
 /* Per-CPU slot: written only by its CPU while a job runs, read by CPU 0 after. */
 #define SLOT_COUNTERS 8
 struct bench_slot {
-    _Alignas(CACHE_LINE_SIZE) uint64_t cycles; /* per-op time basis of the run */
+    _Alignas(CACHE_LINE_SIZE) uint64_t cycles; /* per-op time basis of the run:
+                                                * the window minus its gaps */
     uint64_t ops;                              /* operations in it (0: not counted) */
     uint64_t t_begin, t_end;                   /* the measured window (TSC) */
     uint64_t gap_cycles;                       /* detected gaps inside it */
@@ -167,8 +170,8 @@ struct bench_slot {
 struct bench_run_figures {
     uint64_t ops;          /* all CPUs */
     double cycles_per_op;  /* mean over the CPUs that did work */
-    double mops;           /* ops over the longest CPU's time */
-    /* Windows of the CPUs that ran a loop (multi-CPU points). */
+    double mops;           /* ops over the longest CPU's window (wall clock) */
+    /* Windows of the CPUs that ran a loop. */
     unsigned windows;
     double overlap_frac, concurrency, desched_frac, start_skew_cycles;
 };
@@ -297,12 +300,15 @@ static inline bool bench_loop_measuring(const struct bench_loop *l)
     return l->phase == LOOP_MEASURE;
 }
 
-/* After the loop: the run's operations (cycles = the window unless the job
- * sets its own per-op time basis afterwards, as contig does). */
+/* After the loop: the run's operations; the per-op time basis is the window
+ * minus its detected gaps, the time the CPU really worked (a job that times
+ * its operations itself, as contig does, sets cycles afterwards). */
 static inline void bench_loop_end(struct bench_loop *l, uint64_t ops)
 {
-    l->s->ops = ops;
-    l->s->cycles = l->s->t_end - l->s->t_begin;
+    struct bench_slot *s = l->s;
+    uint64_t window = s->t_end - s->t_begin;
+    s->ops = ops;
+    s->cycles = window - (s->gap_cycles < window ? s->gap_cycles : window);
 }
 
 /* ---- timed runs ----------------------------------------------------------- */

@@ -3,17 +3,18 @@
  * in run.c; the scheme of sets, loops and windows is described in
  * bench_int.h).
  *
- * Figures of one timed run of a point, from its CPUs' slots:
+ * Figures of one timed run of a point, from its CPUs' slots (window
+ * w_c = [b_c, e_c] of each CPU that ran a loop, g_c the gaps detected in it,
+ * span = max e - min b):
  *   cycles_per_op   mean over the CPUs that counted operations of
- *                   (their per-op time basis / their operations); the time
- *                   basis is the measured window unless the job times its
- *                   operations itself (contig)
- *   mops            all CPUs' operations over the longest CPU's time basis
- *   (cpus >= 2, over the CPUs that ran a loop; window w_c = [b_c, e_c],
- *   span = max e - min b, g_c the gaps detected in w_c)
+ *                   (|w_c| - g_c) / their operations: time working, not time
+ *                   descheduled (contig attempts: the sum of the timed
+ *                   attempts instead)
+ *   mops            all CPUs' operations over the longest |w_c| (wall clock)
+ *   desched_frac    sum g_c / sum |w_c| (every point)
+ *   (cpus >= 2)
  *   overlap_frac    (min e - max b) / span, 0 when some windows are disjoint
  *   concurrency     sum (|w_c| - g_c) / span: CPUs working on average
- *   desched_frac    sum g_c / sum |w_c|
  *   start_skew      max b - min b
  * A point is `concurrent` when the medians over its runs say every CPU ran at
  * once: overlap_frac >= 0.9, concurrency >= 0.9 x CPUs, desched_frac <= 0.1,
@@ -384,14 +385,14 @@ static void collect_run(struct bench_point *pt)
         sum_cpo += per_cpu[c];
         counted++;
         f->ops += s->ops;
-        if (s->cycles > max_cycles)
-            max_cycles = s->cycles;
+        uint64_t wall = s->t_end > s->t_begin ? s->t_end - s->t_begin : s->cycles;
+        if (wall > max_cycles)
+            max_cycles = wall;
     }
     f->cycles_per_op = counted ? sum_cpo / counted : 0;
     f->mops = max_cycles ? (double)f->ops * (double)bench_ctx.tsc_khz / ((double)max_cycles * 1000.0)
                          : 0;
-    if (pt->cpus > 1)
-        window_figures(pt->cpus, f);
+    window_figures(pt->cpus, f);
     pt->run_count++;
 }
 
@@ -577,6 +578,8 @@ void bench_measure_set(struct bench_point *pts, unsigned n)
         timing_rows(&pts[i]);
         if (pts[i].cpus > 1)
             concurrency_rows(&pts[i]);
+        else if (pts[i].run_count && pts[i].figures[0].windows)
+            run_metric(&pts[i], "desched_frac", "frac", fig_desched);
     }
     for (unsigned i = 0; i < n; i++) {
         if (!pts[i].sample_in_runs)

@@ -162,10 +162,12 @@ static void timer_overhead_job(void *arg)
     s->sample_rng = rng_split(&seed) | 1; /* xorshift state: never 0 */
 }
 
-/* A gap: a chunk this much longer than the shortest one.  Host preemption,
- * an emulator's vCPU switch or an SMI cost tens of microseconds and more; a
- * chunk's own variation (a refill, a cache miss) stays far below. */
-#define GAP_THRESHOLD_US 20
+/* A gap: a chunk this much longer than the shortest one of its window.
+ * Host preemption of a vCPU, an emulator's vCPU switch or an SMI cost tens
+ * of microseconds to milliseconds; a chunk's own variation (a refill or
+ * drain of a batch, cache misses) stays below.  A CPU spinning on a lock
+ * whose holder was descheduled shows the holder's gap as its own. */
+#define GAP_THRESHOLD_US 50
 
 /* Run-lifetime buffers: output text, samples, merge area, per-CPU work areas. */
 static bool setup_buffers(char **meta_buf)
