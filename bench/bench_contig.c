@@ -277,7 +277,7 @@ static void pair_point(struct bench_point *pt, struct contig_point *p, unsigned 
         bench_param_add(pt->param, sizeof pt->param, "cache=%s", cache_on ? "on" : "off");
 }
 
-/* Every order with the caches as configured, then with them off. */
+/* Every order through the caches (when they are on), then with them off. */
 static void run_pairs(void)
 {
     struct pcp_config orig, off;
@@ -285,17 +285,17 @@ static void run_pairs(void)
     off = orig;
     off.enabled = false;
     unsigned sets[2] = {1, bench_ctx.cpus}, nsets = bench_ctx.cpus > 1 ? 2 : 1;
-    for (int on = 1; on >= 0 && !bench_ctx.failed; on--) {
+    for (int on = orig.enabled; on >= 0 && !bench_ctx.failed; on--) {
         if (!on && !mm_pcp_configure(&off)) {
             bench_fail("contig: the allocator refused to switch its caches off");
             return;
         }
         for (unsigned i = 0; i < nsets && !bench_ctx.failed; i++) {
             unsigned n = 0;
-            pair_point(&set_pts[n], &set_args[n], sets[i], -1, on && orig.enabled);
+            pair_point(&set_pts[n], &set_args[n], sets[i], -1, on);
             n++;
             for (int o = 0; o <= MM_MAX_ORDER; o++, n++) {
-                pair_point(&set_pts[n], &set_args[n], sets[i], o, on && orig.enabled);
+                pair_point(&set_pts[n], &set_args[n], sets[i], o, on);
                 set_pts[n].empty = &set_pts[0];
             }
             bench_measure_set(set_pts, n);
