@@ -20,7 +20,10 @@
  * chunks of operations: warm-up chunks until every CPU of the point has
  * arrived, the measured chunks between two fenced TSC reads (the CPU's
  * window), then cool-down chunks until every CPU has finished its measured
- * portion (refscale's scheme), so each window overlaps the others' load.
+ * portion (refscale's scheme), so each window overlaps the others' load;
+ * the waits are bounded (before the window by the CPU's measured portion,
+ * after it by half that), so a host that cannot run the CPUs at once does not
+ * pay for the waiting too.
  * One unfenced TSC read per chunk finds the gaps where the CPU did not run
  * (a chunk far longer than the shortest one): the per-operation time is the
  * window minus its gaps, and desched_frac says how much was taken out.  From
@@ -266,7 +269,7 @@ struct bench_loop {
     uint64_t chunks;
     uint64_t last;             /* TSC at the last chunk boundary */
     uint64_t min_chunk;        /* shortest chunk so far */
-    unsigned warm_chunks;
+    uint64_t warm_chunks;      /* warm-up chunks; in the cool-down, its chunks */
     enum loop_phase phase;
 };
 
