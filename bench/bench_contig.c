@@ -267,7 +267,7 @@ static void pair_point(struct bench_point *pt, struct contig_point *p, unsigned 
                        bool cache_on)
 {
     *p = (struct contig_point){.order = order, .empty = order < 0,
-                               .rounds = bench_iters() / 4 ? bench_iters() / 4 : 1};
+                               .rounds = bench_iters() / 8 ? bench_iters() / 8 : 1};
     const char *cas = order < 0 ? "pair_empty" : cache_on ? "pair_fresh" : "pair_buddy";
     *pt = (struct bench_point){.bench = "contig", .cas = cas, .cpus = cpus, .job = pair_job,
                                .arg = p, .ops_per_run = p->rounds};
