@@ -205,6 +205,7 @@ struct bench_point {
     struct bench_run_figures *figures; /* [run] */
     double *cpu_cycles_per_op;         /* [run * cpus + cpu], NaN: no work */
     double cycles_per_op_median;
+    uint64_t samples[PATH_COUNT];      /* kept by its latency rows, per path */
     unsigned index;                    /* in its set */
 };
 
@@ -326,10 +327,10 @@ void bench_measure_set(struct bench_point *pts, unsigned n);
 /* After a measurement: pooled sampled latencies as p50_ns..p999_ns rows and
  * a hist.csv part (path "all"); by_path adds <path>_ns_p50.. rows and a
  * histogram per path (hit, miss, global). */
-void bench_point_latency(const struct bench_point *pt);
+void bench_point_latency(struct bench_point *pt);
 /* Operations of every timed run of a measured point. */
 uint64_t bench_point_ops(const struct bench_point *pt);
-/* Samples of one path (PATH_COUNT: all) a point's last pass kept. */
+/* Samples of one path a measured point's latency rows were made from. */
 uint64_t bench_point_samples(const struct bench_point *pt, enum sample_path path);
 /* Sum over CPUs 0..cpus-1 of slot counter[index] (jobs outside point sets). */
 uint64_t bench_counter_sum(unsigned cpus, unsigned index);

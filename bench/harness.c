@@ -621,17 +621,23 @@ static size_t gather_samples(const struct bench_point *pt, enum sample_path want
 
 uint64_t bench_point_samples(const struct bench_point *pt, enum sample_path path)
 {
-    return gather_samples(pt, path);
+    return pt->samples[path];
 }
 
-void bench_point_latency(const struct bench_point *pt)
+/* Right after the point's samples were taken: the next point's pass reuses
+ * the buffers. */
+void bench_point_latency(struct bench_point *pt)
 {
+    __builtin_memset(pt->samples, 0, sizeof pt->samples);
     size_t n = gather_samples(pt, PATH_COUNT);
     bench_latency_rows(pt, NULL, bench_ctx.merge, n, pt->by_path ? NULL : path_names[PATH_ALL]);
-    if (!pt->by_path)
+    if (!pt->by_path) {
+        pt->samples[PATH_ALL] = n;
         return;
+    }
     for (unsigned p = PATH_HIT; p < PATH_COUNT; p++) {
         n = gather_samples(pt, (enum sample_path)p);
+        pt->samples[p] = n;
         bench_latency_rows(pt, path_names[p], bench_ctx.merge, n, path_names[p]);
     }
 }
