@@ -25,7 +25,7 @@ KERNEL_COMMIT := $(or $(shell git describe --always --dirty 2>/dev/null),unknown
 
 # The functions the benchmarks time: each placed by the linker so that it
 # starts on a cache line and crosses no 4 KiB page (arch/x86_64/linker.ld),
-# and checked in the kernel ELF (suite layout).  A function renamed, inlined
+# and checked in the kernel ELF (suite bench).  A function renamed, inlined
 # into its callers or made static inline in a header must change here.
 KERNEL_HOT_FNS := frame_alloc frame_free frame_alloc_order frame_clone frame_drop \
                   frame_from_in_use frame_release_high \

@@ -1,6 +1,7 @@
 # Host tests of the benchmark harness (bench/): the harness pieces as unit
-# tests, the kernel's hot paths checked to cross no 4 KiB page, then every benchmark run on host threads against the real mm/ (the
-# quick profile, 4 threads as CPUs) with its serial output checked by
+# tests, the kernel's hot paths checked to cross no 4 KiB page, then every
+# benchmark run on host threads against the real mm/ (the quick profile, 4
+# threads as CPUs) with its serial output checked by
 # tests/bench/check_bench.py, then the same driver built with
 # ThreadSanitizer on a short run, then the kernel itself under QEMU/TCG (quick
 # profile at SMP=2 and 4, and test_corrupt_frame=1) through the same checks.
