@@ -6,7 +6,7 @@
  * them) and records bad values through the cmdline error mechanism, so a bad
  * parameter stops the boot before anything runs.  After the allocator and
  * every CPU are up, bench_run() runs the selected benchmarks on CPU sets
- * through plat_run_on_cpus() and writes the serial contract (DESIGN.md):
+ * through plat_run_on_cpus() and writes the serial contract (docs/design.md):
  *   meta.csv     the kernel's key/value pairs plus the harness's own
  *   results.csv  bench,case,cpus,param,metric,value,unit
  *   hist.csv     bench,case,cpus,param,path,lo,hi,count,unit
@@ -58,6 +58,8 @@ struct bench_config {
     unsigned sweep_count;        /* 0: capacity/4, capacity, capacity*4 */
     uint64_t contig_frames;      /* bound of the fragmented region, in frames */
     unsigned max_cpus;           /* 0: every online CPU */
+    bool icount;                 /* the host ran QEMU with -icount: the TSC counts
+                                  * instructions and vCPUs take turns */
     bool test_corrupt_frame;     /* test only: corrupt a free frame mid-stress */
     uint64_t test_slow_hit;      /* test only: cycles added to each cache hit */
 };

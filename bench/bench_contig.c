@@ -1,5 +1,5 @@
 /*
- * contig.c - contiguous allocation by size and alignment (bench=contig).
+ * bench_contig.c - contiguous allocation by size and alignment (bench=contig).
  *
  * Sizes: every buddy order 0..MM_MAX_ORDER (param order=<o>), allocated as
  * one block with frame_alloc_order and released with frame_free -- the
@@ -21,9 +21,18 @@
  *               freed: the free memory is exactly that scattered half.
  *               Each attempt frees its block at once, so the state holds.
  *               Setup rows: region_frames, pinned_frames, free_frames.
+ *   pair_fresh  frame_alloc_order(o) + frame_free as one operation, timed as
+ *               a loop (one op = the pair, what Linux's alloc_pages +
+ *               __free_pages cost together), param order=<o>, through the
+ *               per-CPU caches (orders 0..3 and 9 hit them)
+ *   pair_buddy  the same with the caches switched off: the buddy allocator
+ *               (both every order on 1 CPU, orders 0, 3, 9, 10 on all CPUs)
+ *   pair_empty  the pair loop with no allocator call (param cache=on|off:
+ *               one per set), subtracted in ns_per_op_net_median
  * Per point: success_rate, p50_ns..p999_ns, ns_per_op; per case and CPU set:
  * free_blocks_before/after and frag_index (Gorman's unusable free space
- * index) by order, param order=<o>.
+ * index) by order, param order=<o>.  The orders of one case and CPU set are
+ * one interleaved set, the non-power-of-two sizes another.
  */
 #include "bench/bench_int.h"
 
@@ -36,21 +45,24 @@ static const struct contig_size npot_sizes[] = {
     {3, 1}, {5, 4}, {17, 16}, {100, 1}, {300, 64}, {1000, 512},
 };
 
-static struct {
+/* One measurement point: its job's argument. */
+struct contig_point {
     uint64_t n, align;
     int order;           /* >= 0: one buddy block of this order, n = align = 2^order */
     uint64_t depth, rounds;
-} cg;
+    bool empty;          /* pair_empty: the pair loop without the allocator */
+};
 
 /* One attempt of the size under test; *handle is what contig_free needs. */
-static enum frame_error contig_alloc(uint64_t *pa, uint64_t *handle)
+static enum frame_error contig_alloc(const struct contig_point *p, uint64_t *pa,
+                                     uint64_t *handle)
 {
-    if (cg.order < 0) {
-        enum frame_error err = frame_alloc_contig(cg.n, cg.align, 0, pa);
+    if (p->order < 0) {
+        enum frame_error err = frame_alloc_contig(p->n, p->align, 0, pa);
         *handle = *pa;
         return err;
     }
-    struct frame *f = frame_alloc_order((unsigned)cg.order, 0);
+    struct frame *f = frame_alloc_order((unsigned)p->order, 0);
     if (!f)
         return FRAME_ERR_NOMEM;
     *pa = frame_pa(f);
@@ -58,50 +70,114 @@ static enum frame_error contig_alloc(uint64_t *pa, uint64_t *handle)
     return FRAME_OK;
 }
 
-static void contig_free(uint64_t handle)
+static void contig_free(const struct contig_point *p, uint64_t handle)
 {
-    if (cg.order < 0)
-        frame_free_contig(handle, cg.n);
+    if (p->order < 0)
+        frame_free_contig(handle, p->n);
     else
         frame_free((struct frame *)(uintptr_t)handle);
 }
 
+/* Attempts: each round allocates up to depth blocks, each timed alone, then
+ * frees them (untimed: the free is not the operation). */
 static void contig_job(void *arg)
 {
-    (void)arg;
+    const struct contig_point *p = arg;
     unsigned cpu = plat_cpu_index();
     struct bench_slot *s = &bench_ctx.slot[cpu];
     uint64_t *held = bench_ctx.work[cpu];
-    uint64_t rounds = bench_ctx.warm ? 1 : cg.rounds;
-    uint64_t timed = 0; /* the attempts only: the frees are not the operation */
-    for (uint64_t r = 0; r < rounds; r++) {
+    uint64_t rounds = bench_ctx.warm ? 1 : p->rounds;
+    uint64_t timed = 0, ok = 0;
+    struct bench_loop l;
+    bench_loop_begin(&l, s, rounds);
+    while (bench_loop_next(&l)) {
+        bool measured = bench_loop_measuring(&l);
         uint64_t got = 0;
-        for (uint64_t d = 0; d < cg.depth; d++) {
+        for (uint64_t d = 0; d < p->depth; d++) {
             uint64_t pa = 0, handle = 0;
-            bool sample = bench_should_sample(s);
+            bool sample = measured && bench_should_sample(s);
             uint64_t a = plat_tsc_start();
-            enum frame_error err = contig_alloc(&pa, &handle);
+            enum frame_error err = contig_alloc(p, &pa, &handle);
             uint64_t b = plat_tsc_stop();
-            timed += b - a > bench_ctx.timer_overhead ? b - a - bench_ctx.timer_overhead : 0;
+            if (measured)
+                timed += b - a > s->timer_overhead ? b - a - s->timer_overhead : 0;
             if (sample)
                 bench_sample(s, cpu, b - a, PATH_ALL);
             if (err == FRAME_OK) {
-                if (pa % (cg.align * PAGE_SIZE))
+                if (pa % (p->align * PAGE_SIZE))
                     s->counter[CNT_MISALIGNED]++;
                 held[got++] = handle;
             } else if (err == FRAME_ERR_NOMEM) {
-                s->counter[CNT_NOMEM]++;
+                if (measured && bench_counting())
+                    s->counter[CNT_NOMEM]++;
             } else {
                 s->counter[CNT_ERRORS]++;
             }
         }
         for (uint64_t i = 0; i < got; i++)
-            contig_free(held[i]);
-        if (bench_counting())
-            s->counter[CNT_OK] += got;
+            contig_free(p, held[i]);
+        if (measured)
+            ok += got;
     }
+    bench_loop_end(&l, rounds * p->depth);
     s->cycles = timed;
-    s->ops = rounds * cg.depth;
+    if (bench_counting())
+        s->counter[CNT_OK] += ok;
+}
+
+/* Pairs: frame_alloc_order + frame_free as one operation, the loop timed. */
+static inline __attribute__((always_inline)) void pair_loop(const struct contig_point *p,
+                                                            struct bench_slot *s, unsigned cpu,
+                                                            bool sampling)
+{
+    uint64_t n = bench_ctx.warm ? bench_warm_ops(p->rounds) : p->rounds;
+    uint64_t chunks = bench_chunks(n), ok = 0, nomem = 0;
+    unsigned order = (unsigned)p->order;
+    struct bench_loop l;
+    bench_loop_begin(&l, s, chunks);
+    while (bench_loop_next(&l)) {
+        uint64_t failed = 0;
+        for (unsigned i = 0; i < BENCH_CHUNK_OPS; i++) {
+            bool sample = sampling && bench_should_sample(s);
+            uint64_t a = sample ? plat_tsc_start() : 0;
+            struct frame *f = frame_alloc_order(order, 0);
+            if (likely(f))
+                frame_free(f);
+            else
+                failed++;
+            if (sample)
+                bench_sample(s, cpu, plat_tsc_stop() - a, PATH_ALL);
+        }
+        if (bench_loop_measuring(&l)) { /* this chunk's phase: set by bench_loop_next */
+            ok += BENCH_CHUNK_OPS - failed;
+            nomem += failed;
+        }
+    }
+    bench_loop_end(&l, chunks * BENCH_CHUNK_OPS);
+    if (bench_counting()) {
+        s->counter[CNT_OK] += ok;
+        s->counter[CNT_NOMEM] += nomem;
+    }
+}
+
+static void pair_job(void *arg)
+{
+    const struct contig_point *p = arg;
+    unsigned cpu = plat_cpu_index();
+    struct bench_slot *s = &bench_ctx.slot[cpu];
+    if (p->empty) {
+        struct bench_loop l;
+        uint64_t chunks = bench_chunks(bench_ctx.warm ? bench_warm_ops(p->rounds) : p->rounds);
+        bench_loop_begin(&l, s, chunks);
+        while (bench_loop_next(&l))
+            for (unsigned i = 0; i < BENCH_CHUNK_OPS; i++)
+                __asm__ volatile("");
+        bench_loop_end(&l, chunks * BENCH_CHUNK_OPS);
+    } else if (bench_ctx.sampling) {
+        pair_loop(p, s, cpu, true);
+    } else {
+        pair_loop(p, s, cpu, false);
+    }
 }
 
 static void state_rows(const char *cas, unsigned cpus, const char *metric, bool frag)
@@ -119,57 +195,131 @@ static void state_rows(const char *cas, unsigned cpus, const char *metric, bool 
     }
 }
 
-static void measure_size(const char *cas, unsigned cpus, uint64_t n, uint64_t align, int order,
-                         bool fragmented)
+static struct bench_point set_pts[BENCH_SET_MAX];
+static struct contig_point set_args[BENCH_SET_MAX];
+
+static void attempt_point(struct bench_point *pt, struct contig_point *p, const char *cas,
+                          unsigned cpus, uint64_t n, uint64_t align, int order,
+                          bool fragmented)
 {
     const struct bench_config *bc = bench_ctx.cfg;
-    struct bench_point pt = {.bench = "contig", .cas = cas, .cpus = cpus, .sample_every = 1,
-                             .sample_in_runs = true};
-    if (order >= 0)
-        bench_param_add(pt.param, sizeof pt.param, "order=%d", order);
-    else
-        bench_param_add(pt.param, sizeof pt.param, "n=%llu;align=%llu", (unsigned long long)n,
-                        (unsigned long long)align);
-    cg.n = n;
-    cg.align = align;
-    cg.order = order;
-    cg.depth = 1;
+    *p = (struct contig_point){.n = n, .align = align, .order = order, .depth = 1};
     if (!fragmented) {
         uint64_t fit = bc->contig_frames / (cpus * n);
-        cg.depth = fit < 1 ? 1 : fit > 8 ? 8 : fit;
+        p->depth = fit < 1 ? 1 : fit > 8 ? 8 : fit;
     }
-    cg.rounds = bench_iters() / 1000 > 2 ? bench_iters() / 1000 : 2;
-    pt.ops_per_run = cg.rounds * cg.depth;
-    bench_measure(&pt, contig_job, NULL);
-    bench_point_latency(&pt, false);
+    p->rounds = bench_iters() / 1000 > 2 ? bench_iters() / 1000 : 2;
+    *pt = (struct bench_point){.bench = "contig", .cas = cas, .cpus = cpus, .job = contig_job,
+                               .arg = p, .sample_every = 1, .sample_in_runs = true,
+                               .ops_per_run = p->rounds * p->depth};
+    if (order >= 0)
+        bench_param_add(pt->param, sizeof pt->param, "order=%d", order);
+    else
+        bench_param_add(pt->param, sizeof pt->param, "n=%llu;align=%llu", (unsigned long long)n,
+                        (unsigned long long)align);
+}
 
-    uint64_t attempts = bench_total_ops();
-    uint64_t ok = bench_counter_sum(cpus, CNT_OK);
+static void attempt_rows(const struct bench_point *pt)
+{
+    uint64_t attempts = bench_point_ops(pt);
+    uint64_t ok = pt->counter[CNT_OK];
     if (attempts)
-        bench_row(&pt, NULL, "success_rate", (double)ok / (double)attempts, "ratio");
-    bench_row_u(&pt, NULL, "attempts", attempts, "count");
-    uint64_t misaligned = bench_counter_sum(cpus, CNT_MISALIGNED);
-    uint64_t errors = bench_counter_sum(cpus, CNT_ERRORS);
+        bench_row(pt, NULL, "success_rate", (double)ok / (double)attempts, "ratio");
+    bench_row_u(pt, NULL, "attempts", attempts, "count");
+    uint64_t misaligned = pt->counter[CNT_MISALIGNED];
+    uint64_t errors = pt->counter[CNT_ERRORS];
     if (misaligned || errors)
         bench_fail("contig %s %s cpus=%u: %llu blocks misaligned, %llu unexpected errors "
                    "(neither NOMEM nor OK)",
-                   cas, pt.param, cpus, (unsigned long long)misaligned,
+                   pt->cas, pt->param, pt->cpus, (unsigned long long)misaligned,
                    (unsigned long long)errors);
+}
+
+static void measure_attempts(unsigned n)
+{
+    bench_measure_set(set_pts, n);
+    for (unsigned i = 0; i < n; i++)
+        attempt_rows(&set_pts[i]);
 }
 
 static void run_case(const char *cas, bool fragmented)
 {
     unsigned sets[2] = {1, bench_ctx.cpus}, nsets = bench_ctx.cpus > 1 ? 2 : 1;
     for (unsigned i = 0; i < nsets && !bench_ctx.failed; i++) {
-        state_rows(cas, sets[i], "free_blocks_before", true);
-        for (int o = 0; o <= MM_MAX_ORDER && !bench_ctx.failed; o++)
-            measure_size(cas, sets[i], (uint64_t)1 << o, (uint64_t)1 << o, o, fragmented);
-        for (unsigned k = 0; k < sizeof npot_sizes / sizeof npot_sizes[0]; k++)
-            if (!bench_ctx.failed)
-                measure_size(cas, sets[i], npot_sizes[k].n, npot_sizes[k].align, -1,
-                             fragmented);
-        state_rows(cas, sets[i], "free_blocks_after", false);
+        unsigned cpus = sets[i], n = 0;
+        state_rows(cas, cpus, "free_blocks_before", true);
+        for (int o = 0; o <= MM_MAX_ORDER; o++, n++)
+            attempt_point(&set_pts[n], &set_args[n], cas, cpus, (uint64_t)1 << o,
+                          (uint64_t)1 << o, o, fragmented);
+        measure_attempts(n);
+        n = 0;
+        for (unsigned k = 0; k < sizeof npot_sizes / sizeof npot_sizes[0]; k++, n++)
+            attempt_point(&set_pts[n], &set_args[n], cas, cpus, npot_sizes[k].n,
+                          npot_sizes[k].align, -1, fragmented);
+        if (!bench_ctx.failed)
+            measure_attempts(n);
+        state_rows(cas, cpus, "free_blocks_after", false);
     }
+}
+
+/* ---- pairs ------------------------------------------------------------------- */
+
+static void pair_point(struct bench_point *pt, struct contig_point *p, unsigned cpus, int order,
+                       bool cache_on)
+{
+    *p = (struct contig_point){.order = order, .empty = order < 0,
+                               .rounds = bench_iters() / 8 ? bench_iters() / 8 : 1};
+    const char *cas = order < 0 ? "pair_empty" : cache_on ? "pair_fresh" : "pair_buddy";
+    *pt = (struct bench_point){.bench = "contig", .cas = cas, .cpus = cpus, .job = pair_job,
+                               .arg = p, .ops_per_run = p->rounds};
+    if (order >= 0)
+        bench_param_add(pt->param, sizeof pt->param, "order=%d", order);
+    else /* one empty loop per set, each set its cache setting */
+        bench_param_add(pt->param, sizeof pt->param, "cache=%s", cache_on ? "on" : "off");
+}
+
+/* On all CPUs the pairs of the ends and of the cached orders suffice: with
+ * the caches off every CPU queues on the arena lock, and eleven orders of
+ * that cost minutes where CPUs outnumber the host's cores. */
+static bool pair_order_on_all_cpus(int order)
+{
+    return order == 0 || order == 3 || order == 9 || order == MM_MAX_ORDER;
+}
+
+/* Every order through the caches (when they are on), then with them off. */
+static void run_pairs(void)
+{
+    struct pcp_config orig, off;
+    mm_pcp_get_config(&orig);
+    off = orig;
+    off.enabled = false;
+    unsigned sets[2] = {1, bench_ctx.cpus}, nsets = bench_ctx.cpus > 1 ? 2 : 1;
+    for (int on = orig.enabled; on >= 0 && !bench_ctx.failed; on--) {
+        if (!on && !mm_pcp_configure(&off)) {
+            bench_fail("contig: the allocator refused to switch its caches off");
+            return;
+        }
+        for (unsigned i = 0; i < nsets && !bench_ctx.failed; i++) {
+            unsigned n = 0;
+            pair_point(&set_pts[n], &set_args[n], sets[i], -1, on);
+            n++;
+            for (int o = 0; o <= MM_MAX_ORDER; o++) {
+                if (sets[i] > 1 && !pair_order_on_all_cpus(o))
+                    continue;
+                pair_point(&set_pts[n], &set_args[n], sets[i], o, on);
+                set_pts[n++].empty = &set_pts[0];
+            }
+            bench_measure_set(set_pts, n);
+            for (unsigned k = 1; k < n; k++) {
+                uint64_t ops = bench_point_ops(&set_pts[k]);
+                if (ops)
+                    bench_row(&set_pts[k], NULL, "success_rate",
+                              (double)set_pts[k].counter[CNT_OK] / (double)ops, "ratio");
+            }
+        }
+    }
+    if (!mm_pcp_configure(&orig))
+        bench_fail("contig: the allocator refused its own cache configuration back");
 }
 
 /* ---- the fragmented region --------------------------------------------------- */
@@ -263,6 +413,8 @@ void bench_contig(void)
 {
     mm_pcp_drain_all();
     run_case("fresh", false);
+    if (!bench_ctx.failed)
+        run_pairs();
     if (bench_ctx.failed || !fragment())
         return;
     run_case("fragmented", true);

@@ -1,17 +1,53 @@
 /*
- * bench_int.h - internals shared by the files of bench/ (and its host tests).
+ * bench_int.h - the internals of bench/: how a figure is made.  Only the files
+ * of bench/ and its host tests include this; the kernel sees bench/bench.h.
  *
- * Pieces:
+ * A run (bench_run, run.c) is meta.csv first, then every selected benchmark
+ * in enum bench_id order, each ending with the allocator's invariant check
+ * and its rows as one results.csv and one hist.csv block, then the verdict.
+ *
+ * A figure comes from a measurement point: (bench, case, cpus, param) and a
+ * job that every one of the point's CPUs runs at once (plat_run_on_cpus).
+ * Points are measured in sets (bench_measure_set): each point gets a warm-up
+ * dispatch, then the runs= timed dispatches of all points of the set are
+ * interleaved (run 0 of every point, run 1 of every point, ...), so a slow
+ * stretch of the host spreads over every case instead of covering one; the
+ * cases of one benchmark at one CPU count form a set, and the set carries
+ * the empty-operation case whose median is subtracted where a figure is
+ * "per operation" (ns_per_op_net_median).
+ *
+ * Inside a job every CPU runs its loop through a struct bench_loop, in
+ * chunks of operations: warm-up chunks until every CPU of the point has
+ * arrived, the measured chunks between two fenced TSC reads (the CPU's
+ * window), then cool-down chunks until every CPU has finished its measured
+ * portion (refscale's scheme), so each window overlaps the others' load;
+ * the waits are bounded (before the window by the CPU's measured portion,
+ * after it by half that), so a host that cannot run the CPUs at once does not
+ * pay for the waiting too.
+ * One unfenced TSC read per chunk finds the gaps where the CPU did not run
+ * (a chunk far longer than the shortest one): the per-operation time is the
+ * window minus its gaps, and desched_frac says how much was taken out.  From
+ * the windows of a multi-CPU point the harness also reports, per run and as
+ * medians, overlap_frac, concurrency and start_skew_ns, and whether the point
+ * was concurrent at all.
+ *
+ * Latencies come from separate sampling passes (the same runs again, not
+ * part of the figures above): a randomised 1-in-k choice of operations is
+ * timed alone, the CPU's own timer overhead subtracted.  contig, which times
+ * every attempt anyway, samples in its timed runs.
+ *
+ * Files:
  *   csv.c      CRC32 (IEEE), CSV escaping, framed blocks buffered in memory
  *   stats.c    sorting, quantiles, log-spaced histograms, the seeded RNG
  *   params.c   bench_parse_params and the profile defaults
- *   harness.c  bench_run: scratch memory, CPU sweep, timed runs, rows,
- *              invariant checks at quiescent points
- *   refcount.c pcp.c contig.c stress.c smp.c   the benchmarks
+ *   harness.c  scratch memory, CPU sweep, the loop phases, point sets, rows
+ *   run.c      bench_run: meta.csv, timer overhead, the benchmarks in order,
+ *              invariant checks at quiescent points, blocks, verdict
+ *   bench_refcount.c bench_pcp.c bench_contig.c bench_stress.c bench_smp.c
  *
- * One run at a time: the harness state is one static struct bench_ctx owned
- * by CPU 0; benchmark bodies running on other CPUs touch only their own
- * cache-line-aligned slot and sample buffer in it.
+ * State: one struct bench_ctx owned by CPU 0; a job reads its point from its
+ * argument, and CPUs running a job write only their own cache-line-aligned
+ * slot, their sample buffer and the loop's two arrival counters.
  */
 #ifndef BENCH_BENCH_INT_H
 #define BENCH_BENCH_INT_H
@@ -100,7 +136,8 @@ static inline uint64_t rng_below(uint64_t *s, uint64_t n)
 
 /* ---- harness.c ------------------------------------------------------------ */
 
-/* Latency sample tags (top bits of a sample word; the rest is cycles). */
+/* Latency sample word: top 2 bits the path, the next 4 the point's index in
+ * its set, the rest cycles. */
 enum sample_path {
     PATH_ALL,     /* benchmarks without a hit/miss distinction */
     PATH_HIT,     /* per-CPU cache hit */
@@ -109,16 +146,26 @@ enum sample_path {
     PATH_COUNT
 };
 #define SAMPLE_PATH_SHIFT 62
-#define SAMPLE_CYCLES_MASK ((UINT64_C(1) << SAMPLE_PATH_SHIFT) - 1)
+#define SAMPLE_POINT_SHIFT 58
+#define SAMPLE_POINT_MASK 0xfu
+#define SAMPLE_CYCLES_MASK ((UINT64_C(1) << SAMPLE_POINT_SHIFT) - 1)
+#define BENCH_SET_MAX 16 /* points per set: fits SAMPLE_POINT_MASK */
 
 /* Per-CPU slot: written only by its CPU while a job runs, read by CPU 0 after. */
 #define SLOT_COUNTERS 8
 struct bench_slot {
-    _Alignas(CACHE_LINE_SIZE) uint64_t cycles; /* timed region of the current run */
-    uint64_t ops;                              /* operations in it */
-    uint64_t counter[SLOT_COUNTERS];           /* benchmark-defined, over all runs */
+    _Alignas(CACHE_LINE_SIZE) uint64_t cycles; /* per-op time basis of the run:
+                                                * the window minus its gaps */
+    uint64_t ops;                              /* operations in it (0: not counted) */
+    uint64_t t_begin, t_end;                   /* the measured window (TSC) */
+    uint64_t gap_cycles;                       /* detected gaps inside it */
+    uint64_t counter[SLOT_COUNTERS];           /* benchmark-defined, this dispatch */
     uint64_t nsamples;
-    uint64_t sample_skip;                      /* countdown to the next sample */
+    uint64_t sample_skip;                      /* operations until the next sample */
+    uint64_t sample_rng;
+    uint64_t timer_overhead;                   /* this CPU's empty fenced region */
+    unsigned irq_pending;                      /* seen before the job started */
+    unsigned loop_state;                       /* enum loop_phase reached */
     _Alignas(CACHE_LINE_SIZE) atomic_uint_least64_t private_line; /* xadd_private */
 };
 
@@ -126,28 +173,67 @@ struct bench_slot {
 struct bench_run_figures {
     uint64_t ops;          /* all CPUs */
     double cycles_per_op;  /* mean over the CPUs that did work */
-    double mops;           /* ops over the longest CPU's time */
+    double mops;           /* ops over the longest CPU's window (wall clock) */
+    /* Windows of the CPUs that ran a loop. */
+    unsigned windows;
+    double overlap_frac, concurrency, desched_frac, start_skew_cycles;
+};
+
+/* A measurement point: the (bench, case, cpus, param) every row of it
+ * carries, the job and its argument, and what the harness gathers. */
+struct bench_point {
+    const char *bench;
+    const char *cas;
+    unsigned cpus;
+    char param[96];
+    plat_job_fn job;
+    void *arg;             /* the job's state: the point's own description */
+    uint64_t ops_per_run;  /* per CPU, to size the sampling stride */
+    unsigned sample_every; /* 0: sample_every= of the command line */
+    bool sample_in_runs;   /* every operation is timed anyway (contig): sample in
+                            * the timed runs instead of a separate pass */
+    bool cold;             /* no warm-up dispatch (state it would change) */
+    bool by_path;          /* latency rows per path (hit, miss, global) */
+    const struct bench_point *empty; /* the empty-operation case of this loop
+                                      * shape in the same set: net rows */
+    /* CPU 0 before (after=false) and after each timed dispatch. */
+    void (*around_run)(struct bench_point *pt, bool after);
+    /* Filled by the harness. */
+    uint64_t counter[SLOT_COUNTERS];   /* sums over CPUs and timed runs */
+    uint64_t irq_pending;              /* over CPUs and timed runs */
+    unsigned run_count;
+    struct bench_run_figures *figures; /* [run] */
+    double *cpu_cycles_per_op;         /* [run * cpus + cpu], NaN: no work */
+    double cycles_per_op_median;
+    uint64_t samples[PATH_COUNT];      /* kept by its latency rows, per path */
+    unsigned index;                    /* in its set */
 };
 
 struct bench_ctx {
     const struct bench_config *cfg;
     unsigned cpus;               /* CPUs used: min(online, max_cpus) */
     uint64_t tsc_khz;
-    uint64_t timer_overhead;     /* cycles of an empty fenced region, subtracted */
+    uint64_t gap_cycles;         /* a chunk this much over the shortest is a gap */
+    const char *unit_ns;         /* "ns", or "instr" when the TSC counts instructions */
+    const char *unit_cycles;     /* "cycles" or "instr" */
     bool failed;                 /* an invariant failed: stop, verdict check-failed */
     bool warm;                   /* the current dispatch is a warm-up */
     bool sampling;               /* bench_should_sample may pick operations */
     bool sample_pass;            /* the current dispatch only samples latencies:
                                   * its time and counters are not the run's */
     unsigned run;                /* index of the current timed run */
-    unsigned run_count;
-    struct bench_run_figures figures[BENCH_MAX_RUNS];
-    uint64_t stride;             /* sample every stride-th operation */
+    unsigned loop_cpus;          /* CPUs of the current dispatch */
+    unsigned sample_point;       /* index tagged into samples */
+    _Alignas(CACHE_LINE_SIZE) atomic_uint loop_arrived;
+    _Alignas(CACHE_LINE_SIZE) atomic_uint loop_finished;
+    _Alignas(CACHE_LINE_SIZE) uint64_t stride; /* mean sampling period */
     uint64_t baseline_allocated; /* frames allocated outside the benchmarks */
     struct csv_block results, hist;
     uint64_t *samples[PLAT_MAX_CPUS];
     uint64_t sample_cap;         /* per CPU */
     uint64_t *merge;             /* cpus * sample_cap words, CPU 0 only */
+    double *cpu_figures;         /* BENCH_SET_MAX * runs * cpus, for the points */
+    struct bench_run_figures *run_figures; /* BENCH_SET_MAX * runs */
     void *work[PLAT_MAX_CPUS];   /* per-CPU work area (frame arrays, rings) */
     size_t work_bytes;
     struct bench_slot slot[PLAT_MAX_CPUS];
@@ -172,70 +258,107 @@ unsigned bench_cpu_sweep(unsigned cpus, unsigned *out, unsigned cap);
 /* Records a failed invariant: logs the message and fails the run. */
 void bench_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* ---- timed runs ----------------------------------------------------------- */
+/* ---- the loop of one CPU in one dispatch ----------------------------------- */
 
-/* A measurement point: the (bench, case, cpus, param) every row of it carries. */
-struct bench_point {
-    const char *bench;
-    const char *cas;
-    unsigned cpus;
-    char param[96];
-    uint64_t ops_per_run;  /* per CPU, to size the sampling stride */
-    unsigned sample_every; /* 0: sample_every= of the command line */
-    bool sample_in_runs;   /* every operation is timed anyway (contig): sample in
-                            * the timed runs instead of a separate pass */
+enum loop_phase { LOOP_NONE, LOOP_WARM, LOOP_MEASURE, LOOP_COOL, LOOP_DONE };
+#define BENCH_CHUNK_OPS 64     /* operations per chunk in the per-op loops */
+#define BENCH_WARM_CHUNKS 4    /* at least, before the window opens */
+
+struct bench_loop {
+    struct bench_slot *s;
+    uint64_t left;             /* measured chunks not yet finished */
+    uint64_t chunks;
+    uint64_t last;             /* TSC at the last chunk boundary */
+    uint64_t min_chunk;        /* shortest chunk so far */
+    uint64_t warm_chunks;      /* warm-up chunks; in the cool-down, its chunks */
+    enum loop_phase phase;
 };
 
-/* Resets slots and samples, picks the stride, runs one warm-up dispatch and
- * cfg->runs timed dispatches of job on pt->cpus CPUs, emitting per-run and
- * aggregate timing rows.  The job reads bench_ctx.warm/run and fills its
- * slot.  The timed runs sample nothing (unless pt->sample_in_runs): timing
- * single operations costs fenced TSC reads that would inflate ns_per_op
- * (pcp pairs on the host: 10.3-10.8 ns with every 16th operation timed,
- * 6.5-8.0 ns without), so latencies come from bench_sample_pass. */
-void bench_measure(const struct bench_point *pt, plat_job_fn job, void *arg);
+/* Arrives at the point's loop; chunks = measured chunks (>= 1). */
+void bench_loop_begin(struct bench_loop *l, struct bench_slot *s, uint64_t chunks);
+/* Phase changes (out of line: once per phase, not per chunk). */
+bool bench_loop_step(struct bench_loop *l, uint64_t now);
 
-/* cfg->runs more dispatches of job that only sample single-operation
- * latencies (every k-th operation) for bench_point_latency; their time and
- * counters (bench_counting() false) are not part of the measurement. */
-void bench_sample_pass(const struct bench_point *pt, plat_job_fn job, void *arg);
+/* Called before every chunk; false when the CPU is done.  The measured
+ * window opens and closes with fenced TSC reads; between them each chunk
+ * boundary costs one plain TSC read, a compare and a store. */
+static inline bool bench_loop_next(struct bench_loop *l)
+{
+    uint64_t now = plat_tsc();
+    if (likely(l->phase == LOOP_MEASURE)) {
+        uint64_t dt = now - l->last;
+        l->last = now;
+        if (dt < l->min_chunk)
+            l->min_chunk = dt;
+        else if (unlikely(dt - l->min_chunk > bench_ctx.gap_cycles))
+            l->s->gap_cycles += dt - l->min_chunk;
+        if (likely(--l->left))
+            return true;
+    }
+    return bench_loop_step(l, now);
+}
 
-/* As bench_measure, without the warm-up (for jobs whose state a warm-up
- * would change, like the fragmented contig region). */
-void bench_measure_cold(const struct bench_point *pt, plat_job_fn job, void *arg);
+/* Whether the chunk about to run is a measured one. */
+static inline bool bench_loop_measuring(const struct bench_loop *l)
+{
+    return l->phase == LOOP_MEASURE;
+}
+
+/* After the loop: the run's operations; the per-op time basis is the window
+ * minus its detected gaps, the time the CPU really worked (a job that times
+ * its operations itself, as contig does, sets cycles afterwards). */
+static inline void bench_loop_end(struct bench_loop *l, uint64_t ops)
+{
+    struct bench_slot *s = l->s;
+    uint64_t window = s->t_end - s->t_begin;
+    s->ops = ops;
+    s->cycles = window - (s->gap_cycles < window ? s->gap_cycles : window);
+}
+
+/* ---- timed runs ----------------------------------------------------------- */
+
+/* Measures a set of points (1..BENCH_SET_MAX): per point a warm-up dispatch
+ * (unless cold), then cfg->runs rounds in which every point runs once (the
+ * order rotated each round), then per point the timing, concurrency and
+ * per-CPU rows, its sampling pass and latency rows.  Afterwards each point's
+ * counters, figures and run count describe its timed runs. */
+void bench_measure_set(struct bench_point *pts, unsigned n);
 
 /* After a measurement: pooled sampled latencies as p50_ns..p999_ns rows and
  * a hist.csv part (path "all"); by_path adds <path>_ns_p50.. rows and a
  * histogram per path (hit, miss, global). */
-void bench_point_latency(const struct bench_point *pt, bool by_path);
-/* Operations of every timed run of the last measurement. */
-uint64_t bench_total_ops(void);
-/* One warm-up dispatch (bench_ctx.warm set), for bench_measure_cold users
- * that snapshot allocator statistics between warm-up and timed runs. */
-void bench_warm_up(unsigned cpus, plat_job_fn job, void *arg);
-/* Sum over CPUs 0..cpus-1 of slot counter[index]. */
+void bench_point_latency(struct bench_point *pt);
+/* Operations of every timed run of a measured point. */
+uint64_t bench_point_ops(const struct bench_point *pt);
+/* Samples of one path a measured point's latency rows were made from. */
+uint64_t bench_point_samples(const struct bench_point *pt, enum sample_path path);
+/* Sum over CPUs 0..cpus-1 of slot counter[index] (jobs outside point sets). */
 uint64_t bench_counter_sum(unsigned cpus, unsigned index);
 
-/* Per-operation sampling inside a job: true when this op should be timed. */
+/* Per-operation sampling inside a job: true when this op should be timed.
+ * The gaps between samples are uniform in [0, 2k-2], so the mean period is k
+ * and no periodic workload can lock onto it. */
 static inline bool bench_should_sample(struct bench_slot *s)
 {
-    if (!bench_ctx.sampling || bench_ctx.warm)
-        return false;
+    if (!bench_ctx.sampling || bench_ctx.warm || s->loop_state != LOOP_MEASURE)
+        return false; /* warm-up and cool-down chunks would crowd the buffers */
     if (s->sample_skip > 0) {
         s->sample_skip--;
         return false;
     }
-    s->sample_skip = bench_ctx.stride - 1;
+    s->sample_skip = rng_below(&s->sample_rng, 2 * bench_ctx.stride - 1);
     return true;
 }
 
 static inline void bench_sample(struct bench_slot *s, unsigned cpu, uint64_t cycles,
                                 enum sample_path path)
 {
-    cycles = cycles > bench_ctx.timer_overhead ? cycles - bench_ctx.timer_overhead : 0;
+    cycles = cycles > s->timer_overhead ? cycles - s->timer_overhead : 0;
     if (s->nsamples < bench_ctx.sample_cap)
         bench_ctx.samples[cpu][s->nsamples++] =
-            (cycles & SAMPLE_CYCLES_MASK) | ((uint64_t)path << SAMPLE_PATH_SHIFT);
+            (cycles & SAMPLE_CYCLES_MASK) |
+            ((uint64_t)bench_ctx.sample_point << SAMPLE_POINT_SHIFT) |
+            ((uint64_t)path << SAMPLE_PATH_SHIFT);
 }
 
 /* Whether a job's counters (slot counters, allocator statistics deltas)
@@ -260,6 +383,11 @@ static inline uint64_t bench_warm_ops(uint64_t ops)
 {
     return ops / 8 ? ops / 8 : 1;
 }
+/* Measured chunks of BENCH_CHUNK_OPS for n operations (>= 1). */
+static inline uint64_t bench_chunks(uint64_t n)
+{
+    return n / BENCH_CHUNK_OPS ? n / BENCH_CHUNK_OPS : 1;
+}
 
 /* ---- rows ----------------------------------------------------------------- */
 
@@ -272,6 +400,8 @@ void bench_row_u(const struct bench_point *pt, const char *param_extra, const ch
  * of path unless path is NULL. */
 void bench_latency_rows(const struct bench_point *pt, const char *prefix, uint64_t *cycles,
                         size_t n, const char *path);
+/* TSC cycles in the unit of bench_ctx.unit_ns (nanoseconds; under icount the
+ * TSC counts instructions and the calibrated rate makes this instructions). */
 double bench_cycles_to_ns(double cycles);
 /* Appends formatted text to a param string, with ';' before it unless empty. */
 void bench_param_add(char *param, size_t cap, const char *fmt, ...)

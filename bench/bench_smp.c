@@ -1,5 +1,5 @@
 /*
- * smp.c - the bring-up figures of the SMP code as rows (bench=smp).
+ * bench_smp.c - the bring-up figures of the SMP code as rows (bench=smp).
  *
  * plat_smp_info() is filled by the kernel while it starts the APs (MADT
  * entries, INIT-SIPI-SIPI timings, the worst barrier and TSC skew it saw); the
@@ -21,14 +21,15 @@ void bench_smp(void)
     char param[24];
     bench_row_u(&pt, NULL, "cpus_in_madt", info->cpus_in_madt, "count");
     bench_row_u(&pt, NULL, "cpus_online", info->cpus_online, "count");
-    bench_row_u(&pt, NULL, "bringup_total_ns", info->bringup_total_ns, "ns");
+    bench_row_u(&pt, NULL, "bringup_total_ns", info->bringup_total_ns, bench_ctx.unit_ns);
     unsigned n = info->cpus_online < PLAT_MAX_CPUS ? info->cpus_online : PLAT_MAX_CPUS;
     for (unsigned cpu = 0; cpu < n; cpu++) {
         plat_snprintf(param, sizeof param, "cpu=%u", cpu);
         if (cpu > 0) /* the BSP is not started */
-            bench_row_u(&pt, param, "ap_start_ns", info->ap_start_ns[cpu], "ns");
+            bench_row_u(&pt, param, "ap_start_ns", info->ap_start_ns[cpu], bench_ctx.unit_ns);
         bench_row_u(&pt, param, "apic_id", info->apic_id[cpu], "id");
     }
-    bench_row_u(&pt, NULL, "barrier_skew_cycles", info->barrier_skew_cycles, "cycles");
-    bench_row_u(&pt, NULL, "tsc_skew_cycles", info->tsc_skew_cycles, "cycles");
+    bench_row_u(&pt, NULL, "barrier_skew_cycles", info->barrier_skew_cycles,
+                bench_ctx.unit_cycles);
+    bench_row_u(&pt, NULL, "tsc_skew_cycles", info->tsc_skew_cycles, bench_ctx.unit_cycles);
 }

@@ -426,7 +426,7 @@ void bench_stress(void)
     bench_row_u(&pt, NULL, "oom", bench_counter_sum(cpus, CNT_OOM), "count");
     bench_row_u(&pt, NULL, "transfers", bench_counter_sum(cpus, CNT_TRANSFERS), "count");
     bench_row_u(&pt, NULL, "contig_allocs", bench_counter_sum(cpus, CNT_CONTIG), "count");
-    bench_row(&pt, NULL, "ns_per_op", bench_cycles_to_ns(cpo / cpus), "ns");
+    bench_row(&pt, NULL, "ns_per_op", bench_cycles_to_ns(cpo / cpus), bench_ctx.unit_ns);
     if (max_cycles)
         bench_row(&pt, NULL, "mops",
                   (double)ops * (double)bench_ctx.tsc_khz / ((double)max_cycles * 1000.0), "mops");

@@ -1,5 +1,5 @@
 /*
- * csv.c - framed CSV blocks for the serial contract (DESIGN.md, brief).
+ * csv.c - framed CSV blocks for the serial contract (docs/design.md).
  *
  *   @@BEGIN <name>
  *   <header>

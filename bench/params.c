@@ -147,6 +147,7 @@ bool bench_parse_params(struct cmdline *cl, struct bench_config *cfg)
     cfg->contig_frames = v / PAGE_SIZE;
     ok &= cmdline_u64(cl, "bench_cpus", 0, 0, PLAT_MAX_CPUS, &v);
     cfg->max_cpus = (unsigned)v;
+    ok &= cmdline_bool(cl, "icount", false, &cfg->icount);
     ok &= cmdline_bool(cl, "test_corrupt_frame", false, &cfg->test_corrupt_frame);
     ok &= cmdline_u64(cl, "test_slow_hit", 0, 0, 100000000, &cfg->test_slow_hit);
 

@@ -118,7 +118,18 @@ static void emit_meta(const struct bench_meta *meta, char *buf, size_t cap)
     meta_add_u(&b, "stress_epochs", cfg->stress_epochs);
     meta_add_u(&b, "contig_mem_mib", cfg->contig_frames * PAGE_SIZE >> 20);
     meta_add_u(&b, "bench_cpus", bench_ctx.cpus);
-    meta_add_u(&b, "timer_overhead_cycles", bench_ctx.timer_overhead);
+    meta_add_u(&b, "icount", cfg->icount);
+    meta_add(&b, "time_unit", bench_ctx.unit_ns);
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (unsigned c = 0; c < bench_ctx.cpus; c++) {
+        uint64_t t = bench_ctx.slot[c].timer_overhead;
+        lo = t < lo ? t : lo;
+        hi = t > hi ? t : hi;
+    }
+    meta_add_u(&b, "timer_overhead_cycles", bench_ctx.slot[0].timer_overhead);
+    meta_add_u(&b, "timer_overhead_cycles_min", lo);
+    meta_add_u(&b, "timer_overhead_cycles_max", hi);
+    meta_add_u(&b, "gap_threshold_cycles", bench_ctx.gap_cycles);
     meta_add_u(&b, "samples_per_cpu", bench_ctx.sample_cap);
     struct pcp_config pcp;
     mm_pcp_get_config(&pcp);
@@ -132,9 +143,13 @@ static void emit_meta(const struct bench_meta *meta, char *buf, size_t cap)
     csv_block_emit(&b);
 }
 
-/* Cycles of an empty fenced region: the floor every sample carries. */
-static uint64_t measure_timer_overhead(void)
+/* Each CPU: the cycles of an empty fenced region (the floor every sample of
+ * that CPU carries; CPUs differ under an emulator) and its sampling stream. */
+static void timer_overhead_job(void *arg)
 {
+    (void)arg;
+    unsigned cpu = plat_cpu_index();
+    struct bench_slot *s = &bench_ctx.slot[cpu];
     uint64_t best = UINT64_MAX;
     for (int i = 0; i < 1000; i++) {
         uint64_t t0 = plat_tsc_start();
@@ -142,8 +157,17 @@ static uint64_t measure_timer_overhead(void)
         if (t1 - t0 < best)
             best = t1 - t0;
     }
-    return best;
+    s->timer_overhead = best;
+    uint64_t seed = bench_ctx.cfg->seed ^ 0x5a3b1e5ull ^ ((uint64_t)cpu << 32);
+    s->sample_rng = rng_split(&seed) | 1; /* xorshift state: never 0 */
 }
+
+/* A gap: a chunk this much longer than the shortest one of its window.
+ * Host preemption of a vCPU, an emulator's vCPU switch or an SMI cost tens
+ * of microseconds to milliseconds; a chunk's own variation (a refill or
+ * drain of a batch, cache misses) stays below.  A CPU spinning on a lock
+ * whose holder was descheduled shows the holder's gap as its own. */
+#define GAP_THRESHOLD_US 50
 
 /* Run-lifetime buffers: output text, samples, merge area, per-CPU work areas. */
 static bool setup_buffers(char **meta_buf)
@@ -156,7 +180,12 @@ static bool setup_buffers(char **meta_buf)
     *meta_buf = bench_scratch_alloc(META_BYTES);
     uint64_t *samples = bench_scratch_alloc(bench_ctx.sample_cap * cpus * sizeof(uint64_t));
     bench_ctx.merge = bench_scratch_alloc(bench_ctx.sample_cap * cpus * sizeof(uint64_t));
-    if (!results || !hist || !*meta_buf || !samples || !bench_ctx.merge)
+    bench_ctx.cpu_figures = bench_scratch_alloc((uint64_t)BENCH_SET_MAX * bench_ctx.cfg->runs *
+                                                cpus * sizeof(double));
+    bench_ctx.run_figures = bench_scratch_alloc((uint64_t)BENCH_SET_MAX * bench_ctx.cfg->runs *
+                                                sizeof(struct bench_run_figures));
+    if (!results || !hist || !*meta_buf || !samples || !bench_ctx.merge ||
+        !bench_ctx.cpu_figures || !bench_ctx.run_figures)
         return false;
     csv_block_init(&bench_ctx.results, "results.csv", results, OUT_BYTES,
                    "bench,case,cpus,param,metric,value,unit");
@@ -214,7 +243,10 @@ enum bench_verdict bench_run(const struct bench_config *cfg, const struct bench_
     if (cfg->max_cpus && cfg->max_cpus < bench_ctx.cpus)
         bench_ctx.cpus = cfg->max_cpus;
     bench_ctx.tsc_khz = plat_tsc_khz();
-    bench_ctx.timer_overhead = measure_timer_overhead();
+    bench_ctx.gap_cycles = bench_ctx.tsc_khz * GAP_THRESHOLD_US / 1000;
+    bench_ctx.unit_ns = cfg->icount ? "instr" : "ns";
+    bench_ctx.unit_cycles = cfg->icount ? "instr" : "cycles";
+    plat_run_on_cpus(bench_ctx.cpus, timer_overhead_job, NULL);
 
     if (!setup_buffers(&meta_buf)) {
         bench_fail("cannot allocate the harness buffers (%u CPUs) from the frame allocator",

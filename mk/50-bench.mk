@@ -1,6 +1,7 @@
 # Host tests of the benchmark harness (bench/): the harness pieces as unit
-# tests, then every benchmark run on host threads against the real mm/ (the
-# quick profile, 4 threads as CPUs) with its serial output checked by
+# tests, the kernel's hot paths checked to cross no 4 KiB page, then every
+# benchmark run on host threads against the real mm/ (the quick profile, 4
+# threads as CPUs) with its serial output checked by
 # tests/bench/check_bench.py, then the same driver built with
 # ThreadSanitizer on a short run, then the kernel itself under QEMU/TCG (quick
 # profile at SMP=2 and 4, and test_corrupt_frame=1) through the same checks.
@@ -47,6 +48,10 @@ suite-bench: $(BENCH_TEST_DIR)/unit $(BENCH_TEST_DIR)/bench_host $(BENCH_TEST_DI
 	$(BENCH_TEST_DIR)/unit; rc=$$?; \
 	if [ $$rc -ne 0 ]; then status=1; \
 	    [ $$rc -eq 1 ] || echo "FAIL bench/unit: exited with status $$rc (crash?)"; fi; \
+	$(PY) tests/harness/check_hitpath.py --self-test --name bench/page_check_catches_a_straddle \
+	    || status=1; \
+	$(PY) tests/harness/check_hitpath.py --pages $(KERNEL_ELF) --name bench/hot_paths_cross_no_page \
+	    $(KERNEL_HOT_FNS) || status=1; \
 	$(PY) tests/bench/check_bench.py --driver $(BENCH_TEST_DIR)/bench_host \
 	    --tsan-driver $(BENCH_TEST_DIR)/bench_host_tsan \
 	    --kernel $(KERNEL_ELF) --out $(BUILD)/test/bench || status=1; \

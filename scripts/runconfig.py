@@ -13,7 +13,7 @@ from qemu import ConfigError
 
 DEFAULT_TIMEOUT = {False: 300, True: 900}  # seconds, by icount
 # Kernel command-line keys this driver composes; ARGS must not repeat them.
-OWN_KEYS = ("bench", "runs", "profile", "seed")
+OWN_KEYS = ("bench", "runs", "profile", "seed", "icount")
 # Make variable -> (option name, default), the options every bench.py command takes.
 MAKE_VARIABLES = (("SMP", "8"), ("MEM", "1G"), ("ACCEL", "auto"), ("ICOUNT", "0"),
                   ("BENCH", "all"), ("RUNS", ""), ("ARGS", ""), ("TIMEOUT", ""),
@@ -102,4 +102,6 @@ def compose_cmdline(cfg):
     words.append(f"profile={cfg['profile']}")
     if cfg["seed"] is not None:
         words.append(f"seed={cfg['seed']}")
+    if cfg["icount"]:
+        words.append("icount=1")  # the kernel labels its time figures instr, not ns
     return " ".join(words + cfg["args"])

@@ -172,3 +172,18 @@ bool apic_send_nmi(uint32_t id, uint64_t timeout_cycles)
 {
     return send_ipi(id, APIC_ICR_DM_NMI | APIC_ICR_LEVEL_ASSERT, timeout_cycles, "NMI");
 }
+
+unsigned apic_irr_count(void)
+{
+    unsigned n = 0;
+    if (mode == APIC_MODE_NONE)
+        return 0;
+    for (uint32_t i = 0; i < APIC_IRR_WORDS; i++) {
+        uint32_t reg = APIC_REG_IRR0 + i * 0x10;
+        uint32_t v = mode == APIC_MODE_X2APIC ? (uint32_t)rdmsr(APIC_X2APIC_MSR(reg))
+                                              : xapic_read(reg);
+        for (; v; v &= v - 1) /* no libgcc: count bits by hand */
+            n++;
+    }
+    return n;
+}

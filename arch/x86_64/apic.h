@@ -38,6 +38,8 @@
 #define APIC_REG_VERSION 0x030
 #define APIC_REG_SVR 0x0f0    /* spurious-interrupt vector register */
 #define APIC_REG_ESR 0x280    /* error status */
+#define APIC_REG_IRR0 0x200   /* interrupt request register, 8 x 32 bits, 0x10 apart */
+#define APIC_IRR_WORDS 8
 #define APIC_REG_ICR_LOW 0x300
 #define APIC_REG_ICR_HIGH 0x310
 #define APIC_MMIO_SIZE 0x1000
@@ -99,5 +101,9 @@ bool apic_send_init(uint32_t apic_id, uint64_t timeout_cycles);
 bool apic_send_startup(uint32_t apic_id, uint8_t page, uint64_t timeout_cycles);
 /* An NMI: the only thing besides INIT that ends a hlt with interrupts off. */
 bool apic_send_nmi(uint32_t apic_id, uint64_t timeout_cycles);
+
+/* Vectors set in the calling CPU's IRR: accepted, not yet serviced (0 when
+ * there is no local APIC). */
+unsigned apic_irr_count(void);
 
 #endif /* ARCH_APIC_H */

@@ -11,6 +11,7 @@
 #include "arch/x86_64/numa.h"
 #include "arch/x86_64/paging.h"
 #include "arch/x86_64/percpu.h"
+#include "arch/x86_64/pic.h"
 #include "arch/x86_64/selftest.h"
 #include "arch/x86_64/smp/smp.h"
 #include "arch/x86_64/trap.h"
@@ -30,6 +31,7 @@ void arch_cpu_init(void)
     gdt_init_cpu(0); /* selectors, TSS with the double-fault stack */
     idt_init();      /* exceptions now print a report and exit */
     cpu_identify();  /* vendor, brand, hypervisor, 1 GiB pages */
+    pic_init();      /* 8259s remapped and masked: nothing pending on CPU 0 */
 }
 
 uint64_t arch_boot_map_end(void)

@@ -80,6 +80,12 @@ __attribute__((format(printf, 3, 4))) static inline int plat_snprintf(char *buf,
 _Noreturn void plat_panic(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Interrupts pending on the calling CPU that it has not taken (kernel: local
+ * APIC IRR bits, and on CPU 0 the unmasked 8259 requests; host: 0).  Nothing
+ * should be pending: under an emulator a pending request slows the CPU that
+ * carries it, so timed runs check this first. */
+unsigned plat_irq_pending(void);
+
 /* ---- work dispatch (kernel: arch/x86_64/smp; host: a pthread pool) ------- */
 
 typedef void (*plat_job_fn)(void *arg);

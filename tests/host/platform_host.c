@@ -108,6 +108,11 @@ _Noreturn void plat_panic(const char *file, int line, const char *fmt, ...)
     abort();
 }
 
+unsigned plat_irq_pending(void)
+{
+    return 0; /* threads take no interrupts */
+}
+
 const struct plat_smp_info *plat_smp_info(void)
 {
     return NULL;
