@@ -11,7 +11,9 @@
  *   results.csv  bench,case,cpus,param,metric,value,unit
  *   hist.csv     bench,case,cpus,param,path,lo,hi,count,unit
  * each inside @@BEGIN/@@END frames with row count and CRC32, progress lines
- * (`# progress: <bench> start|done (<secs> s)`) and, last, the line
+ * (`# progress: <bench> start|done (<secs> s)`), a KTAP subtest block with
+ * one result per selected benchmark (lib/ktap.h, depth 1: the caller's KTAP
+ * block reports it as its `bench` test) and, last, the line
  * `@@VERDICT pass|check-failed`.  The caller maps the returned verdict to its
  * exit code.
  *

@@ -217,6 +217,7 @@ struct bench_ctx {
     const char *unit_ns;         /* "ns", or "instr" when the TSC counts instructions */
     const char *unit_cycles;     /* "cycles" or "instr" */
     bool failed;                 /* an invariant failed: stop, verdict check-failed */
+    char failure[160];           /* the first failed check's message (the KTAP diagnostic) */
     bool warm;                   /* the current dispatch is a warm-up */
     bool sampling;               /* bench_should_sample may pick operations */
     bool sample_pass;            /* the current dispatch only samples latencies:

@@ -94,6 +94,8 @@ void bench_fail(const char *fmt, ...)
     plat_vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     plat_log("bench: CHECK FAILED: %s\n", msg);
+    if (!bench_ctx.failed)
+        plat_snprintf(bench_ctx.failure, sizeof bench_ctx.failure, "%s", msg);
     bench_ctx.failed = true;
 }
 

@@ -4,6 +4,7 @@
  * (The order of a run and the timing rules are described in harness.c.)
  */
 #include "bench/bench_int.h"
+#include "lib/ktap.h"
 
 #define OUT_BYTES ((uint64_t)2 << 20)    /* per block kind: one benchmark's rows */
 #define META_BYTES ((uint64_t)16 << 10)
@@ -255,9 +256,29 @@ enum bench_verdict bench_run(const struct bench_config *cfg, const struct bench_
         emit_meta(meta, meta_buf, META_BYTES);
         bench_scratch_keep();
     }
-    for (unsigned id = 0; id < BENCH_COUNT && !bench_ctx.failed; id++)
-        if (cfg->benches & (1u << id))
-            run_one((enum bench_id)id);
+    /* One KTAP subtest per selected benchmark, under the kernel's `bench`
+     * step (kernel/report.h): its invariant checks passed, or the first
+     * failed check's message; after a failure the rest are not run. */
+    unsigned selected = 0;
+    for (unsigned id = 0; id < BENCH_COUNT; id++)
+        selected += (cfg->benches >> id) & 1u;
+    ktap_begin(1, selected);
+    unsigned number = 0;
+    for (unsigned id = 0; id < BENCH_COUNT; id++) {
+        if (!(cfg->benches & (1u << id)))
+            continue;
+        const char *name = bench_name((enum bench_id)id);
+        number++;
+        if (bench_ctx.failed) {
+            ktap_result(1, true, number, name, "SKIP not run: an earlier check failed");
+            continue;
+        }
+        run_one((enum bench_id)id);
+        if (bench_ctx.failed)
+            ktap_result(1, false, number, name, "%s", bench_ctx.failure);
+        else
+            ktap_result(1, true, number, name, NULL);
+    }
     if (bench_ctx.failed)
         plat_log("bench: an invariant failed; remaining benchmarks skipped, allocator state "
                  "left as found\n");

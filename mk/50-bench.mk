@@ -18,7 +18,7 @@
 
 BENCH_TEST_DIR := $(BUILD)/tests/bench
 BENCH_HOST_SRCS := $(wildcard bench/*.c mm/*.c) tests/host/platform_host.c \
-                   lib/cmdline.c lib/fmt.c
+                   lib/cmdline.c lib/fmt.c lib/ktap.c
 BENCH_HOST_HDRS := $(wildcard bench/*.h mm/*.h include/plat/*.h tests/host/*.h) \
                    lib/cmdline.h lib/fmt.h tests/harness/check.h
 BENCH_TSAN_CFLAGS := $(filter-out -O2,$(HOST_CFLAGS)) -O1 $(SAN_TSAN_CFLAGS)
