@@ -319,7 +319,7 @@ bool buddy_verify_locked(struct arena *a, char *err, size_t errlen)
                               o, (unsigned long long)pa);
                 return false;
             }
-            if (atomic_load_explicit(&f->refcount, memory_order_relaxed) != REF_UNUSED) {
+            if (frame_ref_read(f) != REF_UNUSED) {
                 plat_snprintf(err, errlen, "order %u: free block at pa %#llx is not UNUSED", o,
                               (unsigned long long)pa);
                 return false;

@@ -94,7 +94,7 @@ static bool check_arena_walk(struct arena *a, uint64_t *free_out, uint64_t *cach
         blocks += a->free_blocks[o];
     for (uint64_t pfn = a->base_pfn; pfn < a->end_pfn;) {
         struct frame *f = arena_frame(a, pfn);
-        uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+        uint64_t v = frame_ref_read(f);
         uint32_t fl = frame_flags_get(f);
         char rc[48];
         uint64_t unit = 1;
@@ -146,7 +146,7 @@ static bool check_arena_walk(struct arena *a, uint64_t *free_out, uint64_t *cach
         }
         for (uint64_t i = 1; i < unit; i++) {
             struct frame *t = f + i;
-            uint64_t tv = atomic_load_explicit(&t->refcount, memory_order_relaxed);
+            uint64_t tv = frame_ref_read(t);
             if (tv != REF_UNUSED || (frame_flags_get(t) & ~FRAME_F_POISONED)) {
                 plat_snprintf(err, errlen, "frame pa %#llx inside the %s block at pa %#llx has "
                               "refcount %s, flags %#x",
@@ -187,7 +187,7 @@ static bool check_high_lists(unsigned cpu, const struct pcp *p, uint64_t *total,
         }
         for (struct frame *f = p->high_head[i]; f; f = f->next) {
             char rc[48];
-            uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+            uint64_t v = frame_ref_read(f);
             uint32_t fl = frame_flags_get(f);
             if (++n > p->high_count[i] || !mm_is_frame_ptr(f)) {
                 plat_snprintf(err, errlen, "cpu %u order-%u cache list longer than its count "
@@ -226,7 +226,7 @@ static bool check_caches(uint64_t cached_in_arenas, char *err, size_t errlen)
         }
         for (struct frame *f = p->head; f; f = f->next) {
             char rc[48];
-            uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+            uint64_t v = frame_ref_read(f);
             if (++n > p->count || !mm_is_frame_ptr(f)) {
                 plat_snprintf(err, errlen, "cpu %u cache list longer than its count %u or "
                               "holding a foreign pointer", cpu, p->count);

@@ -58,7 +58,7 @@ enum frame_error frame_alloc_contig(uint64_t n, uint64_t align, unsigned flags, 
         frame_flags_set(&f[i], FRAME_F_ALLOCATED);
         /* UNIQUE by a plain store: the run was taken out of the free lists
          * under the arena lock, it is ours alone (state table: frame.c). */
-        atomic_store_explicit(&f[i].refcount, REF_UNIQUE, memory_order_relaxed);
+        frame_ref_set(&f[i], REF_UNIQUE);
     }
     if (flags & FRAME_ZERO)
         __builtin_memset(plat_phys_to_virt(pfn << PAGE_SHIFT), 0, n << PAGE_SHIFT);
@@ -79,7 +79,7 @@ void frame_free_contig(uint64_t pa, uint64_t n)
     struct arena *a = &mm_arenas[ai];
     struct frame *f = arena_frame(a, pfn);
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t v = atomic_load_explicit(&f[i].refcount, memory_order_relaxed);
+        uint64_t v = frame_ref_read(&f[i]);
         uint32_t fl = frame_flags_get(&f[i]);
         if ((fl & FRAME_F_ALLOCATED) && f[i].order == 0 && (v == REF_UNIQUE || v == 1))
             continue;
@@ -97,7 +97,7 @@ void frame_free_contig(uint64_t pa, uint64_t n)
         mm_debug_poison(&f[i], 1);
 #endif
         frame_flags_set(&f[i], frame_debug_bits(&f[i]));
-        atomic_store_explicit(&f[i].refcount, REF_UNUSED, memory_order_relaxed);
+        frame_ref_set(&f[i], REF_UNUSED);
     }
     plat_irqstate_t s = mm_lock_acquire(&a->lock);
     buddy_free_range_locked(a, pfn, n);

@@ -75,7 +75,7 @@
 static inline void acquire_fence_after_last_drop(struct frame *f)
 {
 #ifdef MM_TSAN
-    (void)atomic_load_explicit(&f->refcount, memory_order_acquire);
+    (void)frame_ref_read_acquire(f);
 #else
     (void)f;
     atomic_thread_fence(memory_order_acquire);
@@ -100,7 +100,7 @@ const char *mm_refcount_name(uint64_t v, char *buf, size_t len)
 _Noreturn void mm_panic_frame(const char *fn, const struct frame *f, const char *what)
 {
     char rc[48];
-    uint64_t v = atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_relaxed);
+    uint64_t v = frame_ref_read(f);
     PANIC("%s: frame pa %#llx: %s (refcount %s, flags %#x, order %u)", fn,
           (unsigned long long)(f->pfn << PAGE_SHIFT), what, mm_refcount_name(v, rc, sizeof rc),
           frame_flags_get(f), f->order);
@@ -117,7 +117,7 @@ static inline void frame_check_ptr(const struct frame *f, const char *fn)
 static __attribute__((noinline, cold)) void frame_exclusive_failed(const struct frame *f,
                                                                    const char *fn)
 {
-    uint64_t v = atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_relaxed);
+    uint64_t v = frame_ref_read(f);
     uint32_t fl = frame_flags_get(f);
     if (fl & FRAME_F_RESERVED)
         mm_panic_frame(fn, f, "free of a reserved frame the allocator does not own");
@@ -137,7 +137,7 @@ static __attribute__((noinline, cold)) void frame_exclusive_failed(const struct 
 static inline void frame_check_exclusive(const struct frame *f, const char *fn)
 {
     frame_check_ptr(f, fn);
-    uint64_t v = atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_relaxed);
+    uint64_t v = frame_ref_read(f);
     uint32_t fl = frame_flags_get(f);
     if (unlikely(!(fl & FRAME_F_ALLOCATED) || (v != REF_UNIQUE && v != 1)))
         frame_exclusive_failed(f, fn);
@@ -165,9 +165,9 @@ static inline void frame_prepare(struct frame *f, unsigned order, unsigned flags
     if (flags & FRAME_ZERO)
         __builtin_memset(plat_phys_to_virt(f->pfn << PAGE_SHIFT), 0, PAGE_SIZE << order);
     if (flags & FRAME_UNIQUE)
-        atomic_store_explicit(&f->refcount, REF_UNIQUE, memory_order_relaxed);
+        frame_ref_set(f, REF_UNIQUE);
     else
-        atomic_store_explicit(&f->refcount, 1, memory_order_release);
+        frame_ref_set_release(f, 1);
 }
 
 /* Order-k release: this CPU's list for the order while under its bound,
@@ -299,7 +299,7 @@ void frame_free(struct frame *f)
 {
     frame_check_exclusive(f, "frame_free");
     frame_teardown(f);
-    atomic_store_explicit(&f->refcount, REF_UNUSED, memory_order_relaxed);
+    frame_ref_set(f, REF_UNUSED);
     frame_release(f);
 }
 
@@ -329,7 +329,7 @@ enum frame_error frame_from_unused(uint64_t pa, bool unique, struct frame **out)
     uint64_t pfn = pa >> PAGE_SHIFT;
     if (frame_flags_get(f) & FRAME_F_RESERVED)
         return FRAME_ERR_IN_USE;
-    uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+    uint64_t v = frame_ref_read(f);
     if (v != REF_UNUSED)
         return v == REF_UNIQUE ? FRAME_ERR_UNIQUE : v == 0 ? FRAME_ERR_BUSY : FRAME_ERR_IN_USE;
     /* A cached frame (or one inside a cached block) belongs to its CPU: this
@@ -342,8 +342,7 @@ enum frame_error frame_from_unused(uint64_t pa, bool unique, struct frame **out)
     bool claimed = buddy_claim_locked(a, pfn);
     if (claimed) {
         uint64_t expect = REF_UNUSED;
-        if (!atomic_compare_exchange_strong_explicit(&f->refcount, &expect, 0,
-                                                     memory_order_acquire, memory_order_relaxed))
+        if (!frame_ref_cas_acquire(f, &expect, 0))
             mm_panic_frame("frame_from_unused", f, "free frame in a buddy list was not UNUSED");
     }
     mm_lock_release(&a->lock, s);
@@ -368,7 +367,7 @@ enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *re
     err = frame_lookup(pa, &a, &f);
     if (err != FRAME_OK)
         return err;
-    uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+    uint64_t v = frame_ref_read(f);
     for (;;) {
         if (v == REF_UNUSED) {
             err = FRAME_ERR_UNUSED;
@@ -384,8 +383,7 @@ enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *re
         }
         if (unlikely(v >= REF_MAX))
             mm_panic_frame("frame_from_in_use", f, "refcount overflow");
-        if (atomic_compare_exchange_weak_explicit(&f->refcount, &v, v + 1, memory_order_acquire,
-                                                  memory_order_relaxed)) {
+        if (frame_ref_cas_weak_acquire(f, &v, v + 1)) {
             *out = f;
             err = FRAME_OK;
             break;
@@ -400,9 +398,9 @@ enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *re
 void frame_clone(struct frame *f)
 {
     frame_check_ptr(f, "frame_clone");
-    uint64_t old = atomic_fetch_add_explicit(&f->refcount, 1, memory_order_relaxed);
+    uint64_t old = frame_ref_inc(f);
     if (unlikely(old - 1 >= REF_MAX - 1)) { /* old == 0 or old >= REF_MAX */
-        atomic_fetch_sub_explicit(&f->refcount, 1, memory_order_relaxed);
+        frame_ref_dec(f);
         mm_panic_frame("frame_clone", f,
                        old == REF_UNUSED   ? "clone of a free frame"
                        : old == REF_UNIQUE ? "clone of a UNIQUE frame (convert it first)"
@@ -414,19 +412,19 @@ void frame_clone(struct frame *f)
 void frame_drop(struct frame *f)
 {
     frame_check_ptr(f, "frame_drop");
-    uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+    uint64_t v = frame_ref_read(f);
     if (v == REF_UNIQUE) {
         /* The only holder drops its only reference. */
         frame_check_exclusive(f, "frame_drop");
         frame_teardown(f);
-        atomic_store_explicit(&f->refcount, REF_UNUSED, memory_order_relaxed);
+        frame_ref_set(f, REF_UNUSED);
         frame_release(f);
         return;
     }
     if (unlikely(v == REF_UNUSED || v == 0 || v > REF_MAX))
         mm_panic_frame("frame_drop", f, v == REF_UNUSED ? "drop of a free frame (double drop)"
                                                         : "drop in an illegal state");
-    uint64_t old = atomic_fetch_sub_explicit(&f->refcount, 1, memory_order_release);
+    uint64_t old = frame_ref_dec_release(f);
     if (likely(old != 1)) {
         if (unlikely(old == 0 || old > REF_MAX))
             mm_panic_frame("frame_drop", f, "refcount underflow (racing double drop)");
@@ -434,7 +432,7 @@ void frame_drop(struct frame *f)
     }
     acquire_fence_after_last_drop(f);
     frame_teardown(f);
-    atomic_store_explicit(&f->refcount, REF_UNUSED, memory_order_release);
+    frame_ref_set_release(f, REF_UNUSED);
     frame_release(f);
 }
 
@@ -445,9 +443,9 @@ void frame_unique_to_shared(struct frame *f)
      * become shared, or its last drop would hand a reserved frame out. */
     if (!(frame_flags_get(f) & FRAME_F_ALLOCATED))
         mm_panic_frame("frame_unique_to_shared", f, "frame the allocator did not hand out");
-    if (atomic_load_explicit(&f->refcount, memory_order_relaxed) != REF_UNIQUE)
+    if (frame_ref_read(f) != REF_UNIQUE)
         mm_panic_frame("frame_unique_to_shared", f, "frame is not UNIQUE");
-    atomic_store_explicit(&f->refcount, 1, memory_order_release);
+    frame_ref_set_release(f, 1);
 }
 
 uint64_t frame_pa(const struct frame *f)
@@ -462,7 +460,7 @@ void *frame_va(const struct frame *f)
 
 uint64_t frame_refcount(const struct frame *f)
 {
-    return atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_relaxed);
+    return frame_ref_read(f);
 }
 
 void frame_set_owner(struct frame *f, uint64_t owner)

@@ -103,6 +103,68 @@ _Static_assert(MM_MAX_ARENAS <= 255, "frame.arena is a uint8_t");
 _Static_assert(PLAT_MAX_CPUS <= 65535, "frame.alloc_cpu is a uint16_t");
 _Static_assert(MM_MAX_ORDER < 32, "free_mask is 32 bits");
 
+/* ---- refcount accessors ---------------------------------------------------
+ *
+ * Every access to frame.refcount goes through one of these (as Linux's
+ * page_ref.h): the memory order is part of the name, the const cast is written
+ * once, and a grep for the operation finds every site.  The state table with
+ * the reason for each order is at the top of mm/frame.c.
+ */
+static inline uint64_t frame_ref_read(const struct frame *f)
+{
+    return atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_relaxed);
+}
+
+static inline uint64_t frame_ref_read_acquire(const struct frame *f)
+{
+    return atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_acquire);
+}
+
+static inline void frame_ref_init(struct frame *f, uint64_t v)
+{
+    atomic_init(&f->refcount, v);
+}
+
+static inline void frame_ref_set(struct frame *f, uint64_t v)
+{
+    atomic_store_explicit(&f->refcount, v, memory_order_relaxed);
+}
+
+static inline void frame_ref_set_release(struct frame *f, uint64_t v)
+{
+    atomic_store_explicit(&f->refcount, v, memory_order_release);
+}
+
+/* Returns the value before the increment. */
+static inline uint64_t frame_ref_inc(struct frame *f)
+{
+    return atomic_fetch_add_explicit(&f->refcount, 1, memory_order_relaxed);
+}
+
+static inline uint64_t frame_ref_dec(struct frame *f)
+{
+    return atomic_fetch_sub_explicit(&f->refcount, 1, memory_order_relaxed);
+}
+
+static inline uint64_t frame_ref_dec_release(struct frame *f)
+{
+    return atomic_fetch_sub_explicit(&f->refcount, 1, memory_order_release);
+}
+
+/* *expect -> v, acquire on success; on failure *expect holds what was found. */
+static inline bool frame_ref_cas_acquire(struct frame *f, uint64_t *expect, uint64_t v)
+{
+    return atomic_compare_exchange_strong_explicit(&f->refcount, expect, v, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+
+/* Same, may fail spuriously: for CAS loops. */
+static inline bool frame_ref_cas_weak_acquire(struct frame *f, uint64_t *expect, uint64_t v)
+{
+    return atomic_compare_exchange_weak_explicit(&f->refcount, expect, v, memory_order_acquire,
+                                                 memory_order_relaxed);
+}
+
 static inline uint32_t frame_flags_get(const struct frame *f)
 {
     return atomic_load_explicit(&((struct frame *)f)->flags, memory_order_relaxed);
