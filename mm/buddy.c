@@ -36,7 +36,7 @@ static void buddy_debug_verify_locked(struct arena *a)
 {
     char err[200];
     if (!buddy_verify_locked(a, err, sizeof err))
-        PANIC("buddy: arena %u free lists corrupt: %s", a->index, err);
+        PANIC("%s: arena %u free lists corrupt: %s", __func__, a->index, err);
 }
 #else
 static inline void buddy_debug_verify_locked(struct arena *a) { (void)a; }

@@ -368,7 +368,7 @@ void mm_debug_check_poison(struct frame *f, uint64_t n)
         const uint64_t pattern = 0x0101010101010101ull * MM_POISON_BYTE;
         for (unsigned k = 0; k < PAGE_SIZE / sizeof *w; k++)
             if (w[k] != pattern)
-                PANIC("mm: frame pa %#llx written after free: offset %#x holds %#llx",
+                PANIC("%s: frame pa %#llx written after free: offset %#x holds %#llx", __func__,
                       (unsigned long long)(f[i].pfn << PAGE_SHIFT), k * (unsigned)sizeof *w,
                       (unsigned long long)w[k]);
         frame_flags_set(&f[i], frame_flags_get(&f[i]) & ~FRAME_F_POISONED);

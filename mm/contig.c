@@ -69,12 +69,12 @@ enum frame_error frame_alloc_contig(uint64_t n, uint64_t align, unsigned flags, 
 void frame_free_contig(uint64_t pa, uint64_t n)
 {
     if (pa & (PAGE_SIZE - 1))
-        PANIC("frame_free_contig: pa %#llx is not frame aligned (misaligned free)",
+        PANIC("%s: pa %#llx is not frame aligned (misaligned free)", __func__,
               (unsigned long long)pa);
     uint64_t pfn = pa >> PAGE_SHIFT;
     int ai = mm_arena_of_pfn(pfn);
     if (n == 0 || ai < 0 || pfn + n > mm.span[ai].end_pfn || pfn + n < pfn)
-        PANIC("frame_free_contig: [%#llx, +%llu frames) is not memory the allocator owns",
+        PANIC("%s: [%#llx, +%llu frames) is not memory the allocator owns", __func__,
               (unsigned long long)pa, (unsigned long long)n);
     struct arena *a = &mm_arenas[ai];
     struct frame *f = arena_frame(a, pfn);
@@ -83,7 +83,7 @@ void frame_free_contig(uint64_t pa, uint64_t n)
         uint32_t fl = frame_flags_get(&f[i]);
         if ((fl & FRAME_F_ALLOCATED) && f[i].order == 0 && (v == REF_UNIQUE || v == 1))
             continue;
-        mm_panic_frame("frame_free_contig", &f[i],
+        mm_panic_frame(__func__, &f[i],
                        (fl & FRAME_F_RESERVED)   ? "free of a reserved frame the allocator does not own"
                        : v == REF_UNUSED         ? "double free"
                        : (v > 1 && v <= REF_MAX) ? "free of a frame still shared"

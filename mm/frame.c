@@ -235,7 +235,7 @@ static inline bool frame_flags_valid(unsigned flags)
 struct frame *frame_alloc(unsigned flags)
 {
     if (unlikely(!frame_flags_valid(flags)))
-        PANIC("frame_alloc: unknown flags %#x", flags);
+        PANIC("%s: unknown flags %#x", __func__, flags);
     plat_irqstate_t s = plat_irq_save();
     unsigned cpu = plat_cpu_index();
     struct frame *f;
@@ -262,7 +262,7 @@ struct frame *frame_alloc(unsigned flags)
 struct frame *frame_alloc_order(unsigned order, unsigned flags)
 {
     if (unlikely(order > MM_MAX_ORDER || !frame_flags_valid(flags)))
-        PANIC("frame_alloc_order: order %u (max %u), flags %#x", order, MM_MAX_ORDER, flags);
+        PANIC("%s: order %u (max %u), flags %#x", __func__, order, MM_MAX_ORDER, flags);
     if (order == 0)
         return frame_alloc(flags);
     int slot = pcp_high_slot(order);
@@ -297,7 +297,7 @@ struct frame *frame_alloc_order(unsigned order, unsigned flags)
 
 void frame_free(struct frame *f)
 {
-    frame_check_exclusive(f, "frame_free");
+    frame_check_exclusive(f, __func__);
     frame_teardown(f);
     frame_ref_set(f, REF_UNUSED);
     frame_release(f);
@@ -343,7 +343,7 @@ enum frame_error frame_from_unused(uint64_t pa, bool unique, struct frame **out)
     if (claimed) {
         uint64_t expect = REF_UNUSED;
         if (!frame_ref_cas_acquire(f, &expect, 0))
-            mm_panic_frame("frame_from_unused", f, "free frame in a buddy list was not UNUSED");
+            mm_panic_frame(__func__, f, "free frame in a buddy list was not UNUSED");
     }
     mm_lock_release(&a->lock, s);
     if (!claimed) {
@@ -382,7 +382,7 @@ enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *re
             break;
         }
         if (unlikely(v >= REF_MAX))
-            mm_panic_frame("frame_from_in_use", f, "refcount overflow");
+            mm_panic_frame(__func__, f, "refcount overflow");
         if (frame_ref_cas_weak_acquire(f, &v, v + 1)) {
             *out = f;
             err = FRAME_OK;
@@ -397,11 +397,11 @@ enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *re
 
 void frame_clone(struct frame *f)
 {
-    frame_check_ptr(f, "frame_clone");
+    frame_check_ptr(f, __func__);
     uint64_t old = frame_ref_inc(f);
     if (unlikely(old - 1 >= REF_MAX - 1)) { /* old == 0 or old >= REF_MAX */
         frame_ref_dec(f);
-        mm_panic_frame("frame_clone", f,
+        mm_panic_frame(__func__, f,
                        old == REF_UNUSED   ? "clone of a free frame"
                        : old == REF_UNIQUE ? "clone of a UNIQUE frame (convert it first)"
                        : old == 0          ? "clone of a frame being torn down"
@@ -411,23 +411,23 @@ void frame_clone(struct frame *f)
 
 void frame_drop(struct frame *f)
 {
-    frame_check_ptr(f, "frame_drop");
+    frame_check_ptr(f, __func__);
     uint64_t v = frame_ref_read(f);
     if (v == REF_UNIQUE) {
         /* The only holder drops its only reference. */
-        frame_check_exclusive(f, "frame_drop");
+        frame_check_exclusive(f, __func__);
         frame_teardown(f);
         frame_ref_set(f, REF_UNUSED);
         frame_release(f);
         return;
     }
     if (unlikely(v == REF_UNUSED || v == 0 || v > REF_MAX))
-        mm_panic_frame("frame_drop", f, v == REF_UNUSED ? "drop of a free frame (double drop)"
+        mm_panic_frame(__func__, f, v == REF_UNUSED ? "drop of a free frame (double drop)"
                                                         : "drop in an illegal state");
     uint64_t old = frame_ref_dec_release(f);
     if (likely(old != 1)) {
         if (unlikely(old == 0 || old > REF_MAX))
-            mm_panic_frame("frame_drop", f, "refcount underflow (racing double drop)");
+            mm_panic_frame(__func__, f, "refcount underflow (racing double drop)");
         return;
     }
     acquire_fence_after_last_drop(f);
@@ -438,13 +438,13 @@ void frame_drop(struct frame *f)
 
 void frame_unique_to_shared(struct frame *f)
 {
-    frame_check_ptr(f, "frame_unique_to_shared");
+    frame_check_ptr(f, __func__);
     /* Reserved frames sit in the UNIQUE state too: only an allocated one may
      * become shared, or its last drop would hand a reserved frame out. */
     if (!(frame_flags_get(f) & FRAME_F_ALLOCATED))
-        mm_panic_frame("frame_unique_to_shared", f, "frame the allocator did not hand out");
+        mm_panic_frame(__func__, f, "frame the allocator did not hand out");
     if (frame_ref_read(f) != REF_UNIQUE)
-        mm_panic_frame("frame_unique_to_shared", f, "frame is not UNIQUE");
+        mm_panic_frame(__func__, f, "frame is not UNIQUE");
     frame_ref_set_release(f, 1);
 }
 

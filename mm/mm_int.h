@@ -427,6 +427,7 @@ bool pcp_config_valid(const struct pcp_config *cfg, char *err, size_t errlen);
 
 /* ---- frame.c / check.c helpers ------------------------------------------ */
 const char *mm_refcount_name(uint64_t v, char *buf, size_t len);
+/* fn: the __func__ of the public entry point the caller checks for. */
 _Noreturn void mm_panic_frame(const char *fn, const struct frame *f, const char *what);
 #if MM_DEBUG
 void mm_debug_poison(struct frame *f, uint64_t n);
