@@ -49,9 +49,7 @@ enum frame_error frame_alloc_contig(uint64_t n, uint64_t align, unsigned flags, 
     struct frame *f = arena_frame(&mm_arenas[mm_arena_of_pfn(pfn)], pfn);
     unsigned cpu = plat_cpu_index();
     for (uint64_t i = 0; i < n; i++) {
-#if MM_DEBUG
         mm_debug_check_poison(&f[i], 1);
-#endif
         f[i].order = 0;
         f[i].alloc_cpu = (uint16_t)cpu;
         f[i].owner = 0;
@@ -93,9 +91,7 @@ void frame_free_contig(uint64_t pa, uint64_t n)
     }
     for (uint64_t i = 0; i < n; i++) {
         f[i].owner = 0;
-#if MM_DEBUG
         mm_debug_poison(&f[i], 1);
-#endif
         frame_flags_set(&f[i], frame_debug_bits(&f[i]));
         frame_ref_set(&f[i], REF_UNUSED);
     }

@@ -147,17 +147,13 @@ static inline void frame_check_exclusive(const struct frame *f, const char *fn)
 static inline void frame_teardown(struct frame *f)
 {
     f->owner = 0;
-#if MM_DEBUG
     mm_debug_poison(f, (uint64_t)1 << f->order);
-#endif
     frame_flags_set(f, frame_debug_bits(f));
 }
 
 static inline void frame_prepare(struct frame *f, unsigned order, unsigned flags, unsigned cpu)
 {
-#if MM_DEBUG
     mm_debug_check_poison(f, (uint64_t)1 << order);
-#endif
     f->order = (uint8_t)order;
     f->alloc_cpu = (uint16_t)cpu;
     f->owner = 0;

@@ -429,9 +429,15 @@ bool pcp_config_valid(const struct pcp_config *cfg, char *err, size_t errlen);
 const char *mm_refcount_name(uint64_t v, char *buf, size_t len);
 /* fn: the __func__ of the public entry point the caller checks for. */
 _Noreturn void mm_panic_frame(const char *fn, const struct frame *f, const char *what);
+/* Debug hooks (check.c): fill n freed frames with MM_POISON_BYTE; panic if
+ * a frame about to be handed out was written since.  Empty inline stubs in
+ * the default build, so callers need no #if. */
 #if MM_DEBUG
 void mm_debug_poison(struct frame *f, uint64_t n);
 void mm_debug_check_poison(struct frame *f, uint64_t n);
+#else
+static inline void mm_debug_poison(struct frame *f, uint64_t n) { (void)f; (void)n; }
+static inline void mm_debug_check_poison(struct frame *f, uint64_t n) { (void)f; (void)n; }
 #endif
 
 static inline unsigned mm_ilog2(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
