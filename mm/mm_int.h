@@ -49,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/spinlock.h"
 #include "mm/mm.h"
 #include "plat/platform.h"
 
@@ -182,35 +183,22 @@ static inline uint32_t frame_debug_bits(const struct frame *f)
     return MM_DEBUG ? (frame_flags_get(f) & FRAME_F_POISONED) : 0;
 }
 
-/* ---- the arena lock: test-and-test-and-set spinlock with statistics -------
+/* ---- the arena lock: lib/spinlock.h's TTAS lock with statistics ----------
  *
- * Why not FIFO (ticket, MCS): a FIFO lock hands the lock to the next waiter
- * whether or not that waiter is running.  Where virtual CPUs outnumber host
- * cores -- our main setting: 8 vCPUs on a 2-core host under TCG, or any
- * oversubscribed VM -- a descheduled waiter then stalls every waiter behind
- * it (lock-waiter preemption).  Measured with a ticket lock: the pcp
- * benchmark with caches off at SMP=8 had not finished after 240 s, and four
- * host threads on two cores ran at up to 32 ms per operation; with this lock
- * the whole full profile at SMP=8 takes ~35 s.  TTAS lets whichever CPU is
- * running take the lock; waiters spin on a plain load (no cache-line
- * ping-pong while the lock is held) with bounded exponential backoff.  It is
- * not fair; the contended count shows how often CPUs had to wait.
- *
- * Acquisitions and contended acquisitions are counted exactly.  Hold time is
- * measured on a random 1 in 2^MM_LOCK_SAMPLE_SHIFT sample of acquisitions
- * and scaled up: reading the TSC costs 13-15 ns on the development VM (more
- * than an uncontended acquisition, ~12 ns), so timing every hold would double
- * the cost of the global path it is meant to observe.  The sample is drawn
- * from a per-lock LCG, not by counting, so that strictly alternating
+ * lib/spinlock.h says why TTAS and not a FIFO lock.  On top of it the arena
+ * lock counts acquisitions and contended acquisitions exactly and measures
+ * hold time on a random 1 in 2^MM_LOCK_SAMPLE_SHIFT sample of acquisitions,
+ * scaled up: reading the TSC costs 13-15 ns on the development VM (more
+ * than an uncontended acquisition, ~12 ns), so timing every hold would
+ * double the cost of the global path it is meant to observe.  The sample is
+ * drawn from a per-lock LCG, not by counting, so that strictly alternating
  * operations (alloc, free, alloc...) are sampled evenly and the estimate
  * stays unbiased.
  */
 #define MM_LOCK_SAMPLE_SHIFT 4
-#define MM_LOCK_BACKOFF_MAX 64 /* pause instructions between attempts, at most */
 
 struct mm_lock {
-    _Atomic uint32_t locked; /* 0 free, 1 held */
-    _Atomic uint32_t holder; /* CPU index + 1 of the holder, 0 when free (asserts) */
+    struct spinlock spin;
     /* guarded by the lock itself */
     uint32_t sample_rng;
     bool timed;              /* this acquisition's hold time is measured */
@@ -221,26 +209,13 @@ struct mm_lock {
 static inline plat_irqstate_t mm_lock_acquire(struct mm_lock *l)
 {
     plat_irqstate_t s = plat_irq_save();
-    bool contended = false;
-    unsigned backoff = 1;
-    /* Acquire on the winning exchange pairs with the release store of the
-     * previous holder: its critical section happens-before ours. */
-    while (atomic_exchange_explicit(&l->locked, 1, memory_order_acquire) != 0) {
-        contended = true;
-        do {
-            for (unsigned i = 0; i < backoff; i++)
-                plat_pause();
-            if (backoff < MM_LOCK_BACKOFF_MAX)
-                backoff <<= 1;
-        } while (atomic_load_explicit(&l->locked, memory_order_relaxed) != 0);
-    }
+    bool contended = spin_lock_raw(&l->spin);
     l->stats.acquisitions++;
     l->stats.contended += contended;
     l->sample_rng = l->sample_rng * 1664525u + 1013904223u;
     l->timed = (l->sample_rng >> (32 - MM_LOCK_SAMPLE_SHIFT)) == 0;
     if (l->timed)
         l->acquired_tsc = plat_tsc();
-    atomic_store_explicit(&l->holder, plat_cpu_index() + 1, memory_order_relaxed);
     return s;
 }
 
@@ -250,19 +225,12 @@ static inline void mm_lock_release(struct mm_lock *l, plat_irqstate_t s)
         l->stats.hold_cycles += (plat_tsc() - l->acquired_tsc) << MM_LOCK_SAMPLE_SHIFT;
         l->stats.hold_samples++;
     }
-    atomic_store_explicit(&l->holder, 0, memory_order_relaxed);
-    /* Release: publishes the critical section to the next acquirer. */
-    atomic_store_explicit(&l->locked, 0, memory_order_release);
+    spin_unlock_raw(&l->spin);
     plat_irq_restore(s);
 }
 
 /* Cheap always-on check that the running CPU holds l. */
-#define MM_LOCK_ASSERT_HELD(l)                                                        \
-    do {                                                                              \
-        if (unlikely(atomic_load_explicit(&(l)->holder, memory_order_relaxed) !=     \
-                     plat_cpu_index() + 1))                                           \
-            PANIC("%s: arena lock not held by cpu %u", __func__, plat_cpu_index());  \
-    } while (0)
+#define MM_LOCK_ASSERT_HELD(l) spin_assert_held(&(l)->spin, "arena lock", __func__)
 
 /* ---- arenas -------------------------------------------------------------- */
 struct arena {
