@@ -22,7 +22,9 @@
  * block has a free buddy of the same order.
  *
  * Every function here that touches the lists is *_locked and asserts the
- * arena lock; the frame states outside the lists are frame.c's business.
+ * arena lock first (mm_int.h: always in the extern ones, in the MM_DEBUG
+ * build in the static helpers); the frame states outside the lists are
+ * frame.c's business.
  */
 #include "mm/mm_int.h"
 
@@ -34,6 +36,7 @@
 #if MM_DEBUG
 static void buddy_debug_verify_locked(struct arena *a)
 {
+    MM_LOCK_ASSERT_HELD(&a->lock);
     char err[200];
     if (!buddy_verify_locked(a, err, sizeof err))
         PANIC("%s: arena %u free lists corrupt: %s", __func__, a->index, err);
@@ -44,6 +47,7 @@ static inline void buddy_debug_verify_locked(struct arena *a) { (void)a; }
 
 static void freelist_push_locked(struct arena *a, struct frame *f, unsigned order)
 {
+    MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
     f->order = (uint8_t)order;
     f->prev = NULL;
     f->next = a->free_head[order];
@@ -58,6 +62,7 @@ static void freelist_push_locked(struct arena *a, struct frame *f, unsigned orde
 
 static void freelist_remove_locked(struct arena *a, struct frame *f, unsigned order)
 {
+    MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
     if (f->prev)
         f->prev->next = f->next;
     else
@@ -90,6 +95,7 @@ struct frame *buddy_alloc_block_locked(struct arena *a, unsigned order)
 
 static void buddy_insert_locked(struct arena *a, uint64_t pfn, unsigned order)
 {
+    MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
     frame_flags_set(arena_frame(a, pfn), frame_debug_bits(arena_frame(a, pfn)));
     while (order < MM_MAX_ORDER) {
         uint64_t bpfn = pfn ^ ((uint64_t)1 << order);
@@ -187,6 +193,7 @@ bool buddy_claim_locked(struct arena *a, uint64_t pfn)
 /* First free block of order k aligned to `align` frames, within the scan bound. */
 static struct frame *scan_aligned_locked(struct arena *a, unsigned k, uint64_t align)
 {
+    MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
     unsigned scanned = 0;
     for (struct frame *c = a->free_head[k]; c && scanned < CONTIG_SCAN_LIMIT; c = c->next, scanned++)
         if ((c->pfn & (align - 1)) == 0)
@@ -199,6 +206,7 @@ static struct frame *scan_aligned_locked(struct arena *a, unsigned k, uint64_t a
 static bool contig_large_locked(struct arena *a, uint64_t n, uint64_t align, uint64_t *pfn,
                                 uint64_t *span)
 {
+    MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
     const uint64_t max_block = (uint64_t)1 << MM_MAX_ORDER;
     uint64_t blocks = (n + max_block - 1) >> MM_MAX_ORDER;
     for (struct frame *c = a->free_head[MM_MAX_ORDER]; c; c = c->next) {

@@ -25,7 +25,9 @@
  *
  * Lock order: per-CPU cache (interrupts off) -> one arena lock.  No code holds
  * two arena locks at once.  Functions named *_locked need their arena's lock
- * and assert it.
+ * and assert it as their first statement: always in the extern ones (one
+ * load and compare of the lock's owner field, on the global path only, never
+ * on a cache hit), in the MM_DEBUG build in the static helpers they call.
  *
  * Frame states (flags + refcount), the invariants mm_check() verifies:
  *   free block head    FRAME_F_FREE, order o, on arena->free_head[o], UNUSED
@@ -229,8 +231,17 @@ static inline void mm_lock_release(struct mm_lock *l, plat_irqstate_t s)
     plat_irq_restore(s);
 }
 
-/* Cheap always-on check that the running CPU holds l. */
+/* Cheap always-on check that the running CPU holds l: the first line of
+ * every extern *_locked function. */
 #define MM_LOCK_ASSERT_HELD(l) spin_assert_held(&(l)->spin, "arena lock", __func__)
+/* The same in the MM_DEBUG build only: the first line of the static
+ * *_locked helpers, which run only inside an extern one that has already
+ * asserted, and some of them once per list operation. */
+#define MM_LOCK_ASSERT_HELD_DEBUG(l)                                                  \
+    do {                                                                              \
+        if (MM_DEBUG)                                                                 \
+            MM_LOCK_ASSERT_HELD(l);                                                   \
+    } while (0)
 
 /* ---- arenas -------------------------------------------------------------- */
 struct arena {
