@@ -340,10 +340,12 @@ void mm_dump(void)
                  (unsigned long long)ps.hits, (unsigned long long)ps.misses,
                  (unsigned long long)ps.refills, (unsigned long long)ps.drains,
                  (unsigned long long)ps.frees, (unsigned long long)ps.remote_frees);
-        plat_log("mm:   cpu %u: high orders: blocks o1 %u o2 %u o3 %u o9 %u, hits %llu "
-                 "misses %llu\n", cpu, p->high_count[0], p->high_count[1], p->high_count[2],
-                 p->high_count[3], (unsigned long long)ps.high_hits,
-                 (unsigned long long)ps.high_misses);
+        char blocks[16 * PCP_HIGH_SLOTS] = "";
+        for (unsigned i = 0, len = 0; i < PCP_HIGH_SLOTS && len < sizeof blocks; i++)
+            len += (unsigned)plat_snprintf(blocks + len, sizeof blocks - len, " o%u %u",
+                                           pcp_high_order(i), p->high_count[i]);
+        plat_log("mm:   cpu %u: high orders: blocks%s, hits %llu misses %llu\n", cpu, blocks,
+                 (unsigned long long)ps.high_hits, (unsigned long long)ps.high_misses);
     }
     plat_log("mm: lock acquisitions %llu contended %llu hold cycles %llu (estimated from %llu "
              "timed)\n", (unsigned long long)st.lock.acquisitions,

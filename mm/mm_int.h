@@ -270,21 +270,40 @@ struct mm_span {
 
 /* ---- per-CPU caches ------------------------------------------------------ */
 
-/* High orders with a per-CPU list, as Linux since 5.13: 1..3 (up to
- * PAGE_ALLOC_COSTLY_ORDER) and the pageblock/THP order 9.  Slot of an order,
- * or -1 when that order always goes to the buddy allocator. */
+/* The high orders with a per-CPU block list, as Linux since 5.13: 1..3 (up
+ * to PAGE_ALLOC_COSTLY_ORDER) and the pageblock/THP order 9.  This table is
+ * the only place that names them: X(slot, order).  It drives the slot of an
+ * order (pcp_high_slot), the order of a slot (pcp_high_order), the list
+ * bounds (pcp.c), the checks and the dump (check.c). */
+#define PCP_HIGH_ORDER_TABLE(X) X(0, 1) X(1, 2) X(2, 3) X(3, 9)
 #define PCP_HIGH_SLOTS 4
+
+/* Slot of an order, or -1 when that order always goes to the buddy
+ * allocator.  order < 16: any unit order, any FRAME_CACHED_ORDER. */
 static inline int pcp_high_slot(unsigned order)
 {
-    return order - 1u < 3u ? (int)order - 1 : order == 9 ? 3 : -1;
+#define PCP_SLOT_OF_ORDER(slot, o) [o] = (slot) + 1,
+    static const unsigned char slot_plus_1[16] = {PCP_HIGH_ORDER_TABLE(PCP_SLOT_OF_ORDER)};
+#undef PCP_SLOT_OF_ORDER
+    return (int)slot_plus_1[order] - 1;
 }
+
 /* The order a slot caches: the inverse of pcp_high_slot. */
 static inline unsigned pcp_high_order(unsigned slot)
 {
-    static const unsigned char order[PCP_HIGH_SLOTS] = {1, 2, 3, 9};
+#define PCP_ORDER_OF_SLOT(slot, o) [slot] = (o),
+    static const unsigned char order[PCP_HIGH_SLOTS] = {PCP_HIGH_ORDER_TABLE(PCP_ORDER_OF_SLOT)};
+#undef PCP_ORDER_OF_SLOT
     return order[slot];
 }
-_Static_assert(MM_MAX_ORDER >= 9 && MM_MAX_ORDER < 16, "cached orders must fit the table and flags");
+#define PCP_COUNT_SLOT(slot, o) +1
+_Static_assert(0 PCP_HIGH_ORDER_TABLE(PCP_COUNT_SLOT) == PCP_HIGH_SLOTS,
+               "PCP_HIGH_SLOTS must match the table");
+#undef PCP_COUNT_SLOT
+#define PCP_CHECK_ORDER(slot, o) && (o) >= 1 && (o) <= MM_MAX_ORDER
+_Static_assert(1 PCP_HIGH_ORDER_TABLE(PCP_CHECK_ORDER), "cached orders must be 1..MM_MAX_ORDER");
+#undef PCP_CHECK_ORDER
+_Static_assert(MM_MAX_ORDER < 16, "cached orders must fit the 4-bit flags field");
 
 struct pcp {
     /* first line: everything the hit paths touch */
