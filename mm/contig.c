@@ -48,16 +48,11 @@ enum frame_error frame_alloc_contig(uint64_t n, uint64_t align, unsigned flags, 
     }
     struct frame *f = arena_frame(&mm_arenas[mm_arena_of_pfn(pfn)], pfn);
     unsigned cpu = plat_cpu_index();
-    for (uint64_t i = 0; i < n; i++) {
-        mm_debug_check_poison(&f[i], 1);
-        f[i].order = 0;
-        f[i].alloc_cpu = (uint16_t)cpu;
-        f[i].owner = 0;
-        frame_flags_set(&f[i], FRAME_F_ALLOCATED);
-        /* UNIQUE by a plain store: the run was taken out of the free lists
-         * under the arena lock, it is ours alone (state table: frame.c). */
-        frame_ref_set(&f[i], REF_UNIQUE);
-    }
+    /* UNIQUE by a plain store: the run was taken out of the free lists under
+     * the arena lock, it is ours alone (state table: frame.c).  Zeroed once,
+     * as one range, below. */
+    for (uint64_t i = 0; i < n; i++)
+        frame_prepare(&f[i], 0, FRAME_UNIQUE, cpu);
     if (flags & FRAME_ZERO)
         __builtin_memset(plat_phys_to_virt(pfn << PAGE_SHIFT), 0, n << PAGE_SHIFT);
     *pa_out = pfn << PAGE_SHIFT;
@@ -90,9 +85,7 @@ void frame_free_contig(uint64_t pa, uint64_t n)
                            : "frame is not an exclusively owned allocated frame");
     }
     for (uint64_t i = 0; i < n; i++) {
-        f[i].owner = 0;
-        mm_debug_poison(&f[i], 1);
-        frame_flags_set(&f[i], frame_debug_bits(&f[i]));
+        frame_teardown(&f[i]);
         frame_ref_set(&f[i], REF_UNUSED);
     }
     plat_irqstate_t s = mm_lock_acquire(&a->lock);

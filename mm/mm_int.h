@@ -185,6 +185,54 @@ static inline uint32_t frame_debug_bits(const struct frame *f)
     return MM_DEBUG ? (frame_flags_get(f) & FRAME_F_POISONED) : 0;
 }
 
+/* Debug hooks (check.c): fill n freed frames with MM_POISON_BYTE; panic if
+ * a frame about to be handed out was written since.  Empty inline stubs in
+ * the default build, so callers need no #if. */
+#if MM_DEBUG
+void mm_debug_poison(struct frame *f, uint64_t n);
+void mm_debug_check_poison(struct frame *f, uint64_t n);
+#else
+static inline void mm_debug_poison(struct frame *f, uint64_t n) { (void)f; (void)n; }
+static inline void mm_debug_check_poison(struct frame *f, uint64_t n) { (void)f; (void)n; }
+#endif
+
+/* ---- the one set-up and teardown of an allocated unit ---------------------
+ *
+ * Every allocation path (cache hit, refill, buddy, from_unused, order-k,
+ * every frame of a contiguous run) ends in frame_prepare, and every release
+ * path (free, last drop, contiguous free) starts its teardown with
+ * frame_teardown, as Linux keeps one post_alloc_hook / free_pages_prepare:
+ * a new check or hook is added once and every path has it.
+ */
+
+/* f heads a unit of 2^order frames taken out of the allocator's lists by
+ * this call: it becomes allocated, then its refcount is published (relaxed
+ * for UNIQUE, release for a count of 1: state table in frame.c). */
+static inline void frame_prepare(struct frame *f, unsigned order, unsigned flags, unsigned cpu)
+{
+    mm_debug_check_poison(f, (uint64_t)1 << order);
+    f->order = (uint8_t)order;
+    f->alloc_cpu = (uint16_t)cpu;
+    f->owner = 0;
+    frame_flags_set(f, FRAME_F_ALLOCATED);
+    if (flags & FRAME_ZERO)
+        __builtin_memset(plat_phys_to_virt(f->pfn << PAGE_SHIFT), 0, PAGE_SIZE << order);
+    if (flags & FRAME_UNIQUE)
+        frame_ref_set(f, REF_UNIQUE);
+    else
+        frame_ref_set_release(f, 1);
+}
+
+/* The exclusive owner's view of a unit being released: it stops being
+ * allocated.  The caller then stores UNUSED (the order of that store is the
+ * caller's: state table in frame.c) and hands the unit to a list. */
+static inline void frame_teardown(struct frame *f)
+{
+    f->owner = 0;
+    mm_debug_poison(f, (uint64_t)1 << f->order);
+    frame_flags_set(f, frame_debug_bits(f));
+}
+
 /* ---- the arena lock: lib/spinlock.h's TTAS lock with statistics ----------
  *
  * lib/spinlock.h says why TTAS and not a FIFO lock.  On top of it the arena
@@ -427,16 +475,6 @@ bool pcp_config_valid(const struct pcp_config *cfg, char *err, size_t errlen);
 const char *mm_refcount_name(uint64_t v, char *buf, size_t len);
 /* fn: the __func__ of the public entry point the caller checks for. */
 _Noreturn void mm_panic_frame(const char *fn, const struct frame *f, const char *what);
-/* Debug hooks (check.c): fill n freed frames with MM_POISON_BYTE; panic if
- * a frame about to be handed out was written since.  Empty inline stubs in
- * the default build, so callers need no #if. */
-#if MM_DEBUG
-void mm_debug_poison(struct frame *f, uint64_t n);
-void mm_debug_check_poison(struct frame *f, uint64_t n);
-#else
-static inline void mm_debug_poison(struct frame *f, uint64_t n) { (void)f; (void)n; }
-static inline void mm_debug_check_poison(struct frame *f, uint64_t n) { (void)f; (void)n; }
-#endif
 
 static inline unsigned mm_ilog2(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
 static inline unsigned mm_ceil_log2(uint64_t x) { return x <= 1 ? 0 : mm_ilog2(x - 1) + 1; }
