@@ -14,7 +14,9 @@
  * is its own UNIQUE frame (Asterinas' Segment): the caller may convert, share
  * and drop them one by one.  That costs one metadata write per frame, the
  * price of n independent handles; frame_free_contig checks every frame before
- * it changes anything, so a panic leaves the state as it found it.
+ * it changes anything, and releases frames with a count of 1 by the same
+ * atomic 1 -> 0 freeze as frame_free (undone if a later frame refuses), so a
+ * panic leaves the state as it found it.
  */
 #include "mm/mm_int.h"
 
@@ -83,6 +85,18 @@ void frame_free_contig(uint64_t pa, uint64_t n)
                        : (fl & FRAME_F_ALLOCATED) && f[i].order
                            ? "frame heads an order-k unit (free it with frame_free)"
                            : "frame is not an exclusively owned allocated frame");
+    }
+    /* Frames converted to a count of 1 may have been shared since the check:
+     * each is released by the atomic 1 -> 0 freeze; if one refuses, the
+     * frozen ones get their count back before the panic. */
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t found;
+        if (frame_ref_read(&f[i]) == REF_UNIQUE || frame_ref_freeze(&f[i], &found))
+            continue;
+        for (uint64_t j = 0; j < i; j++)
+            if (frame_ref_read(&f[j]) == 0)
+                frame_ref_set_release(&f[j], 1);
+        mm_freeze_failed(__func__, &f[i], found);
     }
     for (uint64_t i = 0; i < n; i++) {
         frame_teardown(&f[i]);

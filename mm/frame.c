@@ -38,8 +38,9 @@
  * |                       |                             |                           | before from_in_use can see a shared count.       |
  * | n -> n+1              | frame_clone                 | fetch_add, relaxed        | a reference is made from an existing one, which  |
  * |                       |                             |                           | already orders the contents (Boost/Arc).  Guard: |
- * |                       |                             |                           | old 0 or >= REF_MAX panics (after the add, as    |
- * |                       |                             |                           | Arc does: REF_MAX is far from wrapping).         |
+ * |                       |                             |                           | 0 or >= REF_MAX panics, checked on the value     |
+ * |                       |                             |                           | read before the add (no misleading count is ever |
+ * |                       |                             |                           | published) and again on the add's old value.     |
  * | n -> n+1              | frame_from_in_use           | CAS loop, acquire on      | acquires what the release store of 1 / unique_to |
  * |                       |                             | success, relaxed on fail  | _shared published; refuses UNUSED, UNIQUE, 0;    |
  * |                       |                             |                           | failed CASes are counted (retries).              |
@@ -48,15 +49,26 @@
  * |                       |                             | acquire fence             | fetch_sub) happen before the teardown.           |
  * | 0 -> UNUSED           | last frame_drop, after the  | store, release            | pairs with from_unused's acquire CAS: teardown   |
  * |                       | teardown                    |                           | is never reordered after the frame is claimable. |
- * | UNIQUE/1 -> UNUSED    | frame_free, frame_free_     | store, relaxed            | the caller owns it exclusively (for a count of 1 |
- * |                       | contig, drop of UNIQUE      |                           | it has not published the pa to from_in_use       |
- * |                       |                             |                           | users): no RMW.  The next owner is this CPU or   |
- * |                       |                             |                           | comes through the arena lock, whose release/     |
- * |                       |                             |                           | acquire orders the frame for it.                 |
+ * | UNIQUE -> UNUSED      | frame_free, frame_free_     | store, relaxed            | only the holder of a UNIQUE frame can reach it   |
+ * |                       | contig, drop of UNIQUE      |                           | (from_in_use refuses UNIQUE): no RMW.  The next  |
+ * |                       |                             |                           | owner is this CPU or comes through the arena     |
+ * |                       |                             |                           | lock, whose release/acquire orders the frame.    |
+ * |                       |                             |                           | Two CPUs freeing one UNIQUE handle at once are   |
+ * |                       |                             |                           | not caught (that needs an RMW on the hit path);  |
+ * |                       |                             |                           | a free after the release is ("double free").     |
+ * | 1 -> 0 (freeze)       | frame_free, frame_free_     | CAS 1 -> 0, acquire       | a count of 1 is exclusive only until its pa      |
+ * |                       | contig                      | (Linux page_ref_freeze)   | reaches from_in_use: the CAS and a racing 1 -> 2 |
+ * |                       |                             |                           | cannot both succeed, nor two racing frees.  The  |
+ * |                       |                             |                           | loser panics naming the frame: "still shared"    |
+ * |                       |                             |                           | (a lost reference) or "double free".  Acquire:   |
+ * |                       |                             |                           | other holders' uses happen before the teardown.  |
+ * | 0 -> UNUSED           | frame_free, frame_free_     | store, relaxed            | as UNIQUE -> UNUSED; from_in_use refuses 0 and   |
+ * |                       | contig after the freeze     |                           | UNUSED alike.                                    |
  * | UNUSED (buddy<->cache)| refill, drain               | none                      | ownership moves with the arena lock.             |
  *
  * Hence frame_alloc(FRAME_UNIQUE) + frame_free on the cache hit path is a
- * list pop, a list push and plain (relaxed) stores: no lock, no RMW.
+ * list pop, a list push and plain (relaxed) stores: no lock, no RMW.  The
+ * count-1 release pays one CAS (out of line in frame_free_counted).
  * The per-CPU counters are plain fields written only by their CPU.
  */
 #include "mm/mm_int.h"
@@ -115,21 +127,18 @@ static inline void frame_check_ptr(const struct frame *f, const char *fn)
 
 /* Names what is wrong with a frame that failed frame_check_exclusive. */
 static __attribute__((noinline, cold)) void frame_exclusive_failed(const struct frame *f,
+                                                                   uint64_t v, uint32_t fl,
                                                                    const char *fn)
 {
-    uint64_t v = frame_ref_read(f);
-    uint32_t fl = frame_flags_get(f);
+    /* v and fl are the values the check saw: a re-read could find a racing
+     * holder gone and name the wrong problem. */
     if (fl & FRAME_F_RESERVED)
         mm_panic_frame(fn, f, "free of a reserved frame the allocator does not own");
-    if (v == REF_UNUSED)
-        mm_panic_frame(fn, f, "double free");
-    if (v == 0)
-        mm_panic_frame(fn, f, "free of a frame being constructed or torn down");
-    if (v > REF_MAX && v != REF_UNIQUE)
-        mm_panic_frame(fn, f, "refcount corrupted");
-    if (v > 1 && v <= REF_MAX)
-        mm_panic_frame(fn, f, "free of a frame still shared (use frame_drop)");
-    mm_panic_frame(fn, f, "free of a frame not flagged allocated");
+    if (v != REF_UNIQUE && v != 1)
+        mm_freeze_failed(fn, f, v);
+    /* Not allocated, not reserved: a free frame (or one on its way to a free
+     * list while another CPU releases it) -- a double free. */
+    mm_panic_frame(fn, f, "double free (frame not flagged allocated)");
 }
 
 /* The caller claims to own f exclusively (UNIQUE or a count of 1).  Inline:
@@ -140,7 +149,21 @@ static inline void frame_check_exclusive(const struct frame *f, const char *fn)
     uint64_t v = frame_ref_read(f);
     uint32_t fl = frame_flags_get(f);
     if (unlikely(!(fl & FRAME_F_ALLOCATED) || (v != REF_UNIQUE && v != 1)))
-        frame_exclusive_failed(f, fn);
+        frame_exclusive_failed(f, v, fl, fn);
+}
+
+_Noreturn void mm_freeze_failed(const char *fn, const struct frame *f, uint64_t found)
+{
+    if (found == REF_UNUSED)
+        mm_panic_frame(fn, f, "double free");
+    if (found == 0)
+        mm_panic_frame(fn, f, "double free (another CPU is releasing it concurrently), or a "
+                              "free of a frame being constructed");
+    if (found > 1 && found <= REF_MAX)
+        mm_panic_frame(fn, f, "free of a frame still shared by another holder (a lost "
+                              "reference: once its pa may have reached frame_from_in_use, "
+                              "release it with frame_drop)");
+    mm_panic_frame(fn, f, "refcount corrupted");
 }
 
 /* Order-k release: this CPU's list for the order while under its bound,
@@ -268,9 +291,35 @@ struct frame *frame_alloc_order(unsigned order, unsigned flags)
     return f;
 }
 
+/* Everything frame_free does not do inline: the release of a count of 1,
+ * whose atomic RMW must stay out of the UNIQUE hit path (check_hitpath.py),
+ * and the failures.  v and fl are what frame_free read. */
+static __attribute__((noinline)) void frame_free_counted(struct frame *f, uint64_t v, uint32_t fl,
+                                                         const char *fn)
+{
+    uint64_t found;
+    if (unlikely(!(fl & FRAME_F_ALLOCATED) || v != 1))
+        frame_exclusive_failed(f, v, fl, fn);
+    if (unlikely(!frame_ref_freeze(f, &found)))
+        mm_freeze_failed(fn, f, found);
+    frame_teardown(f);
+    /* Relaxed, as for UNIQUE: from_in_use refuses 0 and UNUSED alike, and the
+     * next owner comes through this CPU's cache or the arena lock. */
+    frame_ref_set(f, REF_UNUSED);
+    frame_release(f);
+}
+
 void frame_free(struct frame *f)
 {
-    frame_check_exclusive(f, __func__);
+    frame_check_ptr(f, __func__);
+    uint64_t v = frame_ref_read(f);
+    uint32_t fl = frame_flags_get(f);
+    if (unlikely(v != REF_UNIQUE || !(fl & FRAME_F_ALLOCATED))) {
+        frame_free_counted(f, v, fl, __func__);
+        return;
+    }
+    /* UNIQUE: nobody else can hold a reference (from_in_use refuses UNIQUE),
+     * so a plain store releases it. */
     frame_teardown(f);
     frame_ref_set(f, REF_UNUSED);
     frame_release(f);
@@ -368,17 +417,30 @@ enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *re
     return err;
 }
 
+static _Noreturn __attribute__((noinline, cold)) void frame_clone_failed(const struct frame *f,
+                                                                        uint64_t old,
+                                                                        const char *fn)
+{
+    mm_panic_frame(fn, f,
+                   old == REF_UNUSED   ? "clone of a free frame"
+                   : old == REF_UNIQUE ? "clone of a UNIQUE frame (convert it first)"
+                   : old == 0          ? "clone of a frame being torn down"
+                                       : "refcount overflow");
+}
+
 void frame_clone(struct frame *f)
 {
     frame_check_ptr(f, __func__);
+    /* The state is checked before the increment is published: a clone of a
+     * free or UNIQUE frame (a caller bug) would otherwise show a count that
+     * a racing from_in_use could trust for an instant. */
+    uint64_t v = frame_ref_read(f);
+    if (unlikely(v - 1 >= REF_MAX - 1)) /* v == 0 or v >= REF_MAX */
+        frame_clone_failed(f, v, __func__);
     uint64_t old = frame_ref_inc(f);
-    if (unlikely(old - 1 >= REF_MAX - 1)) { /* old == 0 or old >= REF_MAX */
+    if (unlikely(old - 1 >= REF_MAX - 1)) { /* changed under us: a racing caller bug */
         frame_ref_dec(f);
-        mm_panic_frame(__func__, f,
-                       old == REF_UNUSED   ? "clone of a free frame"
-                       : old == REF_UNIQUE ? "clone of a UNIQUE frame (convert it first)"
-                       : old == 0          ? "clone of a frame being torn down"
-                                           : "refcount overflow");
+        frame_clone_failed(f, old, __func__);
     }
 }
 

@@ -161,6 +161,18 @@ static inline bool frame_ref_cas_acquire(struct frame *f, uint64_t *expect, uint
                                                    memory_order_relaxed);
 }
 
+/* The release of a count of 1 (Linux page_ref_freeze): 1 -> 0 in one atomic
+ * step, so that a reference another CPU takes at the same instant
+ * (frame_from_in_use: 1 -> 2) and this release cannot both succeed.  Acquire:
+ * every other holder's uses, released by its frame_drop, happen before the
+ * teardown.  On failure *found holds the value that refused it. */
+static inline bool frame_ref_freeze(struct frame *f, uint64_t *found)
+{
+    *found = 1;
+    return atomic_compare_exchange_strong_explicit(&f->refcount, found, 0, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+
 /* Same, may fail spuriously: for CAS loops. */
 static inline bool frame_ref_cas_weak_acquire(struct frame *f, uint64_t *expect, uint64_t v)
 {
@@ -475,6 +487,8 @@ bool pcp_config_valid(const struct pcp_config *cfg, char *err, size_t errlen);
 const char *mm_refcount_name(uint64_t v, char *buf, size_t len);
 /* fn: the __func__ of the public entry point the caller checks for. */
 _Noreturn void mm_panic_frame(const char *fn, const struct frame *f, const char *what);
+/* Panics naming what a failed frame_ref_freeze found instead of 1. */
+_Noreturn void mm_freeze_failed(const char *fn, const struct frame *f, uint64_t found);
 
 static inline unsigned mm_ilog2(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
 static inline unsigned mm_ceil_log2(uint64_t x) { return x <= 1 ? 0 : mm_ilog2(x - 1) + 1; }
