@@ -6,7 +6,8 @@
  * aligned: order max(ceil(log2 n), log2 align), or a smaller free block that
  * happens to sit at an aligned address; its tail beyond n frames goes back
  * to the free lists at once.  Runs beyond 2^MM_MAX_ORDER frames are found as
- * physically adjacent max-order blocks.  A failure first returns this CPU's
+ * physically adjacent max-order blocks, in one pass over the arena in
+ * bounded lock holds (buddy.c: contig_large).  A failure first returns this CPU's
  * cached frames to the buddy allocator (they may complete a block) and tries
  * again; other CPUs' caches are out of reach without an IPI.
  *
@@ -26,10 +27,7 @@ static bool contig_alloc_pfn(uint64_t n, uint64_t align, uint64_t *pfn)
         struct arena *a = &mm_arenas[i];
         if (a->end_pfn - a->base_pfn < n)
             continue;
-        plat_irqstate_t s = mm_lock_acquire(&a->lock);
-        bool ok = buddy_alloc_contig_locked(a, n, align, pfn);
-        mm_lock_release(&a->lock, s);
-        if (ok)
+        if (buddy_alloc_contig(a, n, align, pfn))
             return true;
     }
     return false;

@@ -313,6 +313,8 @@ struct arena {
     uint64_t free_blocks[MM_MAX_ORDER + 1]; /* blocks on each list */
     uint64_t free_frames;                   /* frames on all lists */
     uint32_t free_mask;                     /* bit o: free_head[o] non-empty */
+    uint64_t contig_scan_slots;             /* slots large contig requests read */
+    uint64_t contig_scan_max_hold;          /* most of them in one lock hold */
 
     /* immutable after mm_init */
     struct frame *meta __cacheline_aligned; /* slot of base_pfn */
@@ -457,8 +459,10 @@ void buddy_free_range_locked(struct arena *a, uint64_t pfn, uint64_t n);
 uint64_t buddy_take_locked(struct arena *a, uint64_t want, struct frame **chain);
 /* Removes the single free frame pfn from whatever free block holds it. */
 bool buddy_claim_locked(struct arena *a, uint64_t pfn);
-/* Finds n frames aligned to `align` frames; false when this arena has none. */
-bool buddy_alloc_contig_locked(struct arena *a, uint64_t n, uint64_t align, uint64_t *pfn);
+/* Takes n frames aligned to `align` frames off the lists (taking the lock
+ * itself: large requests scan in bounded holds); false when this arena has
+ * none. */
+bool buddy_alloc_contig(struct arena *a, uint64_t n, uint64_t align, uint64_t *pfn);
 /* One block of 2^order frames from the highest arena that has one. */
 struct frame *buddy_alloc_any(unsigned order);
 void buddy_free_unit(struct frame *head, unsigned order);
