@@ -67,7 +67,7 @@ $(MM_OUT)/test_mm_race: $(MM_DEPS) tests/mm/race.c | $(MM_OUT)
 	$(HOST_CC) $(MM_CFLAGS) $(MM_HOST_LIB) tests/mm/race.c -o $@
 
 $(MM_OUT)/test_mm_race_tsan: $(MM_DEPS) tests/mm/race.c | $(MM_OUT)
-	$(HOST_CC) $(MM_CFLAGS) $(MM_TSAN) -DMM_VARIANT='"tsan"' $(MM_HOST_LIB) tests/mm/race.c -o $@
+	$(HOST_CC) $(MM_CFLAGS) $(MM_TSAN) -DMM_VARIANT='"tsan"' -DMM_RACE_TSAN $(MM_HOST_LIB) tests/mm/race.c -o $@
 
 $(MM_OUT)/test_mm_race_asan: $(MM_DEPS) tests/mm/race.c | $(MM_OUT)
 	$(HOST_CC) $(MM_CFLAGS) $(MM_ASAN) -DMM_VARIANT='"asan"' $(MM_HOST_LIB) tests/mm/race.c -o $@

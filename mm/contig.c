@@ -9,7 +9,8 @@
  * physically adjacent max-order blocks, in one pass over the arena in
  * bounded lock holds (buddy.c: contig_large).  A failure first returns this CPU's
  * cached frames to the buddy allocator (they may complete a block) and tries
- * again; other CPUs' caches are out of reach without an IPI.
+ * again, then asks every other CPU for its cached frames (pcp.c: reclaim)
+ * and tries once more.
  *
  * Unlike order-k units (frame_alloc_order), every frame of a contiguous run
  * is its own UNIQUE frame (Asterinas' Segment): the caller may convert, share
@@ -42,8 +43,10 @@ enum frame_error frame_alloc_contig(uint64_t n, uint64_t align, unsigned flags, 
         return FRAME_ERR_NOMEM;
     uint64_t pfn;
     if (!contig_alloc_pfn(n, align, &pfn)) {
+        /* Cached frames may complete a run: this CPU's, then every CPU's. */
         mm_pcp_drain_local();
-        if (!contig_alloc_pfn(n, align, &pfn))
+        if (!contig_alloc_pfn(n, align, &pfn) &&
+            (!pcp_reclaim_remote() || !contig_alloc_pfn(n, align, &pfn)))
             return FRAME_ERR_NOMEM;
     }
     struct frame *f = arena_frame(&mm_arenas[mm_arena_of_pfn(pfn)], pfn);

@@ -209,7 +209,7 @@ static inline void frame_release(struct frame *f)
         p->remote_frees += f->alloc_cpu != cpu;
         if (likely(p->enabled)) {
             if (unlikely(p->count >= p->capacity))
-                pcp_drain(p, p->batch);
+                pcp_drain_full(p);
             frame_flags_set(f, FRAME_F_CACHED | frame_debug_bits(f));
             f->next = p->head;
             p->head = f;
@@ -228,6 +228,17 @@ static inline bool frame_flags_valid(unsigned flags)
     return (flags & ~(FRAME_ZERO | FRAME_UNIQUE)) == 0;
 }
 
+/* The last resort before out-of-memory: other CPUs' caches (pcp.c:
+ * reclaim), then this CPU's, then the buddy allocator once more.  Out of
+ * line and with interrupts on: it may wait for other CPUs. */
+static __attribute__((noinline, cold)) struct frame *frame_alloc_reclaim(unsigned order)
+{
+    if (!pcp_reclaim_remote())
+        return NULL;
+    mm_pcp_drain_local();
+    return buddy_alloc_any(order);
+}
+
 struct frame *frame_alloc(unsigned flags)
 {
     if (unlikely(!frame_flags_valid(flags)))
@@ -238,7 +249,8 @@ struct frame *frame_alloc(unsigned flags)
     if (likely(cpu < mm.max_cpus)) {
         struct pcp *p = &mm_pcp[cpu];
         f = p->head;
-        if (likely(f != NULL)) {
+        if (likely(f != NULL) &&
+            likely(!atomic_load_explicit(&p->reclaim, memory_order_relaxed))) {
             p->head = f->next;
             p->count--;
             p->hits++;
@@ -249,7 +261,7 @@ struct frame *frame_alloc(unsigned flags)
         f = buddy_alloc_any(0);
     }
     plat_irq_restore(s);
-    if (unlikely(f == NULL))
+    if (unlikely(f == NULL) && (f = frame_alloc_reclaim(0)) == NULL)
         return NULL;
     frame_prepare(f, 0, flags, cpu);
     return f;
@@ -268,7 +280,8 @@ struct frame *frame_alloc_order(unsigned order, unsigned flags)
     if (slot >= 0 && likely(cpu < mm.max_cpus) && likely(mm_pcp[cpu].enabled)) {
         struct pcp *p = &mm_pcp[cpu];
         f = p->high_head[slot];
-        if (likely(f != NULL)) {
+        if (likely(f != NULL) &&
+            likely(!atomic_load_explicit(&p->reclaim, memory_order_relaxed))) {
             p->high_head[slot] = f->next;
             p->high_count[slot]--;
             p->high_hits++;
@@ -285,7 +298,7 @@ struct frame *frame_alloc_order(unsigned order, unsigned flags)
             f = buddy_alloc_any(order);
         }
     }
-    if (unlikely(f == NULL))
+    if (unlikely(f == NULL) && (f = frame_alloc_reclaim(order)) == NULL)
         return NULL;
     frame_prepare(f, order, flags, cpu);
     return f;

@@ -374,6 +374,11 @@ struct pcp {
     uint32_t capacity;
     uint32_t batch;
     bool enabled;
+    /* Set by another CPU about to report out-of-memory, cleared by this CPU
+     * once it has returned its cached frames (pcp.c: reclaim).  On the hit
+     * line, so that the order-0 and high-order allocation hits test it with
+     * one load of a line they already own. */
+    _Atomic uint8_t reclaim;
     uint64_t hits;
     uint64_t frees;
     uint64_t remote_frees;
@@ -389,6 +394,7 @@ struct pcp {
     uint64_t high_misses;
     /* third line: slow-path counters */
     uint64_t drains __cacheline_aligned;
+    uint64_t reclaims;          /* reclaim requests this CPU answered */
 } __cacheline_aligned;
 
 _Static_assert(sizeof(struct pcp) % CACHE_LINE_SIZE == 0, "per-CPU cache must be whole lines");
@@ -484,6 +490,13 @@ bool pcp_pfn_cached(const struct arena *a, uint64_t pfn);
 /* Moves up to n frames from p to the buddy allocator (interrupts off on p's CPU,
  * or a quiescent point). */
 void pcp_drain(struct pcp *p, uint32_t n);
+/* The free path's answer to a full cache: a batch back to the buddy
+ * allocator, or everything when a reclaim is pending. */
+void pcp_drain_full(struct pcp *p);
+/* Before an allocation reports out-of-memory (interrupts on): asks every
+ * other CPU to return its cached frames and waits, bounded, for those that
+ * hold some; true when any answered. */
+bool pcp_reclaim_remote(void);
 void pcp_init(const struct pcp_config *cfg);
 bool pcp_config_valid(const struct pcp_config *cfg, char *err, size_t errlen);
 
