@@ -153,6 +153,9 @@ uint64_t buddy_take_locked(struct arena *a, uint64_t want, struct frame **chain)
             freelist_push_locked(a, f + ((size_t)1 << o), o);
         }
         f->order = (uint8_t)o;
+        /* In transit to a cache: frame_from_unused must see it as cached
+         * (BUSY), not as allocated, until the refill has spread it. */
+        frame_flags_set(f, FRAME_F_CACHED | (o << FRAME_CACHED_ORDER_SHIFT) | frame_debug_bits(f));
         f->next = *chain;
         *chain = f;
         got += (uint64_t)1 << o;

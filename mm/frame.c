@@ -368,10 +368,11 @@ enum frame_error frame_from_unused(uint64_t pa, bool unique, struct frame **out)
     if (v != REF_UNUSED)
         return v == REF_UNIQUE ? FRAME_ERR_UNIQUE : v == 0 ? FRAME_ERR_BUSY : FRAME_ERR_IN_USE;
     /* A cached frame (or one inside a cached block) belongs to its CPU: this
-     * CPU can hand its own back to the buddy allocator; another CPU's is out
-     * of reach until it drains. */
+     * CPU hands back just that frame or block if it is its own; another
+     * CPU's is out of reach (BUSY below) and this CPU's cache stays as it
+     * is. */
     if (pcp_pfn_cached(a, pfn))
-        mm_pcp_drain_local();
+        pcp_release_local(a, pfn);
 
     plat_irqstate_t s = mm_lock_acquire(&a->lock);
     bool claimed = buddy_claim_locked(a, pfn);
@@ -382,8 +383,9 @@ enum frame_error frame_from_unused(uint64_t pa, bool unique, struct frame **out)
     }
     mm_lock_release(&a->lock, s);
     if (!claimed) {
-        /* Not free in the buddy lists: another CPU's cache, an allocation in
-         * flight, or a frame behind the head of an allocated order-k unit. */
+        /* Not free in the buddy lists: another CPU's cache or a refill in
+         * flight (BUSY), or an allocation in flight or a frame behind the
+         * head of an allocated order-k unit (IN_USE). */
         return pcp_pfn_cached(a, pfn) ? FRAME_ERR_BUSY : FRAME_ERR_IN_USE;
     }
     frame_prepare(f, 0, unique ? FRAME_UNIQUE : 0, plat_cpu_index());

@@ -484,9 +484,15 @@ struct frame *pcp_alloc_high_slow(struct pcp *p, unsigned order);
 /* Returns every high-order block in p to the buddy allocator (same rules as
  * pcp_drain). */
 void pcp_drain_high(struct pcp *p);
-/* True when the free-looking frame pfn lies in a block some CPU caches (a
- * racy but atomic look at the heads' flags; exact at quiescent points). */
+/* True when the free-looking frame pfn lies in a block some CPU caches or a
+ * refill is spreading (a racy but atomic look at the heads' flags; exact at
+ * quiescent points). */
 bool pcp_pfn_cached(const struct arena *a, uint64_t pfn);
+/* Gives the frame pfn back to the buddy allocator if this CPU's cache holds
+ * it (alone, or the cached block around it), touching nothing else: a walk
+ * of this CPU's lists, at most `capacity` frames, with interrupts off.
+ * False when it is not in this CPU's cache. */
+bool pcp_release_local(const struct arena *a, uint64_t pfn);
 /* Moves up to n frames from p to the buddy allocator (interrupts off on p's CPU,
  * or a quiescent point). */
 void pcp_drain(struct pcp *p, uint32_t n);

@@ -362,16 +362,53 @@ bool pcp_pfn_cached(const struct arena *a, uint64_t pfn)
     if (frame_flags_get(arena_frame(a, pfn)) & FRAME_F_CACHED)
         return true;
     /* A cached head of order k >= o found at pfn rounded down to 2^o is 2^k
-     * aligned and less than 2^o before pfn: its block contains pfn. */
-    for (unsigned i = 0; i < PCP_HIGH_SLOTS; i++) {
-        uint64_t head = pfn & ~(((uint64_t)1 << pcp_high_order(i)) - 1);
+     * aligned and less than 2^o before pfn: its block contains pfn.  Every
+     * order, not only the cached high orders: a block a refill took out of
+     * the buddy lists is flagged CACHED with its order until the refill has
+     * spread it into single frames. */
+    for (unsigned o = 1; o <= MM_MAX_ORDER; o++) {
+        uint64_t head = pfn & ~(((uint64_t)1 << o) - 1);
         if (head == pfn || head < a->base_pfn)
             continue;
         uint32_t fl = frame_flags_get(arena_frame(a, head));
-        if ((fl & FRAME_F_CACHED) && FRAME_CACHED_ORDER(fl) >= pcp_high_order(i))
+        if ((fl & FRAME_F_CACHED) && FRAME_CACHED_ORDER(fl) >= o)
             return true;
     }
     return false;
+}
+
+bool pcp_release_local(const struct arena *a, uint64_t pfn)
+{
+    plat_irqstate_t s = plat_irq_save();
+    unsigned cpu = plat_cpu_index();
+    struct frame *found = NULL;
+    unsigned order = 0;
+    if (cpu < mm.max_cpus) {
+        struct pcp *p = &mm_pcp[cpu];
+        struct frame *target = arena_frame(a, pfn);
+        for (struct frame **link = &p->head; *link; link = &(*link)->next)
+            if (*link == target) {
+                found = target;
+                *link = target->next;
+                p->count--;
+                break;
+            }
+        for (unsigned i = 0; i < PCP_HIGH_SLOTS && !found; i++) {
+            uint64_t size = (uint64_t)1 << pcp_high_order(i);
+            for (struct frame **link = &p->high_head[i]; *link; link = &(*link)->next)
+                if (pfn - (*link)->pfn < size) {
+                    found = *link;
+                    order = pcp_high_order(i);
+                    *link = found->next;
+                    p->high_count[i]--;
+                    break;
+                }
+        }
+    }
+    if (found)
+        buddy_free_unit(found, order);
+    plat_irq_restore(s);
+    return found != NULL;
 }
 
 void pcp_init(const struct pcp_config *cfg)
