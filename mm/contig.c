@@ -45,9 +45,12 @@ enum frame_error frame_alloc_contig(uint64_t n, uint64_t align, unsigned flags, 
     if (!contig_alloc_pfn(n, align, &pfn)) {
         /* Cached frames may complete a run: this CPU's, then every CPU's. */
         mm_pcp_drain_local();
-        if (!contig_alloc_pfn(n, align, &pfn) &&
-            (!pcp_reclaim_remote() || !contig_alloc_pfn(n, align, &pfn)))
-            return FRAME_ERR_NOMEM;
+        if (!contig_alloc_pfn(n, align, &pfn)) {
+            bool ok = pcp_reclaim_begin() && contig_alloc_pfn(n, align, &pfn);
+            pcp_reclaim_end();
+            if (!ok)
+                return FRAME_ERR_NOMEM;
+        }
     }
     struct frame *f = arena_frame(&mm_arenas[mm_arena_of_pfn(pfn)], pfn);
     unsigned cpu = plat_cpu_index();

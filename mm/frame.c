@@ -233,10 +233,13 @@ static inline bool frame_flags_valid(unsigned flags)
  * line and with interrupts on: it may wait for other CPUs. */
 static __attribute__((noinline, cold)) struct frame *frame_alloc_reclaim(unsigned order)
 {
-    if (!pcp_reclaim_remote())
-        return NULL;
-    mm_pcp_drain_local();
-    return buddy_alloc_any(order);
+    struct frame *f = NULL;
+    if (pcp_reclaim_begin()) {
+        mm_pcp_drain_local();
+        f = buddy_alloc_any(order);
+    }
+    pcp_reclaim_end();
+    return f;
 }
 
 struct frame *frame_alloc(unsigned flags)

@@ -501,8 +501,11 @@ void pcp_drain(struct pcp *p, uint32_t n);
 void pcp_drain_full(struct pcp *p);
 /* Before an allocation reports out-of-memory (interrupts on): asks every
  * other CPU to return its cached frames and waits, bounded, for those that
- * hold some; true when any answered. */
-bool pcp_reclaim_remote(void);
+ * answer; true when any answered.  Refills take single frames from here to
+ * pcp_reclaim_end, which the caller calls after its retry (with either
+ * result), so that the returned frames are still there for it. */
+bool pcp_reclaim_begin(void);
+void pcp_reclaim_end(void);
 void pcp_init(const struct pcp_config *cfg);
 bool pcp_config_valid(const struct pcp_config *cfg, char *err, size_t errlen);
 

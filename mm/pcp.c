@@ -161,7 +161,7 @@ bool pcp_config_valid(const struct pcp_config *cfg, char *err, size_t errlen)
  * everything.  Cross-CPU reach for idle CPUs would need an IPI, which the
  * platform interface does not offer.
  */
-#define PCP_RECLAIM_WAIT_US 10000
+#define PCP_RECLAIM_WAIT_US 1000
 
 /* Allocations now reclaiming other CPUs' caches (refills shrink to one
  * frame while it is non-zero). */
@@ -182,7 +182,7 @@ static bool pcp_reclaim_answer(struct pcp *p)
     return true;
 }
 
-bool pcp_reclaim_remote(void)
+bool pcp_reclaim_begin(void)
 {
     unsigned self = plat_cpu_index(), n = plat_cpu_count();
     if (n > mm.max_cpus)
@@ -227,8 +227,12 @@ bool pcp_reclaim_remote(void)
         }
         plat_pause();
     }
-    atomic_fetch_sub_explicit(&pcp_pressure, 1, memory_order_relaxed);
     return any;
+}
+
+void pcp_reclaim_end(void)
+{
+    atomic_fetch_sub_explicit(&pcp_pressure, 1, memory_order_relaxed);
 }
 
 /* Interrupts off, on p's CPU.  While another CPU reclaims cached frames to
@@ -276,7 +280,10 @@ struct frame *pcp_alloc_slow(struct pcp *p)
     p->misses++;
     if (!p->enabled)
         return buddy_alloc_any(0);
-    pcp_reclaim_answer(p);
+    /* Just gave everything back for another CPU: take one frame, not a
+     * batch, or the frames would be back here before it could take them. */
+    if (pcp_reclaim_answer(p))
+        return buddy_alloc_any(0);
     if (pcp_refill(p) == 0) {
         /* Out of frames unless this CPU's high-order blocks are the last. */
         if (!pcp_holds_high(p))
