@@ -147,15 +147,17 @@ bool pcp_config_valid(const struct pcp_config *cfg, char *err, size_t errlen)
  *      the buddy allocator once.  A CPU whose flag is still set from an
  *      earlier request has made no allocator call since; it is not waited
  *      for again, so an idle CPU costs one wait per idle period, not one per
- *      failing allocation.  While pcp_pressure is raised, refills take
- *      one frame instead of a batch, so the returned frames stay in the buddy
- *      lists for the requester.
+ *      failing allocation.  From pcp_reclaim_begin to pcp_reclaim_end,
+ *      around the retry, pcp_pressure makes refills take one frame instead of
+ *      a batch, and the call that answered takes one frame too, so the
+ *      returned frames stay in the buddy lists for the requester.
  *
  * The price on the hit path is that load and a predictable branch in each
  * allocation hit (frees are untouched: a CPU that only frees answers when
  * its cache overflows); an allocation that fails pays the requests (one
- * exchange per CPU) and, the first time a CPU is idle, the wait.  The limit: a CPU that makes no
- * allocator call for the whole wait (idle, or busy elsewhere) keeps its
+ * exchange per CPU) and, the first time a CPU is idle, the wait.  The
+ * limit: a CPU that makes no allocator call for the whole wait (idle, or
+ * busy elsewhere) keeps its
  * frames until its next call, which answers first; the allocation then
  * reports out-of-memory, and mm_pcp_drain_all at a quiescent point returns
  * everything.  Cross-CPU reach for idle CPUs would need an IPI, which the
