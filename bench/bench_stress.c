@@ -4,12 +4,15 @@
  *
  * Operations (weights in percent), on a per-CPU table of held items:
  *   24 alloc     frame_alloc, UNIQUE 1 in 4, FRAME_ZERO 1 in 8 (checked zero)
- *   24 release   frame_free (UNIQUE, or shared with refcount 1 never
- *                published to other CPUs) or frame_drop (shared);
- *                contiguous: frame_free_contig
+ *   24 release   frame_free (UNIQUE) or frame_drop (shared: a racer below may
+ *                hold a reference to any of them); contiguous:
+ *                frame_free_contig
  *    8 clone     frame_clone of a shared frame held
- *    8 from_in_use  on a shared frame: must succeed and return the same
+ *    4 from_in_use  on a shared frame: must succeed and return the same
  *                handle; on a UNIQUE frame: must fail with FRAME_ERR_UNIQUE
+ *    4 recycled  frame_from_in_use on the address of a frame some CPU
+ *                released lately: a clean error, or a reference to the
+ *                frame's new incarnation (count >= 2), dropped at once
  *    4 unique_to_shared
  *   10 contig    frame_alloc_contig, n in 1..16, alignment 1..16 (checked)
  *   11 publish   clone a shared frame into a mailbox slot all CPUs see
@@ -34,6 +37,7 @@
 
 #define STRESS_ITEMS 256
 #define MAILBOX_SLOTS 64
+#define RECYCLED_SLOTS 64
 #define REFCOUNT_UNIQUE (UINT64_MAX - 1)
 #define REFCOUNT_MAX ((uint64_t)INT64_MAX)
 #define PAGE_WORDS (PAGE_SIZE / sizeof(uint64_t))
@@ -56,11 +60,14 @@ struct stress_cpu {
     uint64_t rng, seq;
 };
 
-enum { CNT_OPS, CNT_OOM, CNT_TRANSFERS, CNT_CONTIG, CNT_VIOLATIONS };
+enum { CNT_OPS, CNT_OOM, CNT_TRANSFERS, CNT_CONTIG, CNT_VIOLATIONS, CNT_RECYCLED };
 
 static struct {
     struct barrier barrier;
     _Alignas(CACHE_LINE_SIZE) atomic_uintptr_t mailbox[MAILBOX_SLOTS];
+    /* Addresses of single frames released lately, by any CPU: the frame
+     * there now is another incarnation, maybe another CPU's. */
+    _Alignas(CACHE_LINE_SIZE) _Atomic uint64_t recycled[RECYCLED_SLOTS];
     _Alignas(CACHE_LINE_SIZE) atomic_bool stop;
     atomic_uint_least64_t violations;
     unsigned epochs_done;
@@ -148,8 +155,9 @@ static void op_alloc(struct stress_cpu *c, unsigned cpu, struct bench_slot *s)
         s->counter[CNT_OOM]++;
         return;
     }
-    uint64_t ref = frame_refcount(f), want = (flags & FRAME_UNIQUE) ? REFCOUNT_UNIQUE : 1;
-    if (ref != want)
+    /* A shared frame may already carry a racer's reference (op_recycled). */
+    uint64_t ref = frame_refcount(f);
+    if ((flags & FRAME_UNIQUE) ? ref != REFCOUNT_UNIQUE : ref == 0 || ref > REFCOUNT_MAX)
         violation(cpu, "alloc", f, 0, 0, "new frame in the wrong refcount state");
     if (flags & FRAME_ZERO) {
         const uint64_t *page = frame_va(f);
@@ -192,6 +200,12 @@ static void op_contig(struct stress_cpu *c, unsigned cpu, struct bench_slot *s)
     s->counter[CNT_CONTIG]++;
 }
 
+static void remember_recycled(struct stress_cpu *c, uint64_t pa)
+{
+    atomic_store_explicit(&sx.recycled[rng_below(&c->rng, RECYCLED_SLOTS)], pa,
+                          memory_order_relaxed);
+}
+
 /* Gives up one reference (or the whole block) of item it. */
 static void release(struct stress_cpu *c, unsigned cpu, struct stress_item *it)
 {
@@ -202,8 +216,10 @@ static void release(struct stress_cpu *c, unsigned cpu, struct stress_item *it)
         remove_item(c, it);
         return;
     case ITEM_UNIQUE:
-        if (check_single(cpu, "free", it))
+        if (check_single(cpu, "free", it)) {
+            remember_recycled(c, frame_pa(it->f));
             frame_free(it->f);
+        }
         remove_item(c, it);
         return;
     case ITEM_SHARED:
@@ -211,14 +227,12 @@ static void release(struct stress_cpu *c, unsigned cpu, struct stress_item *it)
             remove_item(c, it); /* leave a broken frame alone */
             return;
         }
-        /* Never left this CPU and this is the only reference: the exclusive
-         * free is legal.  Once published, another CPU's last uses are ordered
-         * before our teardown only by the release/acquire of frame_drop. */
-        if (!it->published && it->refs == 1 && frame_refcount(it->f) == 1 &&
-            (rng_next(&c->rng) & 1))
-            frame_free(it->f);
-        else
-            frame_drop(it->f);
+        /* Always frame_drop, never frame_free: the racers of op_recycled may
+         * hold a reference to any shared frame, whose pa they found among
+         * recycled addresses; a count of 1 is never known to be exclusive. */
+        if (it->refs == 1)
+            remember_recycled(c, frame_pa(it->f));
+        frame_drop(it->f);
         if (--it->refs == 0)
             remove_item(c, it);
         return;
@@ -251,6 +265,26 @@ static void op_more_refs(unsigned cpu, struct stress_item *it, bool cas)
     else
         violation(cpu, "from_in_use", it->f, 0, it->stamp,
                   err == FRAME_OK ? "returned another handle" : frame_error_name(err));
+}
+
+/* A reference by address to whatever frame now sits at a recycled pa (a
+ * racer that cannot know its address was reused): a clean error, or a
+ * reference to a live shared frame that it gives back at once.  Its owner's
+ * stamps, checked at the owner's next touch, catch a frame this reference
+ * would have handed to two owners. */
+static void op_recycled(struct stress_cpu *c, unsigned cpu, struct bench_slot *s)
+{
+    uint64_t pa = atomic_load_explicit(&sx.recycled[rng_below(&c->rng, RECYCLED_SLOTS)],
+                                       memory_order_relaxed);
+    struct frame *g;
+    if (!pa || frame_from_in_use(pa, &g, NULL) != FRAME_OK)
+        return;
+    uint64_t ref = frame_refcount(g);
+    if (ref < 2 || ref > REFCOUNT_MAX)
+        violation(cpu, "recycled_from_in_use", g, 0, 0,
+                  "a reference taken by address left a count below 2 or illegal");
+    s->counter[CNT_RECYCLED]++;
+    frame_drop(g);
 }
 
 static void op_publish(struct stress_cpu *c, unsigned cpu, struct stress_item *it)
@@ -296,8 +330,10 @@ static void do_op(struct stress_cpu *c, unsigned cpu, struct bench_slot *s)
         op_alloc(c, cpu, s);
     else if (pick < 48)
         release(c, cpu, it);
+    else if (pick < 60)
+        op_more_refs(cpu, it, pick >= 56); /* 8 clone, 4 from_in_use */
     else if (pick < 64)
-        op_more_refs(cpu, it, pick >= 56); /* 8 clone, 8 from_in_use */
+        op_recycled(c, cpu, s);
     else if (pick < 68) {
         if (it->kind == ITEM_UNIQUE && check_single(cpu, "unique_to_shared", it)) {
             frame_unique_to_shared(it->f);
@@ -402,6 +438,8 @@ void bench_stress(void)
     barrier_init(&sx.barrier, cpus);
     for (unsigned i = 0; i < MAILBOX_SLOTS; i++)
         atomic_store_explicit(&sx.mailbox[i], 0, memory_order_relaxed);
+    for (unsigned i = 0; i < RECYCLED_SLOTS; i++)
+        atomic_store_explicit(&sx.recycled[i], 0, memory_order_relaxed);
     atomic_store_explicit(&sx.stop, false, memory_order_relaxed);
     atomic_store_explicit(&sx.violations, 0, memory_order_relaxed);
     sx.epochs_done = 0;
@@ -426,6 +464,7 @@ void bench_stress(void)
     bench_row_u(&pt, NULL, "oom", bench_counter_sum(cpus, CNT_OOM), "count");
     bench_row_u(&pt, NULL, "transfers", bench_counter_sum(cpus, CNT_TRANSFERS), "count");
     bench_row_u(&pt, NULL, "contig_allocs", bench_counter_sum(cpus, CNT_CONTIG), "count");
+    bench_row_u(&pt, NULL, "recycled_refs", bench_counter_sum(cpus, CNT_RECYCLED), "count");
     bench_row(&pt, NULL, "ns_per_op", bench_cycles_to_ns(cpo / cpus), bench_ctx.unit_ns);
     if (max_cycles)
         bench_row(&pt, NULL, "mops",

@@ -11,6 +11,7 @@
 ##   make hostbench       host benchmark: ns/op of the allocator's paths, 1 and 2 threads
 ##   make hostbench-sweep the cache capacity/batch sweep behind mm/pcp.c's defaults
 ##   make fuzz            libFuzzer on the reference model (clang), FUZZ_SECONDS=60
+##   MM_RACE_SECONDS=s    how long each cross-CPU regression test races (default 2)
 ##   MM_STRESS="cpus epochs ops"  size of the plain stress run (default "3 12 3000";
 ##                        DEBUG=1: "3 3 1500")
 
@@ -36,6 +37,8 @@ MM_STRESS    ?= 3 12 3000
 MM_STRESS_TSAN := 2 5 2000
 MM_STRESS_ASAN := 3 6 2000
 endif
+# Seconds each cross-CPU regression test races (tests/mm/race.c).
+MM_RACE_SECONDS ?= 2
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 $(MM_OUT):
@@ -60,6 +63,15 @@ $(MM_OUT)/test_mm_stress_tsan: $(MM_DEPS) tests/mm/stress.c | $(MM_OUT)
 $(MM_OUT)/test_mm_stress_asan: $(MM_DEPS) tests/mm/stress.c | $(MM_OUT)
 	$(HOST_CC) $(MM_CFLAGS) $(MM_ASAN) -DMM_VARIANT='"asan"' $(MM_HOST_LIB) tests/mm/stress.c -o $@
 
+$(MM_OUT)/test_mm_race: $(MM_DEPS) tests/mm/race.c | $(MM_OUT)
+	$(HOST_CC) $(MM_CFLAGS) $(MM_HOST_LIB) tests/mm/race.c -o $@
+
+$(MM_OUT)/test_mm_race_tsan: $(MM_DEPS) tests/mm/race.c | $(MM_OUT)
+	$(HOST_CC) $(MM_CFLAGS) $(MM_TSAN) -DMM_VARIANT='"tsan"' -DMM_RACE_TSAN $(MM_HOST_LIB) tests/mm/race.c -o $@
+
+$(MM_OUT)/test_mm_race_asan: $(MM_DEPS) tests/mm/race.c | $(MM_OUT)
+	$(HOST_CC) $(MM_CFLAGS) $(MM_ASAN) -DMM_VARIANT='"asan"' $(MM_HOST_LIB) tests/mm/race.c -o $@
+
 $(MM_OUT)/hostbench: $(MM_DEPS) tests/mm/hostbench.c | $(MM_OUT)
 	$(HOST_CC) $(MM_CFLAGS) $(MM_HOST_LIB) tests/mm/hostbench.c -o $@
 
@@ -75,7 +87,8 @@ $(MM_OUT)/fuzz_mm: $(MM_DEPS) tests/mm/model.c tests/mm/fuzz.c | $(MM_OUT)
 	    $(MM_HOST_LIB) tests/mm/model.c tests/mm/fuzz.c -o $@ -pthread
 
 MM_SUITE_BINS := $(addprefix $(MM_OUT)/,test_mm test_mm_asan test_mm_model test_mm_stress \
-                 test_mm_stress_tsan test_mm_stress_asan frame_hitpath.o)
+                 test_mm_stress_tsan test_mm_stress_asan test_mm_race test_mm_race_tsan \
+                 test_mm_race_asan frame_hitpath.o)
 # frame_alloc, frame_alloc_order and frame_free (with the ownership check
 # frame_check_exclusive inlined into it, and the high-order release they
 # call) must be present and contain no locked instruction: the hit paths
@@ -100,6 +113,9 @@ suite-mm: $(MM_SUITE_BINS)
 	$(MM_OUT)/test_mm_stress $(MM_STRESS) || rc=1; \
 	$(MM_OUT)/test_mm_stress_tsan $(MM_STRESS_TSAN) || rc=1; \
 	$(MM_OUT)/test_mm_stress_asan $(MM_STRESS_ASAN) || rc=1; \
+	$(MM_OUT)/test_mm_race $(MM_RACE_SECONDS) || rc=1; \
+	$(MM_OUT)/test_mm_race_tsan $(MM_RACE_SECONDS) || rc=1; \
+	$(MM_OUT)/test_mm_race_asan $(MM_RACE_SECONDS) || rc=1; \
 	exit $$rc
 
 hostbench: $(MM_OUT)/hostbench

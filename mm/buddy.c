@@ -22,7 +22,9 @@
  * block has a free buddy of the same order.
  *
  * Every function here that touches the lists is *_locked and asserts the
- * arena lock; the frame states outside the lists are frame.c's business.
+ * arena lock first (mm_int.h: always in the extern ones, in the MM_DEBUG
+ * build in the static helpers); the frame states outside the lists are
+ * frame.c's business.
  */
 #include "mm/mm_int.h"
 
@@ -30,13 +32,16 @@
  * for a smaller free block that happens to be aligned; the scan is bounded to
  * keep lock hold times flat. */
 #define CONTIG_SCAN_LIMIT 64
+/* Max-order positions a large contiguous request examines per lock hold. */
+#define CONTIG_SCAN_CHUNK 64
 
 #if MM_DEBUG
 static void buddy_debug_verify_locked(struct arena *a)
 {
+    MM_LOCK_ASSERT_HELD(&a->lock);
     char err[200];
     if (!buddy_verify_locked(a, err, sizeof err))
-        PANIC("buddy: arena %u free lists corrupt: %s", a->index, err);
+        PANIC("%s: arena %u free lists corrupt: %s", __func__, a->index, err);
 }
 #else
 static inline void buddy_debug_verify_locked(struct arena *a) { (void)a; }
@@ -44,6 +49,7 @@ static inline void buddy_debug_verify_locked(struct arena *a) { (void)a; }
 
 static void freelist_push_locked(struct arena *a, struct frame *f, unsigned order)
 {
+    MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
     f->order = (uint8_t)order;
     f->prev = NULL;
     f->next = a->free_head[order];
@@ -58,6 +64,7 @@ static void freelist_push_locked(struct arena *a, struct frame *f, unsigned orde
 
 static void freelist_remove_locked(struct arena *a, struct frame *f, unsigned order)
 {
+    MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
     if (f->prev)
         f->prev->next = f->next;
     else
@@ -90,6 +97,7 @@ struct frame *buddy_alloc_block_locked(struct arena *a, unsigned order)
 
 static void buddy_insert_locked(struct arena *a, uint64_t pfn, unsigned order)
 {
+    MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
     frame_flags_set(arena_frame(a, pfn), frame_debug_bits(arena_frame(a, pfn)));
     while (order < MM_MAX_ORDER) {
         uint64_t bpfn = pfn ^ ((uint64_t)1 << order);
@@ -145,6 +153,9 @@ uint64_t buddy_take_locked(struct arena *a, uint64_t want, struct frame **chain)
             freelist_push_locked(a, f + ((size_t)1 << o), o);
         }
         f->order = (uint8_t)o;
+        /* In transit to a cache: frame_from_unused must see it as cached
+         * (BUSY), not as allocated, until the refill has spread it. */
+        frame_flags_set(f, FRAME_F_CACHED | (o << FRAME_CACHED_ORDER_SHIFT) | frame_debug_bits(f));
         f->next = *chain;
         *chain = f;
         got += (uint64_t)1 << o;
@@ -187,6 +198,7 @@ bool buddy_claim_locked(struct arena *a, uint64_t pfn)
 /* First free block of order k aligned to `align` frames, within the scan bound. */
 static struct frame *scan_aligned_locked(struct arena *a, unsigned k, uint64_t align)
 {
+    MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
     unsigned scanned = 0;
     for (struct frame *c = a->free_head[k]; c && scanned < CONTIG_SCAN_LIMIT; c = c->next, scanned++)
         if ((c->pfn & (align - 1)) == 0)
@@ -194,65 +206,123 @@ static struct frame *scan_aligned_locked(struct arena *a, unsigned k, uint64_t a
     return NULL;
 }
 
-/* Runs of more than 2^MM_MAX_ORDER frames (or alignments beyond it): whole
- * max-order blocks that are physically adjacent. */
-static bool contig_large_locked(struct arena *a, uint64_t n, uint64_t align, uint64_t *pfn,
-                                uint64_t *span)
+static bool max_block_free_locked(struct arena *a, uint64_t pfn)
+{
+    MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
+    struct frame *b = arena_frame(a, pfn);
+    return (frame_flags_get(b) & FRAME_F_FREE) && b->order == MM_MAX_ORDER;
+}
+
+/* [pfn, pfn + span) is off the lists: gives the tail beyond n back. */
+static void contig_trim_locked(struct arena *a, uint64_t pfn, uint64_t span, uint64_t n)
+{
+    MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
+    if (span > n)
+        buddy_free_range_locked(a, pfn + n, span - n);
+    buddy_debug_verify_locked(a);
+}
+
+static void contig_scan_account_locked(struct arena *a, uint64_t visited)
+{
+    MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
+    a->contig_scan_slots += visited;
+    if (visited > a->contig_scan_max_hold)
+        a->contig_scan_max_hold = visited;
+}
+
+/*
+ * Runs of more than 2^MM_MAX_ORDER frames (or alignments beyond it): whole
+ * max-order blocks that are physically adjacent.  One pass over the arena's
+ * max-order positions in address order counts the current run of free
+ * blocks, so the cost is linear in the arena's size in max-order blocks
+ * (4 MiB each: 8192 slots at 32 GiB), whatever the free lists hold.  The pass
+ * takes the lock for CONTIG_SCAN_CHUNK positions at a time and lets it go
+ * (and interrupts back on) in between; a run that reaches the request is
+ * re-checked from its start under the hold that takes it, since blocks seen
+ * in an earlier hold may have gone.  So the lock is held, with interrupts
+ * off, for at most CONTIG_SCAN_CHUNK + the request's block count slot reads
+ * per acquisition.
+ */
+static bool contig_large(struct arena *a, uint64_t n, uint64_t align, uint64_t *out)
 {
     const uint64_t max_block = (uint64_t)1 << MM_MAX_ORDER;
-    uint64_t blocks = (n + max_block - 1) >> MM_MAX_ORDER;
-    for (struct frame *c = a->free_head[MM_MAX_ORDER]; c; c = c->next) {
-        if ((c->pfn & (align - 1)) || c->pfn + blocks * max_block > a->end_pfn)
-            continue;
-        uint64_t i;
-        for (i = 1; i < blocks; i++) {
-            struct frame *b = arena_frame(a, c->pfn + i * max_block);
-            if (!(frame_flags_get(b) & FRAME_F_FREE) || b->order != MM_MAX_ORDER)
-                break;
+    const uint64_t span = ((n + max_block - 1) >> MM_MAX_ORDER) << MM_MAX_ORDER;
+    const uint64_t start_align = align > max_block ? align : max_block;
+    uint64_t pos = (a->base_pfn + max_block - 1) & ~(max_block - 1);
+    uint64_t run_start = 0;
+    bool in_run = false;
+    while (pos + max_block <= a->end_pfn) {
+        plat_irqstate_t s = mm_lock_acquire(&a->lock);
+        uint64_t visited = 0;
+        for (unsigned k = 0; k < CONTIG_SCAN_CHUNK && pos + max_block <= a->end_pfn;
+             k++, pos += max_block) {
+            visited++;
+            if (!max_block_free_locked(a, pos)) {
+                in_run = false;
+                continue;
+            }
+            if (!in_run) {
+                in_run = true;
+                run_start = pos;
+            }
+            uint64_t start = (run_start + start_align - 1) & ~(start_align - 1);
+            if (start + span > pos + max_block)
+                continue;
+            uint64_t p = start;
+            for (; p < pos && max_block_free_locked(a, p); p += max_block)
+                visited++;
+            if (p < pos) { /* gone since an earlier hold: the run restarts after it */
+                run_start = p + max_block;
+                continue;
+            }
+            for (p = start; p < start + span; p += max_block)
+                freelist_remove_locked(a, arena_frame(a, p), MM_MAX_ORDER);
+            contig_trim_locked(a, start, span, n);
+            contig_scan_account_locked(a, visited);
+            mm_lock_release(&a->lock, s);
+            *out = start;
+            return true;
         }
-        if (i < blocks)
-            continue;
-        for (i = 0; i < blocks; i++)
-            freelist_remove_locked(a, arena_frame(a, c->pfn + i * max_block), MM_MAX_ORDER);
-        *pfn = c->pfn;
-        *span = blocks * max_block;
-        return true;
+        contig_scan_account_locked(a, visited);
+        mm_lock_release(&a->lock, s);
     }
     return false;
 }
 
-bool buddy_alloc_contig_locked(struct arena *a, uint64_t n, uint64_t align, uint64_t *out)
+/* Requests that one buddy block covers. */
+static bool contig_small_locked(struct arena *a, uint64_t n, uint64_t align, unsigned need,
+                                uint64_t *out)
 {
-    MM_LOCK_ASSERT_HELD(&a->lock);
+    MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
+    unsigned order_n = mm_ceil_log2(n), order_a = mm_ilog2(align);
+    struct frame *f = NULL;
+    unsigned k;
+    for (k = order_n; k < order_a && f == NULL; k++)
+        f = scan_aligned_locked(a, k, align);
+    if (f) {
+        k = f->order;
+        freelist_remove_locked(a, f, k);
+    } else {
+        k = need;
+        f = buddy_alloc_block_locked(a, need);
+        if (f == NULL)
+            return false;
+    }
+    contig_trim_locked(a, f->pfn, (uint64_t)1 << k, n);
+    *out = f->pfn;
+    return true;
+}
+
+bool buddy_alloc_contig(struct arena *a, uint64_t n, uint64_t align, uint64_t *out)
+{
     unsigned order_n = mm_ceil_log2(n), order_a = mm_ilog2(align);
     unsigned need = order_n > order_a ? order_n : order_a;
-    uint64_t pfn, span;
-    if (need > MM_MAX_ORDER) {
-        if (!contig_large_locked(a, n, align, &pfn, &span))
-            return false;
-    } else {
-        struct frame *f = NULL;
-        unsigned k;
-        for (k = order_n; k < order_a && f == NULL; k++)
-            f = scan_aligned_locked(a, k, align);
-        if (f) {
-            k = f->order;
-            freelist_remove_locked(a, f, k);
-            span = (uint64_t)1 << k;
-        } else {
-            f = buddy_alloc_block_locked(a, need);
-            if (f == NULL)
-                return false;
-            span = (uint64_t)1 << need;
-        }
-        pfn = f->pfn;
-    }
-    /* Trim the tail of the covering block back to the free lists. */
-    if (span > n)
-        buddy_free_range_locked(a, pfn + n, span - n);
-    buddy_debug_verify_locked(a);
-    *out = pfn;
-    return true;
+    if (need > MM_MAX_ORDER)
+        return contig_large(a, n, align, out);
+    plat_irqstate_t s = mm_lock_acquire(&a->lock);
+    bool ok = contig_small_locked(a, n, align, need, out);
+    mm_lock_release(&a->lock, s);
+    return ok;
 }
 
 struct frame *buddy_alloc_any(unsigned order)
@@ -319,7 +389,7 @@ bool buddy_verify_locked(struct arena *a, char *err, size_t errlen)
                               o, (unsigned long long)pa);
                 return false;
             }
-            if (atomic_load_explicit(&f->refcount, memory_order_relaxed) != REF_UNUSED) {
+            if (frame_ref_read(f) != REF_UNUSED) {
                 plat_snprintf(err, errlen, "order %u: free block at pa %#llx is not UNUSED", o,
                               (unsigned long long)pa);
                 return false;

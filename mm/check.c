@@ -94,7 +94,7 @@ static bool check_arena_walk(struct arena *a, uint64_t *free_out, uint64_t *cach
         blocks += a->free_blocks[o];
     for (uint64_t pfn = a->base_pfn; pfn < a->end_pfn;) {
         struct frame *f = arena_frame(a, pfn);
-        uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+        uint64_t v = frame_ref_read(f);
         uint32_t fl = frame_flags_get(f);
         char rc[48];
         uint64_t unit = 1;
@@ -146,7 +146,7 @@ static bool check_arena_walk(struct arena *a, uint64_t *free_out, uint64_t *cach
         }
         for (uint64_t i = 1; i < unit; i++) {
             struct frame *t = f + i;
-            uint64_t tv = atomic_load_explicit(&t->refcount, memory_order_relaxed);
+            uint64_t tv = frame_ref_read(t);
             if (tv != REF_UNUSED || (frame_flags_get(t) & ~FRAME_F_POISONED)) {
                 plat_snprintf(err, errlen, "frame pa %#llx inside the %s block at pa %#llx has "
                               "refcount %s, flags %#x",
@@ -187,7 +187,7 @@ static bool check_high_lists(unsigned cpu, const struct pcp *p, uint64_t *total,
         }
         for (struct frame *f = p->high_head[i]; f; f = f->next) {
             char rc[48];
-            uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+            uint64_t v = frame_ref_read(f);
             uint32_t fl = frame_flags_get(f);
             if (++n > p->high_count[i] || !mm_is_frame_ptr(f)) {
                 plat_snprintf(err, errlen, "cpu %u order-%u cache list longer than its count "
@@ -226,7 +226,7 @@ static bool check_caches(uint64_t cached_in_arenas, char *err, size_t errlen)
         }
         for (struct frame *f = p->head; f; f = f->next) {
             char rc[48];
-            uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+            uint64_t v = frame_ref_read(f);
             if (++n > p->count || !mm_is_frame_ptr(f)) {
                 plat_snprintf(err, errlen, "cpu %u cache list longer than its count %u or "
                               "holding a foreign pointer", cpu, p->count);
@@ -340,10 +340,12 @@ void mm_dump(void)
                  (unsigned long long)ps.hits, (unsigned long long)ps.misses,
                  (unsigned long long)ps.refills, (unsigned long long)ps.drains,
                  (unsigned long long)ps.frees, (unsigned long long)ps.remote_frees);
-        plat_log("mm:   cpu %u: high orders: blocks o1 %u o2 %u o3 %u o9 %u, hits %llu "
-                 "misses %llu\n", cpu, p->high_count[0], p->high_count[1], p->high_count[2],
-                 p->high_count[3], (unsigned long long)ps.high_hits,
-                 (unsigned long long)ps.high_misses);
+        char blocks[16 * PCP_HIGH_SLOTS] = "";
+        for (unsigned i = 0, len = 0; i < PCP_HIGH_SLOTS && len < sizeof blocks; i++)
+            len += (unsigned)plat_snprintf(blocks + len, sizeof blocks - len, " o%u %u",
+                                           pcp_high_order(i), p->high_count[i]);
+        plat_log("mm:   cpu %u: high orders: blocks%s, hits %llu misses %llu\n", cpu, blocks,
+                 (unsigned long long)ps.high_hits, (unsigned long long)ps.high_misses);
     }
     plat_log("mm: lock acquisitions %llu contended %llu hold cycles %llu (estimated from %llu "
              "timed)\n", (unsigned long long)st.lock.acquisitions,
@@ -368,7 +370,7 @@ void mm_debug_check_poison(struct frame *f, uint64_t n)
         const uint64_t pattern = 0x0101010101010101ull * MM_POISON_BYTE;
         for (unsigned k = 0; k < PAGE_SIZE / sizeof *w; k++)
             if (w[k] != pattern)
-                PANIC("mm: frame pa %#llx written after free: offset %#x holds %#llx",
+                PANIC("%s: frame pa %#llx written after free: offset %#x holds %#llx", __func__,
                       (unsigned long long)(f[i].pfn << PAGE_SHIFT), k * (unsigned)sizeof *w,
                       (unsigned long long)w[k]);
         frame_flags_set(&f[i], frame_flags_get(&f[i]) & ~FRAME_F_POISONED);

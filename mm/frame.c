@@ -38,8 +38,9 @@
  * |                       |                             |                           | before from_in_use can see a shared count.       |
  * | n -> n+1              | frame_clone                 | fetch_add, relaxed        | a reference is made from an existing one, which  |
  * |                       |                             |                           | already orders the contents (Boost/Arc).  Guard: |
- * |                       |                             |                           | old 0 or >= REF_MAX panics (after the add, as    |
- * |                       |                             |                           | Arc does: REF_MAX is far from wrapping).         |
+ * |                       |                             |                           | 0 or >= REF_MAX panics, checked on the value     |
+ * |                       |                             |                           | read before the add (no misleading count is ever |
+ * |                       |                             |                           | published) and again on the add's old value.     |
  * | n -> n+1              | frame_from_in_use           | CAS loop, acquire on      | acquires what the release store of 1 / unique_to |
  * |                       |                             | success, relaxed on fail  | _shared published; refuses UNUSED, UNIQUE, 0;    |
  * |                       |                             |                           | failed CASes are counted (retries).              |
@@ -48,15 +49,26 @@
  * |                       |                             | acquire fence             | fetch_sub) happen before the teardown.           |
  * | 0 -> UNUSED           | last frame_drop, after the  | store, release            | pairs with from_unused's acquire CAS: teardown   |
  * |                       | teardown                    |                           | is never reordered after the frame is claimable. |
- * | UNIQUE/1 -> UNUSED    | frame_free, frame_free_     | store, relaxed            | the caller owns it exclusively (for a count of 1 |
- * |                       | contig, drop of UNIQUE      |                           | it has not published the pa to from_in_use       |
- * |                       |                             |                           | users): no RMW.  The next owner is this CPU or   |
- * |                       |                             |                           | comes through the arena lock, whose release/     |
- * |                       |                             |                           | acquire orders the frame for it.                 |
+ * | UNIQUE -> UNUSED      | frame_free, frame_free_     | store, relaxed            | only the holder of a UNIQUE frame can reach it   |
+ * |                       | contig, drop of UNIQUE      |                           | (from_in_use refuses UNIQUE): no RMW.  The next  |
+ * |                       |                             |                           | owner is this CPU or comes through the arena     |
+ * |                       |                             |                           | lock, whose release/acquire orders the frame.    |
+ * |                       |                             |                           | Two CPUs freeing one UNIQUE handle at once are   |
+ * |                       |                             |                           | not caught (that needs an RMW on the hit path);  |
+ * |                       |                             |                           | a free after the release is ("double free").     |
+ * | 1 -> 0 (freeze)       | frame_free, frame_free_     | CAS 1 -> 0, acquire       | a count of 1 is exclusive only until its pa      |
+ * |                       | contig                      | (Linux page_ref_freeze)   | reaches from_in_use: the CAS and a racing 1 -> 2 |
+ * |                       |                             |                           | cannot both succeed, nor two racing frees.  The  |
+ * |                       |                             |                           | loser panics naming the frame: "still shared"    |
+ * |                       |                             |                           | (a lost reference) or "double free".  Acquire:   |
+ * |                       |                             |                           | other holders' uses happen before the teardown.  |
+ * | 0 -> UNUSED           | frame_free, frame_free_     | store, relaxed            | as UNIQUE -> UNUSED; from_in_use refuses 0 and   |
+ * |                       | contig after the freeze     |                           | UNUSED alike.                                    |
  * | UNUSED (buddy<->cache)| refill, drain               | none                      | ownership moves with the arena lock.             |
  *
  * Hence frame_alloc(FRAME_UNIQUE) + frame_free on the cache hit path is a
- * list pop, a list push and plain (relaxed) stores: no lock, no RMW.
+ * list pop, a list push and plain (relaxed) stores: no lock, no RMW.  The
+ * count-1 release pays one CAS (out of line in frame_free_counted).
  * The per-CPU counters are plain fields written only by their CPU.
  */
 #include "mm/mm_int.h"
@@ -75,7 +87,7 @@
 static inline void acquire_fence_after_last_drop(struct frame *f)
 {
 #ifdef MM_TSAN
-    (void)atomic_load_explicit(&f->refcount, memory_order_acquire);
+    (void)frame_ref_read_acquire(f);
 #else
     (void)f;
     atomic_thread_fence(memory_order_acquire);
@@ -100,7 +112,7 @@ const char *mm_refcount_name(uint64_t v, char *buf, size_t len)
 _Noreturn void mm_panic_frame(const char *fn, const struct frame *f, const char *what)
 {
     char rc[48];
-    uint64_t v = atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_relaxed);
+    uint64_t v = frame_ref_read(f);
     PANIC("%s: frame pa %#llx: %s (refcount %s, flags %#x, order %u)", fn,
           (unsigned long long)(f->pfn << PAGE_SHIFT), what, mm_refcount_name(v, rc, sizeof rc),
           frame_flags_get(f), f->order);
@@ -115,21 +127,18 @@ static inline void frame_check_ptr(const struct frame *f, const char *fn)
 
 /* Names what is wrong with a frame that failed frame_check_exclusive. */
 static __attribute__((noinline, cold)) void frame_exclusive_failed(const struct frame *f,
+                                                                   uint64_t v, uint32_t fl,
                                                                    const char *fn)
 {
-    uint64_t v = atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_relaxed);
-    uint32_t fl = frame_flags_get(f);
+    /* v and fl are the values the check saw: a re-read could find a racing
+     * holder gone and name the wrong problem. */
     if (fl & FRAME_F_RESERVED)
         mm_panic_frame(fn, f, "free of a reserved frame the allocator does not own");
-    if (v == REF_UNUSED)
-        mm_panic_frame(fn, f, "double free");
-    if (v == 0)
-        mm_panic_frame(fn, f, "free of a frame being constructed or torn down");
-    if (v > REF_MAX && v != REF_UNIQUE)
-        mm_panic_frame(fn, f, "refcount corrupted");
-    if (v > 1 && v <= REF_MAX)
-        mm_panic_frame(fn, f, "free of a frame still shared (use frame_drop)");
-    mm_panic_frame(fn, f, "free of a frame not flagged allocated");
+    if (v != REF_UNIQUE && v != 1)
+        mm_freeze_failed(fn, f, v);
+    /* Not allocated, not reserved: a free frame (or one on its way to a free
+     * list while another CPU releases it) -- a double free. */
+    mm_panic_frame(fn, f, "double free (frame not flagged allocated)");
 }
 
 /* The caller claims to own f exclusively (UNIQUE or a count of 1).  Inline:
@@ -137,37 +146,24 @@ static __attribute__((noinline, cold)) void frame_exclusive_failed(const struct 
 static inline void frame_check_exclusive(const struct frame *f, const char *fn)
 {
     frame_check_ptr(f, fn);
-    uint64_t v = atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_relaxed);
+    uint64_t v = frame_ref_read(f);
     uint32_t fl = frame_flags_get(f);
     if (unlikely(!(fl & FRAME_F_ALLOCATED) || (v != REF_UNIQUE && v != 1)))
-        frame_exclusive_failed(f, fn);
+        frame_exclusive_failed(f, v, fl, fn);
 }
 
-/* Exclusive owner's view: becomes a free frame of the allocator. */
-static inline void frame_teardown(struct frame *f)
+_Noreturn void mm_freeze_failed(const char *fn, const struct frame *f, uint64_t found)
 {
-    f->owner = 0;
-#if MM_DEBUG
-    mm_debug_poison(f, (uint64_t)1 << f->order);
-#endif
-    frame_flags_set(f, frame_debug_bits(f));
-}
-
-static inline void frame_prepare(struct frame *f, unsigned order, unsigned flags, unsigned cpu)
-{
-#if MM_DEBUG
-    mm_debug_check_poison(f, (uint64_t)1 << order);
-#endif
-    f->order = (uint8_t)order;
-    f->alloc_cpu = (uint16_t)cpu;
-    f->owner = 0;
-    frame_flags_set(f, FRAME_F_ALLOCATED);
-    if (flags & FRAME_ZERO)
-        __builtin_memset(plat_phys_to_virt(f->pfn << PAGE_SHIFT), 0, PAGE_SIZE << order);
-    if (flags & FRAME_UNIQUE)
-        atomic_store_explicit(&f->refcount, REF_UNIQUE, memory_order_relaxed);
-    else
-        atomic_store_explicit(&f->refcount, 1, memory_order_release);
+    if (found == REF_UNUSED)
+        mm_panic_frame(fn, f, "double free");
+    if (found == 0)
+        mm_panic_frame(fn, f, "double free (another CPU is releasing it concurrently), or a "
+                              "free of a frame being constructed");
+    if (found > 1 && found <= REF_MAX)
+        mm_panic_frame(fn, f, "free of a frame still shared by another holder (a lost "
+                              "reference: once its pa may have reached frame_from_in_use, "
+                              "release it with frame_drop)");
+    mm_panic_frame(fn, f, "refcount corrupted");
 }
 
 /* Order-k release: this CPU's list for the order while under its bound,
@@ -213,7 +209,7 @@ static inline void frame_release(struct frame *f)
         p->remote_frees += f->alloc_cpu != cpu;
         if (likely(p->enabled)) {
             if (unlikely(p->count >= p->capacity))
-                pcp_drain(p, p->batch);
+                pcp_drain_full(p);
             frame_flags_set(f, FRAME_F_CACHED | frame_debug_bits(f));
             f->next = p->head;
             p->head = f;
@@ -232,17 +228,32 @@ static inline bool frame_flags_valid(unsigned flags)
     return (flags & ~(FRAME_ZERO | FRAME_UNIQUE)) == 0;
 }
 
+/* The last resort before out-of-memory: other CPUs' caches (pcp.c:
+ * reclaim), then this CPU's, then the buddy allocator once more.  Out of
+ * line and with interrupts on: it may wait for other CPUs. */
+static __attribute__((noinline, cold)) struct frame *frame_alloc_reclaim(unsigned order)
+{
+    struct frame *f = NULL;
+    if (pcp_reclaim_begin()) {
+        mm_pcp_drain_local();
+        f = buddy_alloc_any(order);
+    }
+    pcp_reclaim_end();
+    return f;
+}
+
 struct frame *frame_alloc(unsigned flags)
 {
     if (unlikely(!frame_flags_valid(flags)))
-        PANIC("frame_alloc: unknown flags %#x", flags);
+        PANIC("%s: unknown flags %#x", __func__, flags);
     plat_irqstate_t s = plat_irq_save();
     unsigned cpu = plat_cpu_index();
     struct frame *f;
     if (likely(cpu < mm.max_cpus)) {
         struct pcp *p = &mm_pcp[cpu];
         f = p->head;
-        if (likely(f != NULL)) {
+        if (likely(f != NULL) &&
+            likely(!atomic_load_explicit(&p->reclaim, memory_order_relaxed))) {
             p->head = f->next;
             p->count--;
             p->hits++;
@@ -253,7 +264,7 @@ struct frame *frame_alloc(unsigned flags)
         f = buddy_alloc_any(0);
     }
     plat_irq_restore(s);
-    if (unlikely(f == NULL))
+    if (unlikely(f == NULL) && (f = frame_alloc_reclaim(0)) == NULL)
         return NULL;
     frame_prepare(f, 0, flags, cpu);
     return f;
@@ -262,7 +273,7 @@ struct frame *frame_alloc(unsigned flags)
 struct frame *frame_alloc_order(unsigned order, unsigned flags)
 {
     if (unlikely(order > MM_MAX_ORDER || !frame_flags_valid(flags)))
-        PANIC("frame_alloc_order: order %u (max %u), flags %#x", order, MM_MAX_ORDER, flags);
+        PANIC("%s: order %u (max %u), flags %#x", __func__, order, MM_MAX_ORDER, flags);
     if (order == 0)
         return frame_alloc(flags);
     int slot = pcp_high_slot(order);
@@ -272,7 +283,8 @@ struct frame *frame_alloc_order(unsigned order, unsigned flags)
     if (slot >= 0 && likely(cpu < mm.max_cpus) && likely(mm_pcp[cpu].enabled)) {
         struct pcp *p = &mm_pcp[cpu];
         f = p->high_head[slot];
-        if (likely(f != NULL)) {
+        if (likely(f != NULL) &&
+            likely(!atomic_load_explicit(&p->reclaim, memory_order_relaxed))) {
             p->high_head[slot] = f->next;
             p->high_count[slot]--;
             p->high_hits++;
@@ -289,17 +301,43 @@ struct frame *frame_alloc_order(unsigned order, unsigned flags)
             f = buddy_alloc_any(order);
         }
     }
-    if (unlikely(f == NULL))
+    if (unlikely(f == NULL) && (f = frame_alloc_reclaim(order)) == NULL)
         return NULL;
     frame_prepare(f, order, flags, cpu);
     return f;
 }
 
+/* Everything frame_free does not do inline: the release of a count of 1,
+ * whose atomic RMW must stay out of the UNIQUE hit path (check_hitpath.py),
+ * and the failures.  v and fl are what frame_free read. */
+static __attribute__((noinline)) void frame_free_counted(struct frame *f, uint64_t v, uint32_t fl,
+                                                         const char *fn)
+{
+    uint64_t found;
+    if (unlikely(!(fl & FRAME_F_ALLOCATED) || v != 1))
+        frame_exclusive_failed(f, v, fl, fn);
+    if (unlikely(!frame_ref_freeze(f, &found)))
+        mm_freeze_failed(fn, f, found);
+    frame_teardown(f);
+    /* Relaxed, as for UNIQUE: from_in_use refuses 0 and UNUSED alike, and the
+     * next owner comes through this CPU's cache or the arena lock. */
+    frame_ref_set(f, REF_UNUSED);
+    frame_release(f);
+}
+
 void frame_free(struct frame *f)
 {
-    frame_check_exclusive(f, "frame_free");
+    frame_check_ptr(f, __func__);
+    uint64_t v = frame_ref_read(f);
+    uint32_t fl = frame_flags_get(f);
+    if (unlikely(v != REF_UNIQUE || !(fl & FRAME_F_ALLOCATED))) {
+        frame_free_counted(f, v, fl, __func__);
+        return;
+    }
+    /* UNIQUE: nobody else can hold a reference (from_in_use refuses UNIQUE),
+     * so a plain store releases it. */
     frame_teardown(f);
-    atomic_store_explicit(&f->refcount, REF_UNUSED, memory_order_relaxed);
+    frame_ref_set(f, REF_UNUSED);
     frame_release(f);
 }
 
@@ -329,27 +367,28 @@ enum frame_error frame_from_unused(uint64_t pa, bool unique, struct frame **out)
     uint64_t pfn = pa >> PAGE_SHIFT;
     if (frame_flags_get(f) & FRAME_F_RESERVED)
         return FRAME_ERR_IN_USE;
-    uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+    uint64_t v = frame_ref_read(f);
     if (v != REF_UNUSED)
         return v == REF_UNIQUE ? FRAME_ERR_UNIQUE : v == 0 ? FRAME_ERR_BUSY : FRAME_ERR_IN_USE;
     /* A cached frame (or one inside a cached block) belongs to its CPU: this
-     * CPU can hand its own back to the buddy allocator; another CPU's is out
-     * of reach until it drains. */
+     * CPU hands back just that frame or block if it is its own; another
+     * CPU's is out of reach (BUSY below) and this CPU's cache stays as it
+     * is. */
     if (pcp_pfn_cached(a, pfn))
-        mm_pcp_drain_local();
+        pcp_release_local(a, pfn);
 
     plat_irqstate_t s = mm_lock_acquire(&a->lock);
     bool claimed = buddy_claim_locked(a, pfn);
     if (claimed) {
         uint64_t expect = REF_UNUSED;
-        if (!atomic_compare_exchange_strong_explicit(&f->refcount, &expect, 0,
-                                                     memory_order_acquire, memory_order_relaxed))
-            mm_panic_frame("frame_from_unused", f, "free frame in a buddy list was not UNUSED");
+        if (!frame_ref_cas_acquire(f, &expect, 0))
+            mm_panic_frame(__func__, f, "free frame in a buddy list was not UNUSED");
     }
     mm_lock_release(&a->lock, s);
     if (!claimed) {
-        /* Not free in the buddy lists: another CPU's cache, an allocation in
-         * flight, or a frame behind the head of an allocated order-k unit. */
+        /* Not free in the buddy lists: another CPU's cache or a refill in
+         * flight (BUSY), or an allocation in flight or a frame behind the
+         * head of an allocated order-k unit (IN_USE). */
         return pcp_pfn_cached(a, pfn) ? FRAME_ERR_BUSY : FRAME_ERR_IN_USE;
     }
     frame_prepare(f, 0, unique ? FRAME_UNIQUE : 0, plat_cpu_index());
@@ -368,7 +407,7 @@ enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *re
     err = frame_lookup(pa, &a, &f);
     if (err != FRAME_OK)
         return err;
-    uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+    uint64_t v = frame_ref_read(f);
     for (;;) {
         if (v == REF_UNUSED) {
             err = FRAME_ERR_UNUSED;
@@ -383,9 +422,8 @@ enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *re
             break;
         }
         if (unlikely(v >= REF_MAX))
-            mm_panic_frame("frame_from_in_use", f, "refcount overflow");
-        if (atomic_compare_exchange_weak_explicit(&f->refcount, &v, v + 1, memory_order_acquire,
-                                                  memory_order_relaxed)) {
+            mm_panic_frame(__func__, f, "refcount overflow");
+        if (frame_ref_cas_weak_acquire(f, &v, v + 1)) {
             *out = f;
             err = FRAME_OK;
             break;
@@ -397,57 +435,70 @@ enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *re
     return err;
 }
 
+static _Noreturn __attribute__((noinline, cold)) void frame_clone_failed(const struct frame *f,
+                                                                        uint64_t old,
+                                                                        const char *fn)
+{
+    mm_panic_frame(fn, f,
+                   old == REF_UNUSED   ? "clone of a free frame"
+                   : old == REF_UNIQUE ? "clone of a UNIQUE frame (convert it first)"
+                   : old == 0          ? "clone of a frame being torn down"
+                                       : "refcount overflow");
+}
+
 void frame_clone(struct frame *f)
 {
-    frame_check_ptr(f, "frame_clone");
-    uint64_t old = atomic_fetch_add_explicit(&f->refcount, 1, memory_order_relaxed);
-    if (unlikely(old - 1 >= REF_MAX - 1)) { /* old == 0 or old >= REF_MAX */
-        atomic_fetch_sub_explicit(&f->refcount, 1, memory_order_relaxed);
-        mm_panic_frame("frame_clone", f,
-                       old == REF_UNUSED   ? "clone of a free frame"
-                       : old == REF_UNIQUE ? "clone of a UNIQUE frame (convert it first)"
-                       : old == 0          ? "clone of a frame being torn down"
-                                           : "refcount overflow");
+    frame_check_ptr(f, __func__);
+    /* The state is checked before the increment is published: a clone of a
+     * free or UNIQUE frame (a caller bug) would otherwise show a count that
+     * a racing from_in_use could trust for an instant. */
+    uint64_t v = frame_ref_read(f);
+    if (unlikely(v - 1 >= REF_MAX - 1)) /* v == 0 or v >= REF_MAX */
+        frame_clone_failed(f, v, __func__);
+    uint64_t old = frame_ref_inc(f);
+    if (unlikely(old - 1 >= REF_MAX - 1)) { /* changed under us: a racing caller bug */
+        frame_ref_dec(f);
+        frame_clone_failed(f, old, __func__);
     }
 }
 
 void frame_drop(struct frame *f)
 {
-    frame_check_ptr(f, "frame_drop");
-    uint64_t v = atomic_load_explicit(&f->refcount, memory_order_relaxed);
+    frame_check_ptr(f, __func__);
+    uint64_t v = frame_ref_read(f);
     if (v == REF_UNIQUE) {
         /* The only holder drops its only reference. */
-        frame_check_exclusive(f, "frame_drop");
+        frame_check_exclusive(f, __func__);
         frame_teardown(f);
-        atomic_store_explicit(&f->refcount, REF_UNUSED, memory_order_relaxed);
+        frame_ref_set(f, REF_UNUSED);
         frame_release(f);
         return;
     }
     if (unlikely(v == REF_UNUSED || v == 0 || v > REF_MAX))
-        mm_panic_frame("frame_drop", f, v == REF_UNUSED ? "drop of a free frame (double drop)"
+        mm_panic_frame(__func__, f, v == REF_UNUSED ? "drop of a free frame (double drop)"
                                                         : "drop in an illegal state");
-    uint64_t old = atomic_fetch_sub_explicit(&f->refcount, 1, memory_order_release);
+    uint64_t old = frame_ref_dec_release(f);
     if (likely(old != 1)) {
         if (unlikely(old == 0 || old > REF_MAX))
-            mm_panic_frame("frame_drop", f, "refcount underflow (racing double drop)");
+            mm_panic_frame(__func__, f, "refcount underflow (racing double drop)");
         return;
     }
     acquire_fence_after_last_drop(f);
     frame_teardown(f);
-    atomic_store_explicit(&f->refcount, REF_UNUSED, memory_order_release);
+    frame_ref_set_release(f, REF_UNUSED);
     frame_release(f);
 }
 
 void frame_unique_to_shared(struct frame *f)
 {
-    frame_check_ptr(f, "frame_unique_to_shared");
+    frame_check_ptr(f, __func__);
     /* Reserved frames sit in the UNIQUE state too: only an allocated one may
      * become shared, or its last drop would hand a reserved frame out. */
     if (!(frame_flags_get(f) & FRAME_F_ALLOCATED))
-        mm_panic_frame("frame_unique_to_shared", f, "frame the allocator did not hand out");
-    if (atomic_load_explicit(&f->refcount, memory_order_relaxed) != REF_UNIQUE)
-        mm_panic_frame("frame_unique_to_shared", f, "frame is not UNIQUE");
-    atomic_store_explicit(&f->refcount, 1, memory_order_release);
+        mm_panic_frame(__func__, f, "frame the allocator did not hand out");
+    if (frame_ref_read(f) != REF_UNIQUE)
+        mm_panic_frame(__func__, f, "frame is not UNIQUE");
+    frame_ref_set_release(f, 1);
 }
 
 uint64_t frame_pa(const struct frame *f)
@@ -462,7 +513,7 @@ void *frame_va(const struct frame *f)
 
 uint64_t frame_refcount(const struct frame *f)
 {
-    return atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_relaxed);
+    return frame_ref_read(f);
 }
 
 void frame_set_owner(struct frame *f, uint64_t owner)

@@ -203,7 +203,7 @@ static void arena_setup(unsigned i, uint64_t meta_pa, unsigned nu, unsigned nf)
     __builtin_memset(a->meta, 0, frames * sizeof(struct frame));
     for (uint64_t k = 0; k < frames; k++) {
         struct frame *f = &a->meta[k];
-        atomic_init(&f->refcount, REF_UNIQUE);
+        frame_ref_init(f, REF_UNIQUE);
         atomic_init(&f->flags, FRAME_F_RESERVED | FRAME_F_ABSENT);
         f->pfn = a->base_pfn + k;
         f->arena = (uint8_t)i;
@@ -222,7 +222,7 @@ static void arena_setup(unsigned i, uint64_t meta_pa, unsigned nu, unsigned nf)
             continue;
         for (uint64_t pfn = b; pfn < e; pfn++) {
             struct frame *f = arena_frame(a, pfn);
-            atomic_store_explicit(&f->refcount, REF_UNUSED, memory_order_relaxed);
+            frame_ref_set(f, REF_UNUSED);
             frame_flags_set(f, 0);
         }
         buddy_free_range_locked(a, b, e - b);

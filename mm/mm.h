@@ -78,10 +78,12 @@ bool mm_init(const struct phys_range *usable, unsigned n_usable,
 
 /* One frame, refcount 1 (or UNIQUE); NULL when out of frames. */
 struct frame *frame_alloc(unsigned flags);
-/* Releases a frame the caller owns exclusively (UNIQUE or refcount 1) without
- * an atomic read-modify-write; panics on any other state.  A count of 1 is
- * exclusive only while the pa has not been given to frame_from_in_use users;
- * shared frames are released with frame_drop. */
+/* Releases a frame the caller owns exclusively: UNIQUE by a plain store (no
+ * atomic read-modify-write), a count of 1 by an atomic 1 -> 0 transition that
+ * panics naming the frame when another holder took a reference meanwhile
+ * (frame_from_in_use on its pa: release such frames with frame_drop) or
+ * another CPU frees it at the same time ("double free").  Panics on any other
+ * state. */
 void frame_free(struct frame *f);
 
 /* One naturally aligned block of 2^order frames (order <= MM_MAX_ORDER) as a
@@ -122,7 +124,9 @@ uint64_t frame_owner(const struct frame *f);
  * Each frame is UNIQUE.  FRAME_ZERO zeroes them. */
 enum frame_error frame_alloc_contig(uint64_t n, uint64_t align, unsigned flags, uint64_t *pa_out);
 /* Frees exactly what frame_alloc_contig returned (same pa and n); checks every
- * frame's state and panics on a double free or a foreign address. */
+ * frame's state and panics on a double free, a foreign address or a frame
+ * still shared (frames converted to a count of 1 are released as frame_free
+ * does), leaving every frame as it was. */
 void frame_free_contig(uint64_t pa, uint64_t n);
 
 /* ---- per-CPU caches ------------------------------------------------------- */

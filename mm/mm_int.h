@@ -25,7 +25,9 @@
  *
  * Lock order: per-CPU cache (interrupts off) -> one arena lock.  No code holds
  * two arena locks at once.  Functions named *_locked need their arena's lock
- * and assert it.
+ * and assert it as their first statement: always in the extern ones (one
+ * load and compare of the lock's owner field, on the global path only, never
+ * on a cache hit), in the MM_DEBUG build in the static helpers they call.
  *
  * Frame states (flags + refcount), the invariants mm_check() verifies:
  *   free block head    FRAME_F_FREE, order o, on arena->free_head[o], UNUSED
@@ -49,6 +51,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/spinlock.h"
 #include "mm/mm.h"
 #include "plat/platform.h"
 
@@ -103,6 +106,80 @@ _Static_assert(MM_MAX_ARENAS <= 255, "frame.arena is a uint8_t");
 _Static_assert(PLAT_MAX_CPUS <= 65535, "frame.alloc_cpu is a uint16_t");
 _Static_assert(MM_MAX_ORDER < 32, "free_mask is 32 bits");
 
+/* ---- refcount accessors ---------------------------------------------------
+ *
+ * Every access to frame.refcount goes through one of these (as Linux's
+ * page_ref.h): the memory order is part of the name, the const cast is written
+ * once, and a grep for the operation finds every site.  The state table with
+ * the reason for each order is at the top of mm/frame.c.
+ */
+static inline uint64_t frame_ref_read(const struct frame *f)
+{
+    return atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_relaxed);
+}
+
+static inline uint64_t frame_ref_read_acquire(const struct frame *f)
+{
+    return atomic_load_explicit(&((struct frame *)f)->refcount, memory_order_acquire);
+}
+
+static inline void frame_ref_init(struct frame *f, uint64_t v)
+{
+    atomic_init(&f->refcount, v);
+}
+
+static inline void frame_ref_set(struct frame *f, uint64_t v)
+{
+    atomic_store_explicit(&f->refcount, v, memory_order_relaxed);
+}
+
+static inline void frame_ref_set_release(struct frame *f, uint64_t v)
+{
+    atomic_store_explicit(&f->refcount, v, memory_order_release);
+}
+
+/* Returns the value before the increment. */
+static inline uint64_t frame_ref_inc(struct frame *f)
+{
+    return atomic_fetch_add_explicit(&f->refcount, 1, memory_order_relaxed);
+}
+
+static inline uint64_t frame_ref_dec(struct frame *f)
+{
+    return atomic_fetch_sub_explicit(&f->refcount, 1, memory_order_relaxed);
+}
+
+static inline uint64_t frame_ref_dec_release(struct frame *f)
+{
+    return atomic_fetch_sub_explicit(&f->refcount, 1, memory_order_release);
+}
+
+/* *expect -> v, acquire on success; on failure *expect holds what was found. */
+static inline bool frame_ref_cas_acquire(struct frame *f, uint64_t *expect, uint64_t v)
+{
+    return atomic_compare_exchange_strong_explicit(&f->refcount, expect, v, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+
+/* The release of a count of 1 (Linux page_ref_freeze): 1 -> 0 in one atomic
+ * step, so that a reference another CPU takes at the same instant
+ * (frame_from_in_use: 1 -> 2) and this release cannot both succeed.  Acquire:
+ * every other holder's uses, released by its frame_drop, happen before the
+ * teardown.  On failure *found holds the value that refused it. */
+static inline bool frame_ref_freeze(struct frame *f, uint64_t *found)
+{
+    *found = 1;
+    return atomic_compare_exchange_strong_explicit(&f->refcount, found, 0, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+
+/* Same, may fail spuriously: for CAS loops. */
+static inline bool frame_ref_cas_weak_acquire(struct frame *f, uint64_t *expect, uint64_t v)
+{
+    return atomic_compare_exchange_weak_explicit(&f->refcount, expect, v, memory_order_acquire,
+                                                 memory_order_relaxed);
+}
+
 static inline uint32_t frame_flags_get(const struct frame *f)
 {
     return atomic_load_explicit(&((struct frame *)f)->flags, memory_order_relaxed);
@@ -120,35 +197,70 @@ static inline uint32_t frame_debug_bits(const struct frame *f)
     return MM_DEBUG ? (frame_flags_get(f) & FRAME_F_POISONED) : 0;
 }
 
-/* ---- the arena lock: test-and-test-and-set spinlock with statistics -------
+/* Debug hooks (check.c): fill n freed frames with MM_POISON_BYTE; panic if
+ * a frame about to be handed out was written since.  Empty inline stubs in
+ * the default build, so callers need no #if. */
+#if MM_DEBUG
+void mm_debug_poison(struct frame *f, uint64_t n);
+void mm_debug_check_poison(struct frame *f, uint64_t n);
+#else
+static inline void mm_debug_poison(struct frame *f, uint64_t n) { (void)f; (void)n; }
+static inline void mm_debug_check_poison(struct frame *f, uint64_t n) { (void)f; (void)n; }
+#endif
+
+/* ---- the one set-up and teardown of an allocated unit ---------------------
  *
- * Why not FIFO (ticket, MCS): a FIFO lock hands the lock to the next waiter
- * whether or not that waiter is running.  Where virtual CPUs outnumber host
- * cores -- our main setting: 8 vCPUs on a 2-core host under TCG, or any
- * oversubscribed VM -- a descheduled waiter then stalls every waiter behind
- * it (lock-waiter preemption).  Measured with a ticket lock: the pcp
- * benchmark with caches off at SMP=8 had not finished after 240 s, and four
- * host threads on two cores ran at up to 32 ms per operation; with this lock
- * the whole full profile at SMP=8 takes ~35 s.  TTAS lets whichever CPU is
- * running take the lock; waiters spin on a plain load (no cache-line
- * ping-pong while the lock is held) with bounded exponential backoff.  It is
- * not fair; the contended count shows how often CPUs had to wait.
+ * Every allocation path (cache hit, refill, buddy, from_unused, order-k,
+ * every frame of a contiguous run) ends in frame_prepare, and every release
+ * path (free, last drop, contiguous free) starts its teardown with
+ * frame_teardown, as Linux keeps one post_alloc_hook / free_pages_prepare:
+ * a new check or hook is added once and every path has it.
+ */
+
+/* f heads a unit of 2^order frames taken out of the allocator's lists by
+ * this call: it becomes allocated, then its refcount is published (relaxed
+ * for UNIQUE, release for a count of 1: state table in frame.c). */
+static inline void frame_prepare(struct frame *f, unsigned order, unsigned flags, unsigned cpu)
+{
+    mm_debug_check_poison(f, (uint64_t)1 << order);
+    f->order = (uint8_t)order;
+    f->alloc_cpu = (uint16_t)cpu;
+    f->owner = 0;
+    frame_flags_set(f, FRAME_F_ALLOCATED);
+    if (flags & FRAME_ZERO)
+        __builtin_memset(plat_phys_to_virt(f->pfn << PAGE_SHIFT), 0, PAGE_SIZE << order);
+    if (flags & FRAME_UNIQUE)
+        frame_ref_set(f, REF_UNIQUE);
+    else
+        frame_ref_set_release(f, 1);
+}
+
+/* The exclusive owner's view of a unit being released: it stops being
+ * allocated.  The caller then stores UNUSED (the order of that store is the
+ * caller's: state table in frame.c) and hands the unit to a list. */
+static inline void frame_teardown(struct frame *f)
+{
+    f->owner = 0;
+    mm_debug_poison(f, (uint64_t)1 << f->order);
+    frame_flags_set(f, frame_debug_bits(f));
+}
+
+/* ---- the arena lock: lib/spinlock.h's TTAS lock with statistics ----------
  *
- * Acquisitions and contended acquisitions are counted exactly.  Hold time is
- * measured on a random 1 in 2^MM_LOCK_SAMPLE_SHIFT sample of acquisitions
- * and scaled up: reading the TSC costs 13-15 ns on the development VM (more
- * than an uncontended acquisition, ~12 ns), so timing every hold would double
- * the cost of the global path it is meant to observe.  The sample is drawn
- * from a per-lock LCG, not by counting, so that strictly alternating
+ * lib/spinlock.h says why TTAS and not a FIFO lock.  On top of it the arena
+ * lock counts acquisitions and contended acquisitions exactly and measures
+ * hold time on a random 1 in 2^MM_LOCK_SAMPLE_SHIFT sample of acquisitions,
+ * scaled up: reading the TSC costs 13-15 ns on the development VM (more
+ * than an uncontended acquisition, ~12 ns), so timing every hold would
+ * double the cost of the global path it is meant to observe.  The sample is
+ * drawn from a per-lock LCG, not by counting, so that strictly alternating
  * operations (alloc, free, alloc...) are sampled evenly and the estimate
  * stays unbiased.
  */
 #define MM_LOCK_SAMPLE_SHIFT 4
-#define MM_LOCK_BACKOFF_MAX 64 /* pause instructions between attempts, at most */
 
 struct mm_lock {
-    _Atomic uint32_t locked; /* 0 free, 1 held */
-    _Atomic uint32_t holder; /* CPU index + 1 of the holder, 0 when free (asserts) */
+    struct spinlock spin;
     /* guarded by the lock itself */
     uint32_t sample_rng;
     bool timed;              /* this acquisition's hold time is measured */
@@ -159,26 +271,13 @@ struct mm_lock {
 static inline plat_irqstate_t mm_lock_acquire(struct mm_lock *l)
 {
     plat_irqstate_t s = plat_irq_save();
-    bool contended = false;
-    unsigned backoff = 1;
-    /* Acquire on the winning exchange pairs with the release store of the
-     * previous holder: its critical section happens-before ours. */
-    while (atomic_exchange_explicit(&l->locked, 1, memory_order_acquire) != 0) {
-        contended = true;
-        do {
-            for (unsigned i = 0; i < backoff; i++)
-                plat_pause();
-            if (backoff < MM_LOCK_BACKOFF_MAX)
-                backoff <<= 1;
-        } while (atomic_load_explicit(&l->locked, memory_order_relaxed) != 0);
-    }
+    bool contended = spin_lock_raw(&l->spin);
     l->stats.acquisitions++;
     l->stats.contended += contended;
     l->sample_rng = l->sample_rng * 1664525u + 1013904223u;
     l->timed = (l->sample_rng >> (32 - MM_LOCK_SAMPLE_SHIFT)) == 0;
     if (l->timed)
         l->acquired_tsc = plat_tsc();
-    atomic_store_explicit(&l->holder, plat_cpu_index() + 1, memory_order_relaxed);
     return s;
 }
 
@@ -188,18 +287,20 @@ static inline void mm_lock_release(struct mm_lock *l, plat_irqstate_t s)
         l->stats.hold_cycles += (plat_tsc() - l->acquired_tsc) << MM_LOCK_SAMPLE_SHIFT;
         l->stats.hold_samples++;
     }
-    atomic_store_explicit(&l->holder, 0, memory_order_relaxed);
-    /* Release: publishes the critical section to the next acquirer. */
-    atomic_store_explicit(&l->locked, 0, memory_order_release);
+    spin_unlock_raw(&l->spin);
     plat_irq_restore(s);
 }
 
-/* Cheap always-on check that the running CPU holds l. */
-#define MM_LOCK_ASSERT_HELD(l)                                                        \
+/* Cheap always-on check that the running CPU holds l: the first line of
+ * every extern *_locked function. */
+#define MM_LOCK_ASSERT_HELD(l) spin_assert_held(&(l)->spin, "arena lock", __func__)
+/* The same in the MM_DEBUG build only: the first line of the static
+ * *_locked helpers, which run only inside an extern one that has already
+ * asserted, and some of them once per list operation. */
+#define MM_LOCK_ASSERT_HELD_DEBUG(l)                                                  \
     do {                                                                              \
-        if (unlikely(atomic_load_explicit(&(l)->holder, memory_order_relaxed) !=     \
-                     plat_cpu_index() + 1))                                           \
-            PANIC("%s: arena lock not held by cpu %u", __func__, plat_cpu_index());  \
+        if (MM_DEBUG)                                                                 \
+            MM_LOCK_ASSERT_HELD(l);                                                   \
     } while (0)
 
 /* ---- arenas -------------------------------------------------------------- */
@@ -212,6 +313,8 @@ struct arena {
     uint64_t free_blocks[MM_MAX_ORDER + 1]; /* blocks on each list */
     uint64_t free_frames;                   /* frames on all lists */
     uint32_t free_mask;                     /* bit o: free_head[o] non-empty */
+    uint64_t contig_scan_slots;             /* slots large contig requests read */
+    uint64_t contig_scan_max_hold;          /* most of them in one lock hold */
 
     /* immutable after mm_init */
     struct frame *meta __cacheline_aligned; /* slot of base_pfn */
@@ -229,21 +332,40 @@ struct mm_span {
 
 /* ---- per-CPU caches ------------------------------------------------------ */
 
-/* High orders with a per-CPU list, as Linux since 5.13: 1..3 (up to
- * PAGE_ALLOC_COSTLY_ORDER) and the pageblock/THP order 9.  Slot of an order,
- * or -1 when that order always goes to the buddy allocator. */
+/* The high orders with a per-CPU block list, as Linux since 5.13: 1..3 (up
+ * to PAGE_ALLOC_COSTLY_ORDER) and the pageblock/THP order 9.  This table is
+ * the only place that names them: X(slot, order).  It drives the slot of an
+ * order (pcp_high_slot), the order of a slot (pcp_high_order), the list
+ * bounds (pcp.c), the checks and the dump (check.c). */
+#define PCP_HIGH_ORDER_TABLE(X) X(0, 1) X(1, 2) X(2, 3) X(3, 9)
 #define PCP_HIGH_SLOTS 4
+
+/* Slot of an order, or -1 when that order always goes to the buddy
+ * allocator.  order < 16: any unit order, any FRAME_CACHED_ORDER. */
 static inline int pcp_high_slot(unsigned order)
 {
-    return order - 1u < 3u ? (int)order - 1 : order == 9 ? 3 : -1;
+#define PCP_SLOT_OF_ORDER(slot, o) [o] = (slot) + 1,
+    static const unsigned char slot_plus_1[16] = {PCP_HIGH_ORDER_TABLE(PCP_SLOT_OF_ORDER)};
+#undef PCP_SLOT_OF_ORDER
+    return (int)slot_plus_1[order] - 1;
 }
+
 /* The order a slot caches: the inverse of pcp_high_slot. */
 static inline unsigned pcp_high_order(unsigned slot)
 {
-    static const unsigned char order[PCP_HIGH_SLOTS] = {1, 2, 3, 9};
+#define PCP_ORDER_OF_SLOT(slot, o) [slot] = (o),
+    static const unsigned char order[PCP_HIGH_SLOTS] = {PCP_HIGH_ORDER_TABLE(PCP_ORDER_OF_SLOT)};
+#undef PCP_ORDER_OF_SLOT
     return order[slot];
 }
-_Static_assert(MM_MAX_ORDER >= 9 && MM_MAX_ORDER < 16, "cached orders must fit the table and flags");
+#define PCP_COUNT_SLOT(slot, o) +1
+_Static_assert(0 PCP_HIGH_ORDER_TABLE(PCP_COUNT_SLOT) == PCP_HIGH_SLOTS,
+               "PCP_HIGH_SLOTS must match the table");
+#undef PCP_COUNT_SLOT
+#define PCP_CHECK_ORDER(slot, o) && (o) >= 1 && (o) <= MM_MAX_ORDER
+_Static_assert(1 PCP_HIGH_ORDER_TABLE(PCP_CHECK_ORDER), "cached orders must be 1..MM_MAX_ORDER");
+#undef PCP_CHECK_ORDER
+_Static_assert(MM_MAX_ORDER < 16, "cached orders must fit the 4-bit flags field");
 
 struct pcp {
     /* first line: everything the hit paths touch */
@@ -252,6 +374,11 @@ struct pcp {
     uint32_t capacity;
     uint32_t batch;
     bool enabled;
+    /* Set by another CPU about to report out-of-memory, cleared by this CPU
+     * once it has returned its cached frames (pcp.c: reclaim).  On the hit
+     * line, so that the order-0 and high-order allocation hits test it with
+     * one load of a line they already own. */
+    _Atomic uint8_t reclaim;
     uint64_t hits;
     uint64_t frees;
     uint64_t remote_frees;
@@ -267,6 +394,7 @@ struct pcp {
     uint64_t high_misses;
     /* third line: slow-path counters */
     uint64_t drains __cacheline_aligned;
+    uint64_t reclaims;          /* reclaim requests this CPU answered */
 } __cacheline_aligned;
 
 _Static_assert(sizeof(struct pcp) % CACHE_LINE_SIZE == 0, "per-CPU cache must be whole lines");
@@ -337,8 +465,10 @@ void buddy_free_range_locked(struct arena *a, uint64_t pfn, uint64_t n);
 uint64_t buddy_take_locked(struct arena *a, uint64_t want, struct frame **chain);
 /* Removes the single free frame pfn from whatever free block holds it. */
 bool buddy_claim_locked(struct arena *a, uint64_t pfn);
-/* Finds n frames aligned to `align` frames; false when this arena has none. */
-bool buddy_alloc_contig_locked(struct arena *a, uint64_t n, uint64_t align, uint64_t *pfn);
+/* Takes n frames aligned to `align` frames off the lists (taking the lock
+ * itself: large requests scan in bounded holds); false when this arena has
+ * none. */
+bool buddy_alloc_contig(struct arena *a, uint64_t n, uint64_t align, uint64_t *pfn);
 /* One block of 2^order frames from the highest arena that has one. */
 struct frame *buddy_alloc_any(unsigned order);
 void buddy_free_unit(struct frame *head, unsigned order);
@@ -354,22 +484,37 @@ struct frame *pcp_alloc_high_slow(struct pcp *p, unsigned order);
 /* Returns every high-order block in p to the buddy allocator (same rules as
  * pcp_drain). */
 void pcp_drain_high(struct pcp *p);
-/* True when the free-looking frame pfn lies in a block some CPU caches (a
- * racy but atomic look at the heads' flags; exact at quiescent points). */
+/* True when the free-looking frame pfn lies in a block some CPU caches or a
+ * refill is spreading (a racy but atomic look at the heads' flags; exact at
+ * quiescent points). */
 bool pcp_pfn_cached(const struct arena *a, uint64_t pfn);
+/* Gives the frame pfn back to the buddy allocator if this CPU's cache holds
+ * it (alone, or the cached block around it), touching nothing else: a walk
+ * of this CPU's lists, at most `capacity` frames, with interrupts off.
+ * False when it is not in this CPU's cache. */
+bool pcp_release_local(const struct arena *a, uint64_t pfn);
 /* Moves up to n frames from p to the buddy allocator (interrupts off on p's CPU,
  * or a quiescent point). */
 void pcp_drain(struct pcp *p, uint32_t n);
+/* The free path's answer to a full cache: a batch back to the buddy
+ * allocator, or everything when a reclaim is pending. */
+void pcp_drain_full(struct pcp *p);
+/* Before an allocation reports out-of-memory (interrupts on): asks every
+ * other CPU to return its cached frames and waits, bounded, for those that
+ * answer; true when any answered.  Refills take single frames from here to
+ * pcp_reclaim_end, which the caller calls after its retry (with either
+ * result), so that the returned frames are still there for it. */
+bool pcp_reclaim_begin(void);
+void pcp_reclaim_end(void);
 void pcp_init(const struct pcp_config *cfg);
 bool pcp_config_valid(const struct pcp_config *cfg, char *err, size_t errlen);
 
 /* ---- frame.c / check.c helpers ------------------------------------------ */
 const char *mm_refcount_name(uint64_t v, char *buf, size_t len);
+/* fn: the __func__ of the public entry point the caller checks for. */
 _Noreturn void mm_panic_frame(const char *fn, const struct frame *f, const char *what);
-#if MM_DEBUG
-void mm_debug_poison(struct frame *f, uint64_t n);
-void mm_debug_check_poison(struct frame *f, uint64_t n);
-#endif
+/* Panics naming what a failed frame_ref_freeze found instead of 1. */
+_Noreturn void mm_freeze_failed(const char *fn, const struct frame *f, uint64_t found);
 
 static inline unsigned mm_ilog2(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
 static inline unsigned mm_ceil_log2(uint64_t x) { return x <= 1 ? 0 : mm_ilog2(x - 1) + 1; }

@@ -124,10 +124,126 @@ bool pcp_config_valid(const struct pcp_config *cfg, char *err, size_t errlen)
     return true;
 }
 
-/* Interrupts off, on p's CPU. */
+/*
+ * Reclaim: frames in other CPUs' caches, reachable before out-of-memory.
+ *
+ * A cache is touched only by its CPU, with no lock and no atomic RMW on the
+ * hit paths, so no other CPU may take frames out of it: mutual exclusion
+ * with the owner would need an atomic RMW or a store-load fence on every hit
+ * (the "laws of order"), which is what the hit paths exist to avoid.  Linux
+ * pays that (pcp->lock on every allocation); here the owner returns its
+ * frames itself, on request:
+ *
+ *   1. An allocation that found nothing in its cache nor the buddy lists
+ *      (frame_alloc_reclaim, frame_alloc_contig) raises pcp_pressure and sets
+ *      every other CPU's `reclaim` flag (relaxed stores).
+ *   2. The owner sees the flag in its next allocation -- the order-0 and
+ *      high-order hit paths test it with one load on their own line, which
+ *      sends them to the slow path -- or when its cache overflows, returns
+ *      every cached frame and block to the buddy allocator and clears the
+ *      flag with a release store.
+ *   3. The requester waits, up to PCP_RECLAIM_WAIT_US, for the CPUs that
+ *      answered every earlier request, acquires their answers and retries
+ *      the buddy allocator once.  A CPU whose flag is still set from an
+ *      earlier request has made no allocator call since; it is not waited
+ *      for again, so an idle CPU costs one wait per idle period, not one per
+ *      failing allocation.  From pcp_reclaim_begin to pcp_reclaim_end,
+ *      around the retry, pcp_pressure makes refills take one frame instead of
+ *      a batch, and the call that answered takes one frame too, so the
+ *      returned frames stay in the buddy lists for the requester.
+ *
+ * The price on the hit path is that load and a predictable branch in each
+ * allocation hit (frees are untouched: a CPU that only frees answers when
+ * its cache overflows); an allocation that fails pays the requests (one
+ * exchange per CPU) and, the first time a CPU is idle, the wait.  The
+ * limit: a CPU that makes no allocator call for the whole wait (idle, or
+ * busy elsewhere) keeps its
+ * frames until its next call, which answers first; the allocation then
+ * reports out-of-memory, and mm_pcp_drain_all at a quiescent point returns
+ * everything.  Cross-CPU reach for idle CPUs would need an IPI, which the
+ * platform interface does not offer.
+ */
+#define PCP_RECLAIM_WAIT_US 1000
+
+/* Allocations now reclaiming other CPUs' caches (refills shrink to one
+ * frame while it is non-zero). */
+static _Atomic unsigned pcp_pressure;
+
+/* Interrupts off, on p's CPU: answers a pending reclaim by returning every
+ * cached frame and block; true when there was one. */
+static bool pcp_reclaim_answer(struct pcp *p)
+{
+    if (likely(!atomic_load_explicit(&p->reclaim, memory_order_relaxed)))
+        return false;
+    pcp_drain(p, p->count);
+    pcp_drain_high(p);
+    p->reclaims++;
+    /* Release: the returned frames are in the buddy lists before the
+     * requester, acquiring the cleared flag, retries. */
+    atomic_store_explicit(&p->reclaim, 0, memory_order_release);
+    return true;
+}
+
+bool pcp_reclaim_begin(void)
+{
+    unsigned self = plat_cpu_index(), n = plat_cpu_count();
+    if (n > mm.max_cpus)
+        n = mm.max_cpus;
+    /* The CPUs to wait for: those that answered every earlier request (a
+     * flag still set from one is a CPU that has made no allocator call
+     * since: idle, not worth a second wait). */
+    uint64_t wait_for[(PLAT_MAX_CPUS + 63) / 64] = {0};
+    bool any = false, pending = false;
+    atomic_fetch_add_explicit(&pcp_pressure, 1, memory_order_relaxed);
+    for (unsigned cpu = 0; cpu < n; cpu++) {
+        struct pcp *p = &mm_pcp[cpu];
+        if (cpu == self || !p->enabled)
+            continue;
+        bool outstanding =
+            atomic_exchange_explicit(&p->reclaim, 1, memory_order_relaxed) != 0;
+        if (!outstanding) {
+            wait_for[cpu / 64] |= (uint64_t)1 << (cpu % 64);
+            pending = true;
+        }
+    }
+    uint64_t start = plat_tsc(), wait = plat_tsc_khz() * PCP_RECLAIM_WAIT_US / 1000;
+    while (pending) {
+        pending = false;
+        for (unsigned cpu = 0; cpu < n; cpu++) {
+            if (!(wait_for[cpu / 64] >> (cpu % 64) & 1))
+                continue;
+            if (atomic_load_explicit(&mm_pcp[cpu].reclaim, memory_order_acquire) == 0) {
+                wait_for[cpu / 64] &= ~((uint64_t)1 << (cpu % 64));
+                any = true;
+            } else {
+                pending = true;
+            }
+        }
+        if (!pending || plat_tsc() - start > wait)
+            break;
+        /* Another CPU may be waiting for this one in the same way. */
+        if (self < mm.max_cpus) {
+            plat_irqstate_t s = plat_irq_save();
+            pcp_reclaim_answer(&mm_pcp[self]);
+            plat_irq_restore(s);
+        }
+        plat_pause();
+    }
+    return any;
+}
+
+void pcp_reclaim_end(void)
+{
+    atomic_fetch_sub_explicit(&pcp_pressure, 1, memory_order_relaxed);
+}
+
+/* Interrupts off, on p's CPU.  While another CPU reclaims cached frames to
+ * satisfy an allocation, a refill takes one frame, not a batch: otherwise the
+ * frames it asked for would be back in a cache before it could take them. */
 static uint32_t pcp_refill(struct pcp *p)
 {
-    uint64_t want = p->batch, got = 0;
+    uint64_t want = atomic_load_explicit(&pcp_pressure, memory_order_relaxed) ? 1 : p->batch;
+    uint64_t got = 0;
     struct frame *chain = NULL;
     for (unsigned i = mm.n_arenas; i-- > 0 && got < want;) {
         struct arena *a = &mm_arenas[i];
@@ -166,6 +282,10 @@ struct frame *pcp_alloc_slow(struct pcp *p)
     p->misses++;
     if (!p->enabled)
         return buddy_alloc_any(0);
+    /* Just gave everything back for another CPU: take one frame, not a
+     * batch, or the frames would be back here before it could take them. */
+    if (pcp_reclaim_answer(p))
+        return buddy_alloc_any(0);
     if (pcp_refill(p) == 0) {
         /* Out of frames unless this CPU's high-order blocks are the last. */
         if (!pcp_holds_high(p))
@@ -203,9 +323,16 @@ void pcp_drain(struct pcp *p, uint32_t n)
     p->drains++;
 }
 
+void pcp_drain_full(struct pcp *p)
+{
+    if (!pcp_reclaim_answer(p))
+        pcp_drain(p, p->batch);
+}
+
 struct frame *pcp_alloc_high_slow(struct pcp *p, unsigned order)
 {
     p->high_misses++;
+    pcp_reclaim_answer(p);
     struct frame *f = buddy_alloc_any(order);
     if (f == NULL) {
         /* Frames parked in this CPU's caches may complete a block. */
@@ -244,16 +371,53 @@ bool pcp_pfn_cached(const struct arena *a, uint64_t pfn)
     if (frame_flags_get(arena_frame(a, pfn)) & FRAME_F_CACHED)
         return true;
     /* A cached head of order k >= o found at pfn rounded down to 2^o is 2^k
-     * aligned and less than 2^o before pfn: its block contains pfn. */
-    for (unsigned i = 0; i < PCP_HIGH_SLOTS; i++) {
-        uint64_t head = pfn & ~(((uint64_t)1 << pcp_high_order(i)) - 1);
+     * aligned and less than 2^o before pfn: its block contains pfn.  Every
+     * order, not only the cached high orders: a block a refill took out of
+     * the buddy lists is flagged CACHED with its order until the refill has
+     * spread it into single frames. */
+    for (unsigned o = 1; o <= MM_MAX_ORDER; o++) {
+        uint64_t head = pfn & ~(((uint64_t)1 << o) - 1);
         if (head == pfn || head < a->base_pfn)
             continue;
         uint32_t fl = frame_flags_get(arena_frame(a, head));
-        if ((fl & FRAME_F_CACHED) && FRAME_CACHED_ORDER(fl) >= pcp_high_order(i))
+        if ((fl & FRAME_F_CACHED) && FRAME_CACHED_ORDER(fl) >= o)
             return true;
     }
     return false;
+}
+
+bool pcp_release_local(const struct arena *a, uint64_t pfn)
+{
+    plat_irqstate_t s = plat_irq_save();
+    unsigned cpu = plat_cpu_index();
+    struct frame *found = NULL;
+    unsigned order = 0;
+    if (cpu < mm.max_cpus) {
+        struct pcp *p = &mm_pcp[cpu];
+        struct frame *target = arena_frame(a, pfn);
+        for (struct frame **link = &p->head; *link; link = &(*link)->next)
+            if (*link == target) {
+                found = target;
+                *link = target->next;
+                p->count--;
+                break;
+            }
+        for (unsigned i = 0; i < PCP_HIGH_SLOTS && !found; i++) {
+            uint64_t size = (uint64_t)1 << pcp_high_order(i);
+            for (struct frame **link = &p->high_head[i]; *link; link = &(*link)->next)
+                if (pfn - (*link)->pfn < size) {
+                    found = *link;
+                    order = pcp_high_order(i);
+                    *link = found->next;
+                    p->high_count[i]--;
+                    break;
+                }
+        }
+    }
+    if (found)
+        buddy_free_unit(found, order);
+    plat_irq_restore(s);
+    return found != NULL;
 }
 
 void pcp_init(const struct pcp_config *cfg)

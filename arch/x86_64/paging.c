@@ -24,8 +24,8 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/paging.h"
+#include "lib/spinlock.h"
 #include "plat/platform.h"
-#include "arch/x86_64/spinlock.h"
 #include "arch/x86_64/x86.h"
 
 #define ENTRIES 512

@@ -327,11 +327,15 @@ def check_contig(res, cpus=CPUS):
 
 
 def check_stress(res, ops_per_cpu, epochs, cpus=CPUS):
-    expect(res, "stress", "mix", cpus, "", ["ops", "violations", "epochs", "ns_per_op", "mops"])
+    expect(res, "stress", "mix", cpus, "", ["ops", "violations", "epochs", "ns_per_op", "mops",
+                                            "recycled_refs"])
     assert res[("stress", "mix", cpus, "", "violations")] == 0
     assert res[("stress", "mix", cpus, "", "ops")] == cpus * ops_per_cpu
     assert res[("stress", "mix", cpus, "", "epochs")] == epochs
     assert res[("stress", "mix", cpus, "", "transfers")] > 0, "no frame crossed CPUs"
+    if cpus > 1:
+        assert res[("stress", "mix", cpus, "", "recycled_refs")] > 0, \
+            "no reference was taken by a recycled address"
 
 
 def check_invariants(res, cpus=CPUS):
@@ -371,11 +375,21 @@ def kernel_suite(s, kernel, out_dir):
                                     r"refcount UNIQUE", r"^@@VERDICT check-failed$"))
     icount = boottest.Boot("kernel_smp2_icount", 2, "1G",
                            "bench=refcount profile=quick icount=1", timeout=600, icount=1)
-    boottest.run_boots(s, kernel, out_dir, quick + [corrupt, icount])
+    # frame_from_in_use racers on recycled addresses at SMP=4 in little
+    # memory (addresses recycle fast, caches are reclaimed): the owners'
+    # stamps must hold and the run must pass.
+    recycled = boottest.Boot("kernel_smp4_stress_recycled", 4, "128M",
+                             "bench=stress profile=quick stress_ops=40000 stress_epochs=4",
+                             timeout=300)
+    boottest.run_boots(s, kernel, out_dir, quick + [corrupt, icount, recycled])
     if icount.result is not None and icount.result.verdict == "pass":
         out = Output(icount.result.log_text, "", 0)
         if s.run("kernel_smp2_icount_framing", check_framing, out):
             s.run("kernel_smp2_icount_never_concurrent", check_concurrency_rows, out, True)
+    if recycled.result is not None and recycled.result.verdict == "pass":
+        out, res = Output(recycled.result.log_text, "", 0), {}
+        if s.run("kernel_smp4_stress_recycled_values", lambda: res.update(check_values(out))):
+            s.run("kernel_smp4_stress_recycled_stamps_hold", check_stress, res, 40000, 4, 4)
     for b in quick:
         if b.result is None or b.result.verdict != "pass":
             continue  # the boot's own test has failed and says why

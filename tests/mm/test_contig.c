@@ -152,6 +152,54 @@ static void contig_beyond_the_largest_order(void)
     mt_check();
 }
 
+/* A large request that fails reads each max-order position a bounded number
+ * of times (one pass, twice with the retry after the local drain), not every
+ * free block's successors; and no lock hold reads more than one chunk plus
+ * the request. */
+static void contig_large_scan_is_linear_and_bounded(void)
+{
+    const uint64_t run = 63, positions = 1024; /* 4 GiB: 1024 max-order blocks */
+    if (!mt_init1(4 * GiB, 4 * GiB))
+        return;
+    /* One frame pinned in every 64th block: free runs of 63 blocks. */
+    static struct frame *pin[32];
+    unsigned pins = 0;
+    for (uint64_t b = 0; b < positions; b += run + 1)
+        CHECK_EQ_U(frame_from_unused(4 * GiB + (b << (MM_MAX_ORDER + PAGE_SHIFT)), true,
+                                     &pin[pins++]), FRAME_OK);
+    struct arena *a = &mm_arenas[0];
+    uint64_t pa, slots0 = a->contig_scan_slots;
+    CHECK_EQ_U(frame_alloc_contig((run + 1) << MM_MAX_ORDER, 1, 0, &pa), FRAME_ERR_NOMEM);
+    uint64_t slots = a->contig_scan_slots - slots0;
+    CHECKF(slots <= 2 * positions, "a failing 64-block request read %llu slots for %llu "
+           "positions (quadratic scan?)", (unsigned long long)slots,
+           (unsigned long long)positions);
+    CHECKF(a->contig_scan_max_hold <= 64 + run + 1, "one lock hold read %llu slots",
+           (unsigned long long)a->contig_scan_max_hold);
+    fprintf(stderr, "contig: a failing %llu-block request read %llu slots, at most %llu per "
+            "lock hold\n", (unsigned long long)(run + 1), (unsigned long long)slots,
+            (unsigned long long)a->contig_scan_max_hold);
+    /* A run of exactly the request succeeds, at a max-order boundary, and
+     * the next request finds the run after it. */
+    CHECK_EQ_U(frame_alloc_contig(run << MM_MAX_ORDER, 1, 0, &pa), FRAME_OK);
+    CHECK_EQ_U(pa, 4 * GiB + ((uint64_t)1 << (MM_MAX_ORDER + PAGE_SHIFT)));
+    uint64_t pa2;
+    CHECK_EQ_U(frame_alloc_contig(run << MM_MAX_ORDER, 8192, 0, &pa2), FRAME_ERR_NOMEM);
+    CHECK_EQ_U(frame_alloc_contig(run << MM_MAX_ORDER, 1, 0, &pa2), FRAME_OK);
+    CHECK_EQ_U(pa2, pa + ((run + 1) << (MM_MAX_ORDER + PAGE_SHIFT)));
+    mt_check();
+    frame_free_contig(pa, run << MM_MAX_ORDER);
+    frame_free_contig(pa2, run << MM_MAX_ORDER);
+    for (unsigned i = 0; i < pins; i++)
+        frame_free(pin[i]);
+    mm_pcp_drain_all();
+    /* Everything free again: a 2 GiB run aligned to 1 GiB. */
+    CHECK_EQ_U(frame_alloc_contig(512 << MM_MAX_ORDER, 256 << MM_MAX_ORDER, 0, &pa), FRAME_OK);
+    CHECK_EQ_U(pa % GiB, 0);
+    frame_free_contig(pa, 512 << MM_MAX_ORDER);
+    mt_check();
+}
+
 static void contig_zeroes_and_single_frames_zero(void)
 {
     if (!mt_init1(16 * MiB, 16 * MiB))
@@ -219,6 +267,7 @@ void mm_tests_contig(void)
     RUN(contig_non_power_of_two_trims_the_tail);
     RUN(contig_alignment_larger_than_size);
     RUN(contig_beyond_the_largest_order);
+    RUN(contig_large_scan_is_linear_and_bounded);
     RUN(contig_zeroes_and_single_frames_zero);
     RUN(contig_bad_arguments);
 }

@@ -11,9 +11,8 @@ static void pcp_high_block_reused_by_its_cpu(void)
 {
     if (!mt_init_pcp(512, 64))
         return;
-    static const unsigned orders[] = {1, 2, 3, 9};
-    for (unsigned i = 0; i < 4; i++) {
-        unsigned o = orders[i];
+    for (unsigned i = 0; i < PCP_HIGH_SLOTS; i++) {
+        unsigned o = pcp_high_order(i);
         mm_pcp_stats_reset();
         struct frame *f = frame_alloc_order(o, 0);
         CHECK(f != NULL);
@@ -84,9 +83,8 @@ static void pcp_high_bound_respected(void)
     struct pcp_config def = {.enabled = true, .capacity = 512, .batch = 64};
     CHECK(mm_pcp_configure(&def));
     uint64_t frames = 0;
-    static const unsigned orders[] = {1, 2, 3, 9};
-    for (unsigned i = 0; i < 4; i++)
-        frames += (uint64_t)mm_pcp[0].high_limit[i] << orders[i];
+    for (unsigned i = 0; i < PCP_HIGH_SLOTS; i++)
+        frames += (uint64_t)mm_pcp[0].high_limit[i] << pcp_high_order(i);
     CHECK_EQ_U(frames * PAGE_SIZE, 3 * MiB + 512 * KiB);
 }
 
@@ -179,9 +177,8 @@ static void pcp_high_blocks_are_the_last_resort(void)
         return;
     /* CPU 0 caches one block of each order; every frame stays reachable by
      * CPU 0's single-frame allocations. */
-    static const unsigned orders[] = {1, 2, 3, 9};
-    for (unsigned i = 0; i < 4; i++)
-        frame_drop(frame_alloc_order(orders[i], 0));
+    for (unsigned i = 0; i < PCP_HIGH_SLOTS; i++)
+        frame_drop(frame_alloc_order(pcp_high_order(i), 0));
     uint64_t total = mt_stats().total_frames;
     static struct frame *all[8192];
     uint64_t n = mt_alloc_all(all, 8192, 0);

@@ -144,6 +144,47 @@ static void refcount_from_unused_claims(void)
     mt_check();
 }
 
+/* frame_from_unused touches no cache but the one that holds the frame, and
+ * a frame a refill has taken but not yet spread is BUSY, not IN_USE. */
+static void refcount_from_unused_leaves_other_frames_cached(void)
+{
+    if (!mt_init1(16 * MiB, 16 * MiB))
+        return;
+    struct frame *f, *g;
+    /* CPU 1 caches frame f; CPU 0 caches a refill's worth. */
+    host_set_cpu(1);
+    f = frame_alloc(0);
+    frame_drop(f);
+    host_set_cpu(0);
+    frame_drop(frame_alloc(0));
+    uint64_t cached0 = mt_pcp_stats(0).cached;
+    CHECK(cached0 > 1);
+    CHECK_EQ_U(frame_from_unused(frame_pa(f), false, &g), FRAME_ERR_BUSY);
+    CHECK_EQ_U(mt_pcp_stats(0).cached, cached0); /* CPU 0's cache is untouched */
+    /* A frame of CPU 0's own cache: only that frame leaves the cache. */
+    if (!mm_pcp[0].head || !mm_pcp[0].head->next)
+        return;
+    struct frame *mine = mm_pcp[0].head->next;
+    CHECK_EQ_U(frame_from_unused(frame_pa(mine), true, &g), FRAME_OK);
+    CHECK(g == mine);
+    CHECK_EQ_U(mt_pcp_stats(0).cached, cached0 - 1);
+    mt_check();
+    frame_free(g);
+    /* In transit: a block a refill took from the buddy lists. */
+    struct arena *a = &mm_arenas[0];
+    struct frame *chain = NULL;
+    plat_irqstate_t s = mm_lock_acquire(&a->lock);
+    uint64_t got = buddy_take_locked(a, 16, &chain);
+    mm_lock_release(&a->lock, s);
+    CHECK(got == 16 && chain != NULL && chain->order == 4);
+    CHECK_EQ_U(frame_from_unused(frame_pa(chain) + 5 * PAGE_SIZE, false, &g), FRAME_ERR_BUSY);
+    s = mm_lock_acquire(&a->lock);
+    buddy_free_block_locked(a, chain->pfn, chain->order);
+    mm_lock_release(&a->lock, s);
+    mm_pcp_drain_all();
+    mt_check();
+}
+
 /* The free lists must come back identical whatever frame was claimed. */
 static void refcount_from_unused_every_frame_of_a_block(void)
 {
@@ -172,4 +213,5 @@ void mm_tests_refcount(void)
     RUN(refcount_from_in_use_errors);
     RUN(refcount_from_unused_claims);
     RUN(refcount_from_unused_every_frame_of_a_block);
+    RUN(refcount_from_unused_leaves_other_frames_cached);
 }
