@@ -8,7 +8,7 @@
 ##                       print a summary.  A failed run gets -failed and is never plotted.
 ##       SMP=8 MEM=1G ACCEL=auto|tcg|kvm ICOUNT=0|1 (1: deterministic, instructions/op)
 ##       BENCH=all|refcount,pcp,contig,smp,stress  RUNS=<n> (repetitions; kernel default)
-##       PROFILE=full|quick  SEED=<n>  TIMEOUT=<s>  ARGS='<extra kernel words>'
+##       PROFILE=full|quick  SEED=<n>  TIMEOUT=<s>  ARGS='<extra kernel words>'  FIRMWARE=bios|uefi
 ##   make plot [RESULTS=dir]       redraw the plots of a results dir (default results/latest)
 ##   make report [RESULTS=dir]     rebuild its report.html (one self-contained page)
 ##   make history                  index every run under results/ (results/index.sqlite,
@@ -45,7 +45,8 @@ BENCH_OPTS = --smp $(call sq,$(SMP)) --mem $(call sq,$(MEM)) \
              --accel $(call sq,$(ACCEL)) --icount $(call sq,$(ICOUNT)) \
              --bench $(call sq,$(BENCH)) --runs $(call sq,$(RUNS)) \
              --args $(call sq,$(ARGS)) --timeout $(call sq,$(TIMEOUT)) \
-             --profile $(call sq,$(PROFILE)) --seed $(call sq,$(SEED))
+             --profile $(call sq,$(PROFILE)) --seed $(call sq,$(SEED)) \
+             --firmware $(call sq,$(FIRMWARE))
 
 # The regression-tracking configuration: fixed so that every run compares
 # exactly with the baseline (icount: the guest TSC counts instructions).

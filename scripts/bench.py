@@ -97,7 +97,8 @@ def boot(cfg, kernel, workdir):
     def target():
         try:
             box["result"] = qemu.run(iso, cfg["smp"], cfg["mem"], cfg["accel"], cfg["icount"],
-                                     cfg["timeout"], log, stream=False)
+                                     cfg["timeout"], log, stream=False,
+                                     firmware=cfg["firmware"])
         except Exception as e:  # handed to the main thread, which reports it
             box["error"] = e
     follower = Follower(log)

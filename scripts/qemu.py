@@ -3,9 +3,10 @@
 
 Command line (the Makefile's run/debug/iso targets use it):
     qemu.py --iso ISO --smp N --mem 1G --accel auto|tcg|kvm --icount 0|1
-            --timeout S --log FILE [--quiet] [--interactive] [--gdb PORT --symbols ELF]
+            --firmware bios|uefi --timeout S --log FILE [--quiet] [--interactive]
+            [--gdb PORT --symbols ELF] [--no-debug-exit] [--machine-opts pit=off,...]
     qemu.py --build-iso ISO --kernel ELF --cmdline 'key=value ...'
-    qemu.py --check --smp N --mem 1G --accel auto --icount 0 [--timeout S]
+    qemu.py --check --smp N --mem 1G --accel auto --icount 0 --firmware bios [--timeout S]
 A boot streams the serial port to the terminal and to FILE ("\\r" removed) and
 exits with 0 when the kernel reported success, otherwise with the QEMU status
 of the verdict (35 check failed, 37 panic, 39 configuration error, 124
@@ -13,18 +14,25 @@ timeout, 1 QEMU error).  Bad values exit with status 2 and a message before
 anything is built or booted.
 
 Module API (scripts/bench.py and the boot tests import it):
-    validate_config(smp, mem, accel, icount) -> dict (raises ValueError)
+    validate_config(smp, mem, accel, icount, firmware="bios") -> dict (raises ValueError)
     build_iso(kernel_elf, cmdline, out_iso) -> out_iso
-    run(iso, smp, mem, accel, icount, timeout, log, stream=True) -> Result
+    run(iso, smp, mem, accel, icount, timeout, log, stream=True, firmware="bios") -> Result
 where Result.verdict is one of VERDICTS' values.
+
+The ISO is hybrid: El Torito BIOS (GRUB i386-pc) and UEFI (GRUB x86_64-efi in
+an EFI system partition image), the same image for a CD, a USB stick or a
+BMC's virtual media.  FIRMWARE=bios boots it under SeaBIOS, FIRMWARE=uefi
+under OVMF with a fresh copy of the variable store per boot.
 
 Exit codes (kernel/exit.h): the kernel writes v to isa-debug-exit at port 0xf4
 and QEMU exits with (v << 1) | 1.
 """
 import argparse
 import collections
+import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,7 +42,15 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRUB_TEMPLATE = os.path.join(ROOT, "grub.cfg")
 GRUB_PLACEHOLDER = "@KERNEL_CMDLINE@"
-GRUB_BIOS_DIR = "/usr/lib/grub/i386-pc"
+# grub-mkrescue builds an image for every platform whose modules are
+# installed; both must be, or the ISO would quietly lose one firmware.
+GRUB_PLATFORM_DIRS = {"bios": "/usr/lib/grub/i386-pc", "uefi": "/usr/lib/grub/x86_64-efi"}
+# Modules copied onto the ISO (GRUB loads them from it after its core image).
+# part_*: GRUB probes every partition-map module it knows of when it scans
+# the boot device; any one missing is an error message on the console.
+# all_video, test: grub.cfg's video set-up.
+GRUB_MODULES = ("multiboot2 normal iso9660 all_video test part_acorn part_amiga part_apple part_bsd "
+                "part_dfly part_dvh part_gpt part_msdos part_plan part_sun part_sunpc")
 QEMU = "qemu-system-x86_64"
 
 # QEMU exit status -> verdict (kernel/exit.h); `timeout` gives 124, or 137
@@ -53,9 +69,27 @@ CMDLINE_MAX = 2047            # lib/cmdline.h CMDLINE_MAX_LEN - 1
 KILL_GRACE = 5                # seconds between timeout's TERM and KILL
 
 # The machine: q35 (boots as fast as pc here, and its AHCI CD-ROM is the modern
-# layout); no default devices (no NIC option ROM to load, no VGA).
-MACHINE_ARGS = ["-machine", "q35", "-nodefaults", "-display", "none", "-no-reboot",
-                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+# layout); no default devices (no NIC option ROM to load, no VGA).  -no-reboot:
+# a guest reset ends QEMU with status 0 (the kernel's exit=reset, or a triple
+# fault).
+MACHINE_ARGS = ["-machine", "q35", "-nodefaults", "-display", "none", "-no-reboot"]
+DEBUG_EXIT_ARGS = ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+# Machine properties a test may switch off to look like hardware without
+# QEMU's conveniences (the kernel then calibrates against what is left).
+MACHINE_OPTS = {"pit=off", "hpet=off"}
+
+
+def machine_args(debug_exit=True, machine_opts=()):
+    """-machine and its devices; debug_exit=False leaves out isa-debug-exit
+    (as on hardware: the kernel then resets or halts)."""
+    for opt in machine_opts:
+        if opt not in MACHINE_OPTS:
+            raise ConfigError(f"machine option '{opt}': expected one of "
+                              f"{', '.join(sorted(MACHINE_OPTS))}")
+    args = list(MACHINE_ARGS)
+    if machine_opts:
+        args[1] = ",".join([args[1]] + list(machine_opts))
+    return args + (DEBUG_EXIT_ARGS if debug_exit else [])
 
 # verdict/status: see VERDICTS; seconds: wall time of the boot; log_text: the
 # serial output without "\r"; first_line_seconds: from starting QEMU to the
@@ -155,16 +189,81 @@ def resolve_accel(accel, icount):
     return "tcg"
 
 
-def validate_config(smp, mem, accel, icount):
+def validate_config(smp, mem, accel, icount, firmware="bios"):
     """Checks the Make variables; returns smp, mem, mem_bytes, accel (resolved:
-    tcg or kvm), accel_requested and icount.  Raises ConfigError (a ValueError)."""
+    tcg or kvm), accel_requested, icount and firmware.  Raises ConfigError (a
+    ValueError)."""
     smp = parse_smp(smp)
     mem, mem_bytes = parse_mem(mem)
     requested = parse_accel(accel)
     icount = parse_icount(icount)
     return {"smp": smp, "mem": mem, "mem_bytes": mem_bytes,
             "accel": resolve_accel(requested, icount), "accel_requested": requested,
-            "icount": icount}
+            "icount": icount, "firmware": parse_firmware(firmware)}
+
+
+# ---- firmware ----------------------------------------------------------------
+
+FIRMWARES = ("bios", "uefi")
+# OVMF from Debian's ovmf package: the 4 MiB build (the 2 MiB one lacks room
+# for a variable store large enough for current GRUB and shim).  The code is
+# read-only; the variable store is written by the firmware (boot entries),
+# so every boot gets its own copy and no boot sees another's entries.
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+
+
+def parse_firmware(value):
+    """FIRMWARE: bios (SeaBIOS, QEMU's default) or uefi (OVMF, which must be installed)."""
+    text = str(value).strip()
+    if text not in FIRMWARES:
+        raise ConfigError(f"FIRMWARE='{value}': expected bios (SeaBIOS) or uefi (OVMF)")
+    if text == "uefi":
+        for path in (OVMF_CODE, OVMF_VARS):
+            if not os.path.isfile(path):
+                raise ConfigError(f"FIRMWARE=uefi: {path} does not exist (Debian package "
+                                  f"ovmf; make deps installs it)")
+    return text
+
+
+def firmware_cpu(cpu, firmware, accel):
+    """The -cpu value for this firmware.  OVMF parks the APs it started in a
+    MONITOR/MWAIT loop until the kernel's INIT; under TCG a vCPU in that loop
+    spins instead of sleeping and takes the host core CPU 0 needs (memory
+    set-up at 4 GiB: seconds instead of a fraction).  Without the MONITOR
+    feature OVMF parks them in HLT.  KVM sleeps in MWAIT properly."""
+    if firmware == "uefi" and accel == "tcg":
+        return cpu + ",-monitor"
+    return cpu
+
+
+def firmware_args(firmware, vars_copy):
+    """QEMU's firmware arguments: none for SeaBIOS (built in); for OVMF two
+    flash devices, the code read-only and vars_copy writable, and a display
+    adapter: UEFI has no text mode, so GRUB hands the kernel a graphics mode
+    (as on a real machine) and without one warns that it found none."""
+    if firmware == "bios":
+        return []
+    return ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}",
+            "-device", "bochs-display"]
+
+
+@contextlib.contextmanager
+def firmware_files(firmware, near):
+    """Yields the writable variable store for one boot (a fresh copy of
+    OVMF's template next to `near`, removed afterwards), or None for bios."""
+    if firmware != "uefi":
+        yield None
+        return
+    fd, path = tempfile.mkstemp(prefix="ovmf-vars-", suffix=".fd",
+                                dir=os.path.dirname(os.path.abspath(near)))
+    try:
+        with os.fdopen(fd, "wb") as out, open(OVMF_VARS, "rb") as src:
+            shutil.copyfileobj(src, out)
+        yield path
+    finally:
+        os.remove(path)
 
 
 # ---- ISO -------------------------------------------------------------------
@@ -196,13 +295,18 @@ def grub_cfg(cmdline, template=GRUB_TEMPLATE):
 
 
 def build_iso(kernel_elf, cmdline, out_iso, template=GRUB_TEMPLATE):
-    """Writes a BIOS-bootable ISO of kernel_elf with this command line; skips
+    """Writes a hybrid BIOS + UEFI ISO of kernel_elf with this command line; skips
     the work when out_iso was made from this very kernel file (path, size and
     modification time) with the same grub.cfg, and is newer than the template
     and this script.  The record is kept next to it as <iso>.grub.cfg.
     Returns out_iso."""
     if not os.path.isfile(kernel_elf):
         raise FileNotFoundError(f"{kernel_elf}: no kernel to put on the ISO (run make)")
+    for platform, path in GRUB_PLATFORM_DIRS.items():
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"{path}: GRUB's {platform} modules are not installed "
+                                    f"(make deps installs them); the ISO would not boot "
+                                    f"under {platform.upper()}")
     st = os.stat(kernel_elf)
     record = (f"# kernel {os.path.abspath(kernel_elf)} size {st.st_size} mtime_ns {st.st_mtime_ns}\n"
               + grub_cfg(cmdline, template))
@@ -213,16 +317,19 @@ def build_iso(kernel_elf, cmdline, out_iso, template=GRUB_TEMPLATE):
     with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(out_iso))) as tmp:
         tree = os.path.join(tmp, "iso")
         os.makedirs(os.path.join(tree, "boot", "grub"))
-        # GRUB reads the kernel through the BIOS: without debug info it is a
-        # fraction of the size and boots faster.  gdb uses the unstripped file.
+        # GRUB reads the kernel through the firmware: without debug info it is
+        # a fraction of the size and boots faster.  gdb uses the unstripped file.
         subprocess.run(["objcopy", "--strip-debug", kernel_elf,
                         os.path.join(tree, "boot", "kernel.elf")], check=True)
         with open(os.path.join(tree, "boot", "grub", "grub.cfg"), "w") as f:
             f.write(grub_cfg(cmdline, template))
         tmp_iso = os.path.join(tmp, "out.iso")
+        # Without -d, grub-mkrescue makes an image for each installed platform
+        # (GRUB_PLATFORM_DIRS): El Torito BIOS boot plus an EFI system
+        # partition image, and an MBR so that the same file boots from a USB
+        # stick.  A module a platform lacks (biosdisk on EFI) is skipped.
         proc = subprocess.run(
-            ["grub-mkrescue", "-d", GRUB_BIOS_DIR, "-o", tmp_iso,
-             "--install-modules=multiboot2 normal iso9660 biosdisk",
+            ["grub-mkrescue", "-o", tmp_iso, f"--install-modules={GRUB_MODULES}",
              "--fonts=", "--locales=", "--themes=", tree],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if proc.returncode != 0:
@@ -246,8 +353,11 @@ def _iso_up_to_date(iso, record_path, record, inputs):
 
 # ---- boot ------------------------------------------------------------------
 
-def qemu_command(iso, smp, mem, accel, icount, serial, gdb_port=None, cpu="max"):
-    cmd = [QEMU] + MACHINE_ARGS + ["-cpu", cpu, "-smp", str(smp), "-m", mem]
+def qemu_command(iso, smp, mem, accel, icount, serial, gdb_port=None, cpu="max",
+                 firmware="bios", vars_copy=None, debug_exit=True, machine_opts=(),
+                 extra_args=()):
+    cmd = [QEMU] + machine_args(debug_exit, machine_opts) + firmware_args(firmware, vars_copy)
+    cmd += ["-cpu", firmware_cpu(cpu, firmware, accel), "-smp", str(smp), "-m", mem]
     if accel == "kvm":
         cmd += ["-accel", "kvm"]
     elif icount:
@@ -255,7 +365,7 @@ def qemu_command(iso, smp, mem, accel, icount, serial, gdb_port=None, cpu="max")
         cmd += ["-accel", "tcg,thread=single", "-icount", "shift=0,align=off,sleep=off"]
     else:
         cmd += ["-accel", "tcg,thread=multi"]
-    cmd += serial + ["-cdrom", iso, "-boot", "d"]
+    cmd += serial + list(extra_args) + ["-cdrom", iso, "-boot", "d"]
     if gdb_port is not None:
         cmd += ["-gdb", f"tcp::{gdb_port}", "-S"]
     return cmd
@@ -280,12 +390,16 @@ def explain(status, interactive=False):
 
 
 def run(iso, smp, mem, accel, icount, timeout, log, stream=True, interactive=False,
-        gdb_port=None, cpu="max"):
+        gdb_port=None, cpu="max", firmware="bios", debug_exit=True, machine_opts=(),
+        extra_args=()):
     """Boots iso; returns Result.  log receives the serial output as it
     arrives (without "\\r"); stream copies it to stdout too.  interactive
     leaves the terminal to QEMU (serial and monitor on stdio, Ctrl-A X quits);
-    gdb_port adds QEMU's gdb stub and waits for the debugger."""
-    cfg = validate_config(smp, mem, accel, icount)
+    gdb_port adds QEMU's gdb stub and waits for the debugger.  firmware: bios
+    or uefi; debug_exit=False and machine_opts (MACHINE_OPTS) take QEMU's
+    conveniences away; extra_args go to QEMU as they are (tests: a second
+    serial port, an extra ACPI table)."""
+    cfg = validate_config(smp, mem, accel, icount, firmware)
     timeout = parse_timeout(timeout)
     if timeout is None:
         raise ConfigError("run(): a timeout is required")
@@ -298,8 +412,14 @@ def run(iso, smp, mem, accel, icount, timeout, log, stream=True, interactive=Fal
                   "-serial", "chardev:ser0", "-mon", "chardev=ser0"]
     else:
         serial = ["-serial", "stdio"]
-    qemu = qemu_command(iso, cfg["smp"], cfg["mem"], cfg["accel"], cfg["icount"], serial,
-                        gdb_port, cpu)
+    with firmware_files(cfg["firmware"], log or iso) as vars_copy:
+        qemu = qemu_command(iso, cfg["smp"], cfg["mem"], cfg["accel"], cfg["icount"], serial,
+                            gdb_port, cpu, cfg["firmware"], vars_copy, debug_exit,
+                            machine_opts, extra_args)
+        return _boot(qemu, cfg["accel"], timeout, log, stream, interactive)
+
+
+def _boot(qemu, accel, timeout, log, stream, interactive):
     # `timeout` bounds QEMU even if this script dies; --foreground keeps an
     # interactive QEMU attached to the terminal.
     cmd = ["timeout", "-k", str(KILL_GRACE)] + (["--foreground"] if interactive else []) + \
@@ -313,9 +433,8 @@ def run(iso, smp, mem, accel, icount, timeout, log, stream=True, interactive=Fal
                 text = f.read().decode("utf-8", "replace").replace("\r", "")
         # Status 0 here is usually the user quitting, not a crash.
         verdict = "qemu-error" if status == 0 else verdict_for(status)
-        return Result(verdict, status, time.monotonic() - start, text, None, cfg["accel"], cmd,
-                      "")
-    return _run_captured(cmd, cfg["accel"], start, timeout, log, stream)
+        return Result(verdict, status, time.monotonic() - start, text, None, accel, cmd, "")
+    return _run_captured(cmd, accel, start, timeout, log, stream)
 
 
 def _run_captured(cmd, accel, start, timeout, log, stream):
@@ -381,6 +500,11 @@ def main(argv):
     ap.add_argument("--mem", default="1G")
     ap.add_argument("--accel", default="auto")
     ap.add_argument("--icount", default="0")
+    ap.add_argument("--firmware", default="bios")
+    ap.add_argument("--no-debug-exit", action="store_true",
+                    help="without isa-debug-exit, as on hardware (the kernel resets or halts)")
+    ap.add_argument("--machine-opts", default="",
+                    help=f"comma list of {', '.join(sorted(MACHINE_OPTS))}")
     ap.add_argument("--timeout", default="")
     ap.add_argument("--log", help="serial log file")
     ap.add_argument("--quiet", action="store_true", help="do not copy the serial output here")
@@ -396,7 +520,9 @@ def main(argv):
                 raise ConfigError("--build-iso needs --kernel")
             build_iso(opts.kernel, opts.cmdline, opts.build_iso)
             return 0
-        cfg = validate_config(opts.smp, opts.mem, opts.accel, opts.icount)
+        cfg = validate_config(opts.smp, opts.mem, opts.accel, opts.icount, opts.firmware)
+        machine_opts = [o for o in opts.machine_opts.split(",") if o]
+        machine_args(True, machine_opts)  # refuses unknown options here, before booting
         timeout = parse_timeout(opts.timeout, 60)
         gdb_port = parse_port(opts.gdb) if opts.gdb else None
         if opts.check:
@@ -406,7 +532,7 @@ def main(argv):
     except (ConfigError, FileNotFoundError, RuntimeError) as e:
         print(f"qemu.py: {e}", file=sys.stderr)
         return 2
-    how = f"{cfg['accel']}" + (", icount" if cfg["icount"] else "")
+    how = f"{cfg['accel']}, {cfg['firmware']}" + (", icount" if cfg["icount"] else "")
     print(f"qemu.py: booting {opts.iso}: SMP={cfg['smp']} MEM={cfg['mem']} ({how}), "
           f"timeout {timeout} s" + (f", serial log {opts.log}" if opts.log else ""),
           file=sys.stderr)
@@ -418,7 +544,8 @@ def main(argv):
         print("qemu.py: Ctrl-A X quits QEMU, Ctrl-A C switches to its monitor", file=sys.stderr)
     res = run(opts.iso, cfg["smp"], cfg["mem"], cfg["accel"], cfg["icount"], timeout, opts.log,
               stream=not opts.quiet, interactive=opts.interactive, gdb_port=gdb_port,
-              cpu=opts.cpu)
+              cpu=opts.cpu, firmware=cfg["firmware"], debug_exit=not opts.no_debug_exit,
+              machine_opts=machine_opts)
     why = explain(res.status, opts.interactive)
     first = f", first serial line after {res.first_line_seconds:.2f} s" \
         if res.first_line_seconds is not None else ""

@@ -119,7 +119,7 @@ def store(cfg, boot, root):
         "commit": commit,
         "smp": cfg["smp"], "mem": cfg["mem"], "accel": cfg["accel"],
         "accel_requested": cfg.get("accel_requested"), "icount": cfg["icount"],
-        "profile": cfg["profile"], "bench": cfg["bench"], "runs": cfg["runs"],
+        "firmware": cfg.get("firmware"), "profile": cfg["profile"], "bench": cfg["bench"], "runs": cfg["runs"],
         "seed": cfg["seed"], "cmdline": cfg["cmdline"], "make": cfg["make"],
         "host": {**hostfacts.host_facts(), **boot.qemu}, "host_conditions": boot.host,
         "blocks": {n: len(ex.blocks[n].records) for n in written},
