@@ -2,7 +2,7 @@
  * acpi_tables.c - RSDP/RSDT/XSDT scan and MADT parser (see acpi_tables.h
  * for the rules).
  *
- * Every multi-byte field is read with a byte copy: tables are packed and
+ * Every multi-byte field is read byte by byte (acpi_get32): tables are packed and
  * records are not aligned, so no structure is ever overlaid on them.
  */
 #include "lib/acpi_tables.h"
@@ -44,25 +44,8 @@
 #define LAPIC_ADDR_REC_LEN 12 /* type, len, rsvd16, addr64 */
 #define LAPIC_ADDR_OFF_ADDR 4
 
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static void msg_add(char *msg, size_t msglen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Appends one line; a full buffer keeps what fits (messages are advisory). */
-static void msg_add(char *msg, size_t msglen, const char *fmt, ...)
+void acpi_msg_add(char *msg, size_t msglen, const char *fmt, ...)
 {
     if (!msg || msglen == 0)
         return;
@@ -122,25 +105,25 @@ bool acpi_table_check(const void *table, size_t avail, const char *sig, size_t m
     if (min_len < ACPI_HEADER_LEN)
         min_len = ACPI_HEADER_LEN;
     if (avail < ACPI_HEADER_LEN) {
-        msg_add(msg, msglen, "acpi: %s: only %zu bytes, shorter than its %u-byte header",
+        acpi_msg_add(msg, msglen, "acpi: %s: only %zu bytes, shorter than its %u-byte header",
                 sig, avail, ACPI_HEADER_LEN);
         return false;
     }
     if (!sig_eq(t, sig)) {
         char found[ACPI_SIG_LEN + 1];
         sig_copy(found, t);
-        msg_add(msg, msglen, "acpi: expected table %s, found signature '%s'", sig, found);
+        acpi_msg_add(msg, msglen, "acpi: expected table %s, found signature '%s'", sig, found);
         return false;
     }
-    uint32_t len = rd32(t + SDT_OFF_LENGTH);
+    uint32_t len = acpi_get32(t + SDT_OFF_LENGTH);
     if (len < min_len || len > avail) {
-        msg_add(msg, msglen, "acpi: %s: length %u outside %zu..%zu; ignored", sig, len,
+        acpi_msg_add(msg, msglen, "acpi: %s: length %u outside %zu..%zu; ignored", sig, len,
                 min_len, avail);
         return false;
     }
     uint8_t sum = acpi_checksum(t, len);
     if (sum != 0) {
-        msg_add(msg, msglen,
+        acpi_msg_add(msg, msglen,
                 "acpi: %s: bad checksum (bytes sum to 0x%02x over %u bytes, must be 0); ignored",
                 sig, sum, len);
         return false;
@@ -156,19 +139,19 @@ int acpi_next_subtable(const void *table, size_t len, size_t *off, const uint8_t
         return 0;
     size_t left = len - *off;
     if (left < MADT_REC_MIN_LEN) {
-        msg_add(msg, msglen, "acpi: %s: %zu stray byte(s) at offset %zu after the last record",
+        acpi_msg_add(msg, msglen, "acpi: %s: %zu stray byte(s) at offset %zu after the last record",
                 sig, left, *off);
         return -1;
     }
     uint8_t type = t[*off + MADT_REC_OFF_TYPE];
     uint8_t rlen = t[*off + MADT_REC_OFF_LEN];
     if (rlen < MADT_REC_MIN_LEN) {
-        msg_add(msg, msglen, "acpi: %s: record type %u at offset %zu has length %u (< %u)",
+        acpi_msg_add(msg, msglen, "acpi: %s: record type %u at offset %zu has length %u (< %u)",
                 sig, type, *off, rlen, MADT_REC_MIN_LEN);
         return -1;
     }
     if (rlen > left) {
-        msg_add(msg, msglen,
+        acpi_msg_add(msg, msglen,
                 "acpi: %s: record type %u at offset %zu has length %u but only %zu bytes remain",
                 sig, type, *off, rlen, left);
         return -1;
@@ -189,39 +172,39 @@ static bool load_table(struct acpi_tables *t, uint64_t pa, const char *expect, s
     out->valid = false;
     __builtin_memcpy(out->sig, "????", ACPI_SIG_LEN + 1);
     if (pa == 0) {
-        msg_add(t->msg, sizeof t->msg, "acpi: null table address%s%s", expect ? " for " : "",
+        acpi_msg_add(t->msg, sizeof t->msg, "acpi: null table address%s%s", expect ? " for " : "",
                 expect ? expect : "");
         return false;
     }
     const uint8_t *h = t->map(t->map_ctx, pa, ACPI_HEADER_LEN);
     if (!h) {
-        msg_add(t->msg, sizeof t->msg, "acpi: cannot map the table header at 0x%llx",
+        acpi_msg_add(t->msg, sizeof t->msg, "acpi: cannot map the table header at 0x%llx",
                 (unsigned long long)pa);
         return false;
     }
     sig_copy(out->sig, h);
-    out->len = rd32(h + SDT_OFF_LENGTH);
+    out->len = acpi_get32(h + SDT_OFF_LENGTH);
     out->revision = h[SDT_OFF_REVISION];
     if (expect && !sig_eq(h, expect)) {
-        msg_add(t->msg, sizeof t->msg, "acpi: table at 0x%llx: expected %s, found '%s'",
+        acpi_msg_add(t->msg, sizeof t->msg, "acpi: table at 0x%llx: expected %s, found '%s'",
                 (unsigned long long)pa, expect, out->sig);
         return false;
     }
     if (out->len < ACPI_HEADER_LEN || out->len > ACPI_MAX_TABLE_LEN) {
-        msg_add(t->msg, sizeof t->msg,
+        acpi_msg_add(t->msg, sizeof t->msg,
                 "acpi: table %s at 0x%llx: length %u outside %u..%u; ignored", out->sig,
                 (unsigned long long)pa, out->len, ACPI_HEADER_LEN, ACPI_MAX_TABLE_LEN);
         return false;
     }
     const uint8_t *full = t->map(t->map_ctx, pa, out->len);
     if (!full) {
-        msg_add(t->msg, sizeof t->msg, "acpi: table %s at 0x%llx: cannot map %u bytes",
+        acpi_msg_add(t->msg, sizeof t->msg, "acpi: table %s at 0x%llx: cannot map %u bytes",
                 out->sig, (unsigned long long)pa, out->len);
         return false;
     }
     uint8_t sum = acpi_checksum(full, out->len);
     if (sum != 0) {
-        msg_add(t->msg, sizeof t->msg,
+        acpi_msg_add(t->msg, sizeof t->msg,
                 "acpi: table %s at 0x%llx: bad checksum (bytes sum to 0x%02x over %u bytes, "
                 "must be 0); ignored",
                 out->sig, (unsigned long long)pa, sum, out->len);
@@ -240,12 +223,12 @@ static void read_root(struct acpi_tables *t, const struct acpi_table *root)
     size_t esize = t->xsdt ? sizeof(uint64_t) : sizeof(uint32_t);
     size_t body = root->len - ACPI_HEADER_LEN;
     if (body % esize)
-        msg_add(t->msg, sizeof t->msg, "acpi: %s: length %u leaves %zu stray byte(s); ignored",
+        acpi_msg_add(t->msg, sizeof t->msg, "acpi: %s: length %u leaves %zu stray byte(s); ignored",
                 root->sig, root->len, body % esize);
     oem_copy(t->oem_id, r + SDT_OFF_OEM);
     for (size_t i = 0; i < body / esize; i++) {
         const uint8_t *e = r + ACPI_HEADER_LEN + i * esize;
-        uint64_t pa = t->xsdt ? rd64(e) : rd32(e);
+        uint64_t pa = t->xsdt ? acpi_get64(e) : acpi_get32(e);
         if (t->count == ACPI_MAX_TABLES) {
             t->dropped++;
             continue;
@@ -255,7 +238,7 @@ static void read_root(struct acpi_tables *t, const struct acpi_table *root)
             t->invalid++;
     }
     if (t->dropped)
-        msg_add(t->msg, sizeof t->msg, "acpi: %s lists %u table(s) beyond the %u kept; ignored",
+        acpi_msg_add(t->msg, sizeof t->msg, "acpi: %s lists %u table(s) beyond the %u kept; ignored",
                 root->sig, t->dropped, ACPI_MAX_TABLES);
 }
 
@@ -267,38 +250,38 @@ bool acpi_scan(const void *rsdp, size_t rsdp_len, acpi_map_fn map, void *ctx,
     out->map = map;
     out->map_ctx = ctx;
     if (!p || rsdp_len < ACPI_RSDP_V1_LEN) {
-        msg_add(out->msg, sizeof out->msg, "acpi: no RSDP (boot loader gave %zu bytes, need %u)",
+        acpi_msg_add(out->msg, sizeof out->msg, "acpi: no RSDP (boot loader gave %zu bytes, need %u)",
                 p ? rsdp_len : 0, ACPI_RSDP_V1_LEN);
         return false;
     }
     for (unsigned i = 0; i < RSDP_SIG_LEN; i++) {
         if (p[i] != (uint8_t)RSDP_SIG[i]) {
-            msg_add(out->msg, sizeof out->msg, "acpi: RSDP signature is not \"%s\"", RSDP_SIG);
+            acpi_msg_add(out->msg, sizeof out->msg, "acpi: RSDP signature is not \"%s\"", RSDP_SIG);
             return false;
         }
     }
     uint8_t sum = acpi_checksum(p, ACPI_RSDP_V1_LEN);
     if (sum != 0) {
-        msg_add(out->msg, sizeof out->msg,
+        acpi_msg_add(out->msg, sizeof out->msg,
                 "acpi: RSDP: bad checksum (first %u bytes sum to 0x%02x, must be 0)",
                 ACPI_RSDP_V1_LEN, sum);
         return false;
     }
     out->rsdp_revision = p[RSDP_OFF_REVISION];
     oem_copy(out->oem_id, p + RSDP_OFF_OEM);
-    uint64_t rsdt_pa = rd32(p + RSDP_OFF_RSDT);
+    uint64_t rsdt_pa = acpi_get32(p + RSDP_OFF_RSDT);
     uint64_t xsdt_pa = 0;
     if (out->rsdp_revision >= RSDP_REVISION_XSDT && rsdp_len >= ACPI_RSDP_V2_LEN) {
-        uint32_t len = rd32(p + RSDP_OFF_LENGTH);
+        uint32_t len = acpi_get32(p + RSDP_OFF_LENGTH);
         if (len < ACPI_RSDP_V2_LEN || len > rsdp_len)
-            msg_add(out->msg, sizeof out->msg,
+            acpi_msg_add(out->msg, sizeof out->msg,
                     "acpi: RSDP: length %u outside %u..%zu; using the RSDT", len,
                     ACPI_RSDP_V2_LEN, rsdp_len);
         else if ((sum = acpi_checksum(p, len)) != 0)
-            msg_add(out->msg, sizeof out->msg,
+            acpi_msg_add(out->msg, sizeof out->msg,
                     "acpi: RSDP: bad extended checksum (0x%02x); using the RSDT", sum);
         else
-            xsdt_pa = rd64(p + RSDP_OFF_XSDT);
+            xsdt_pa = acpi_get64(p + RSDP_OFF_XSDT);
     }
 
     struct acpi_table root;
@@ -309,11 +292,11 @@ bool acpi_scan(const void *rsdp, size_t rsdp_len, acpi_map_fn map, void *ctx,
             read_root(out, &root);
             return true;
         }
-        msg_add(out->msg, sizeof out->msg, "acpi: XSDT unusable; falling back to the RSDT");
+        acpi_msg_add(out->msg, sizeof out->msg, "acpi: XSDT unusable; falling back to the RSDT");
         out->xsdt = false;
     }
     if (!load_table(out, rsdt_pa, "RSDT", &root)) {
-        msg_add(out->msg, sizeof out->msg, "acpi: no usable root table (RSDT/XSDT)");
+        acpi_msg_add(out->msg, sizeof out->msg, "acpi: no usable root table (RSDT/XSDT)");
         return false;
     }
     out->root_pa = rsdt_pa;
@@ -358,14 +341,14 @@ static void madt_add_cpu(struct acpi_madt *m, uint32_t apic_id, uint32_t uid, ui
         return;
     }
     if (madt_has_cpu(m, apic_id)) {
-        msg_add(msg, msglen, "acpi: APIC: APIC id %u listed again at offset %zu; ignored",
+        acpi_msg_add(msg, msglen, "acpi: APIC: APIC id %u listed again at offset %zu; ignored",
                 apic_id, off);
         m->dropped++;
         return;
     }
     if (m->cpu_count == ACPI_MADT_MAX_CPUS) {
         if (m->overflow++ == 0)
-            msg_add(msg, msglen, "acpi: APIC: more than %u CPUs listed; the rest are ignored",
+            acpi_msg_add(msg, msglen, "acpi: APIC: more than %u CPUs listed; the rest are ignored",
                     ACPI_MADT_MAX_CPUS);
         m->dropped++;
         return;
@@ -397,9 +380,9 @@ bool acpi_parse_madt(const void *table, size_t avail, struct acpi_madt *out, cha
     __builtin_memset(out, 0, sizeof *out);
     if (!acpi_table_check(table, avail, "APIC", ACPI_MADT_HEADER_LEN, msg, msglen))
         return false;
-    uint32_t len = rd32(t + SDT_OFF_LENGTH);
-    out->lapic_pa = rd32(t + MADT_OFF_LAPIC_ADDR);
-    out->flags = rd32(t + MADT_OFF_FLAGS);
+    uint32_t len = acpi_get32(t + SDT_OFF_LENGTH);
+    out->lapic_pa = acpi_get32(t + MADT_OFF_LAPIC_ADDR);
+    out->flags = acpi_get32(t + MADT_OFF_FLAGS);
 
     size_t off = ACPI_MADT_HEADER_LEN;
     const uint8_t *rec;
@@ -410,7 +393,7 @@ bool acpi_parse_madt(const void *table, size_t avail, struct acpi_madt *out, cha
         size_t roff = (size_t)(rec - t);
         out->records++;
         if (rlen < madt_min_len(type)) {
-            msg_add(msg, msglen,
+            acpi_msg_add(msg, msglen,
                     "acpi: APIC: %s record (type %u) at offset %zu has length %u, needs %u",
                     madt_type_name(type), type, roff, rlen, madt_min_len(type));
             return false;
@@ -418,10 +401,10 @@ bool acpi_parse_madt(const void *table, size_t avail, struct acpi_madt *out, cha
         switch (type) {
         case ACPI_MADT_LAPIC: {
             uint8_t id = rec[LAPIC_OFF_ID];
-            uint32_t flags = rd32(rec + LAPIC_OFF_FLAGS);
+            uint32_t flags = acpi_get32(rec + LAPIC_OFF_FLAGS);
             if (id == ACPI_XAPIC_ID_NONE) {
                 if (flags & (ACPI_MADT_ENABLED | ACPI_MADT_ONLINE_CAPABLE)) {
-                    msg_add(msg, msglen,
+                    acpi_msg_add(msg, msglen,
                             "acpi: APIC: Local APIC record at offset %zu has id 0xff; ignored",
                             roff);
                     out->dropped++;
@@ -432,11 +415,11 @@ bool acpi_parse_madt(const void *table, size_t avail, struct acpi_madt *out, cha
             break;
         }
         case ACPI_MADT_X2APIC:
-            madt_add_cpu(out, rd32(rec + X2APIC_OFF_ID), rd32(rec + X2APIC_OFF_UID),
-                         rd32(rec + X2APIC_OFF_FLAGS), true, roff, msg, msglen);
+            madt_add_cpu(out, acpi_get32(rec + X2APIC_OFF_ID), acpi_get32(rec + X2APIC_OFF_UID),
+                         acpi_get32(rec + X2APIC_OFF_FLAGS), true, roff, msg, msglen);
             break;
         case ACPI_MADT_LAPIC_ADDR:
-            out->lapic_pa = rd64(rec + LAPIC_ADDR_OFF_ADDR);
+            out->lapic_pa = acpi_get64(rec + LAPIC_ADDR_OFF_ADDR);
             out->lapic_overridden = true;
             break;
         default:

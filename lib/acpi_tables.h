@@ -65,6 +65,27 @@ struct acpi_tables {
     char msg[ACPI_MSG_LEN]; /* one "acpi: ..." line per problem */
 };
 
+/* Appends one line (the caller's text, conventionally "acpi: ...") to msg;
+ * a full buffer keeps what fits (messages are advisory). */
+void acpi_msg_add(char *msg, size_t msglen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Little-endian fields of a packed table, read without alignment. */
+static inline uint16_t acpi_get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t acpi_get32(const uint8_t *p)
+{
+    return (uint32_t)acpi_get16(p) | (uint32_t)acpi_get16(p + 2) << 16;
+}
+
+static inline uint64_t acpi_get64(const uint8_t *p)
+{
+    return (uint64_t)acpi_get32(p) | (uint64_t)acpi_get32(p + 4) << 32;
+}
+
 /* rsdp: the RSDP bytes (rsdp_len of them, from the boot loader's tag).
  * False when the RSDP or every root table is unusable (reason in out->msg);
  * true otherwise, even if some tables were invalid (listed in out->msg). */
