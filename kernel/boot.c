@@ -95,15 +95,33 @@ unsigned boot_reserved_ranges(struct phys_range *out, unsigned max)
     return n;
 }
 
+/* Usable regions sorted by address, touching ones joined: a UEFI map lists
+ * one region per EFI descriptor, and neighbours (loader data, boot services
+ * memory, free memory) all arrive as usable.  Joining loses nothing and
+ * keeps the allocator's range count near the number of real holes. */
 unsigned boot_usable_ranges(struct phys_range *out, unsigned max)
 {
     unsigned n = 0;
     for (unsigned i = 0; i < mb2.region_count && n < max; i++) {
         const struct mb2_region *r = &mb2.region[i];
-        if (r->type == MB2_MEM_USABLE && r->len > 0)
-            out[n++] = (struct phys_range){r->base, r->base + r->len};
+        if (r->type != MB2_MEM_USABLE || r->len == 0)
+            continue;
+        struct phys_range range = {r->base, r->base + r->len};
+        unsigned j = n++; /* insertion sort: maps are short and mostly sorted */
+        while (j > 0 && out[j - 1].base > range.base) {
+            out[j] = out[j - 1];
+            j--;
+        }
+        out[j] = range;
     }
-    return n;
+    unsigned joined = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (joined > 0 && out[joined - 1].end == out[i].base)
+            out[joined - 1].end = out[i].end;
+        else
+            out[joined++] = out[i];
+    }
+    return joined;
 }
 
 static const char *region_type_name(uint32_t type)

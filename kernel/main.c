@@ -34,7 +34,7 @@ void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa); /* called by boot.S */
 static void mm_start(const struct bench_config *bench, const struct phys_range *reserved,
                      unsigned n_reserved)
 {
-    struct phys_range usable[MB2_MAX_REGIONS];
+    static struct phys_range usable[MB2_MAX_REGIONS]; /* 16 KiB: not on the boot stack */
     unsigned n_usable = boot_usable_ranges(usable, MB2_MAX_REGIONS);
     struct mm_config cfg;
     mm_default_config(&cfg);
