@@ -239,16 +239,18 @@ bool acpi_parse_hpet(const void *table, size_t avail, struct acpi_hpet *out, cha
     __builtin_memset(out, 0, sizeof *out);
     if (!acpi_table_check(table, avail, "HPET", ACPI_HPET_LEN, msg, msglen))
         return false;
-    struct acpi_reg r;
-    if (!read_reg(t + HPET_OFF_BASE, &r, "HPET", "event timer block", msg, msglen))
-        return false;
-    if (r.space != ACPI_SPACE_MEMORY || r.address % ACPI_HPET_MMIO_LEN != 0) {
-        acpi_msg_add(msg, msglen, "acpi: HPET: registers at 0x%llx in %s space (expected "
-                     "memory, 1 KiB aligned); not used", (unsigned long long)r.address,
-                     space_name(r.space));
+    /* Only the space and the address: the block's width and access fields
+     * are left 0 by common firmware (QEMU's among it); its registers are
+     * 64-bit by definition. */
+    const uint8_t *g = t + HPET_OFF_BASE;
+    uint64_t base = acpi_get64(g + GAS_OFF_ADDRESS);
+    if (g[GAS_OFF_SPACE] != ACPI_SPACE_MEMORY || base == 0 || base % ACPI_HPET_MMIO_LEN != 0) {
+        acpi_msg_add(msg, msglen, "acpi: HPET: registers at address 0x%llx in %s space "
+                     "(expected memory, non-zero, 1 KiB aligned); not used",
+                     (unsigned long long)base, space_name(g[GAS_OFF_SPACE]));
         return false;
     }
-    out->base = r.address;
+    out->base = base;
     out->number = t[HPET_OFF_NUMBER];
     out->min_tick = acpi_get16(t + HPET_OFF_MIN_TICK);
     return true;

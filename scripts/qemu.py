@@ -371,14 +371,31 @@ def qemu_command(iso, smp, mem, accel, icount, serial, gdb_port=None, cpu="max",
     return cmd
 
 
-def verdict_for(status):
-    return VERDICTS.get(status, "panic" if status == 0 else "qemu-error")
+def verdict_for(status, log_text=""):
+    """The verdict of a boot.  Status 0 is a guest reset: the kernel's own
+    (exit=reset), when the log's last line is its framed verdict, else a
+    triple fault, which counts as a panic."""
+    if status == 0:
+        return final_verdict(log_text) or "panic"
+    return VERDICTS.get(status, "qemu-error")
 
 
-def explain(status, interactive=False):
+FINAL_VERDICT_RE = re.compile(r"^@@VERDICT (\S+)$")
+
+
+def final_verdict(log_text):
+    """The kernel's verdict when it is the log's last line (kernel/exit.h), else None."""
+    lines = [ln for ln in log_text.replace("\r", "").split("\n") if ln.strip()]
+    m = FINAL_VERDICT_RE.match(lines[-1]) if lines else None
+    return m.group(1) if m and m.group(1) in CLI_STATUS else None
+
+
+def explain(status, interactive=False, log_text=""):
     if status == 0 and interactive:
         return ("QEMU quit before the kernel ended the run (Ctrl-A X, the monitor's quit, "
                 "gdb's kill, or a guest reset)")
+    if status == 0 and final_verdict(log_text):
+        return "the kernel reset the machine after printing its verdict (exit=reset)"
     if status == 0:
         return ("QEMU exited without an exit code from the kernel: the guest reset itself, "
                 "most likely a triple fault")
@@ -474,7 +491,8 @@ def _run_captured(cmd, accel, start, timeout, log, stream):
     err_thread.join(5)
     seconds = time.monotonic() - start
     qemu_err = b"".join(e for e in errors if e).decode("utf-8", "replace").strip()
-    verdict = verdict_for(status)
+    text = b"".join(chunks).decode("utf-8", "replace")
+    verdict = verdict_for(status, text)
     if status == 137 and seconds < timeout:
         # `timeout` says 137 for its own KILL, but also when something else
         # (the OOM killer) killed QEMU before the time was up.
@@ -483,7 +501,6 @@ def _run_captured(cmd, accel, start, timeout, log, stream):
             f"QEMU was killed (SIGKILL) after {seconds:.1f} s, before the {timeout} s timeout"
     if qemu_err and verdict == "qemu-error":
         print(f"qemu.py: QEMU said: {qemu_err}", file=sys.stderr)
-    text = b"".join(chunks).decode("utf-8", "replace")
     return Result(verdict, status, seconds, text, first_line, accel, cmd, qemu_err)
 
 
@@ -546,7 +563,7 @@ def main(argv):
               stream=not opts.quiet, interactive=opts.interactive, gdb_port=gdb_port,
               cpu=opts.cpu, firmware=cfg["firmware"], debug_exit=not opts.no_debug_exit,
               machine_opts=machine_opts)
-    why = explain(res.status, opts.interactive)
+    why = explain(res.status, opts.interactive, res.log_text)
     first = f", first serial line after {res.first_line_seconds:.2f} s" \
         if res.first_line_seconds is not None else ""
     print(f"qemu.py: verdict {res.verdict} (QEMU status {res.status}) after "
