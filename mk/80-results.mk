@@ -30,6 +30,10 @@
 ##                                 of this kernel (SMP=2, refcount,pcp); boots kept in build/
 ##   make noise                    3 boots in the same configuration: the boot-to-boot spread
 ##                                 of the single-CPU ns_per_op medians
+##   make ingest LOG=file          a serial log captured elsewhere (BMC serial-over-LAN, screen -L,
+##                                 a console server) -> a results directory, verified, judged and
+##                                 plotted like make bench; LOG_RUN=<n> picks a run of a log that
+##                                 holds several (default: the last), SOURCE='...' is recorded
 
 PROFILE ?= full
 SEED    ?=
@@ -58,7 +62,12 @@ PERF_OPTS = --smp 2 --mem 1G --accel tcg --icount 1 --bench all --profile quick 
 AB_DEMO_OPTS = --smp 2 --mem 1G --accel tcg --icount 0 --bench refcount,pcp --profile full \
                --timeout $(call sq,$(TIMEOUT))
 
-.PHONY: bench plot report history compare perf-check baseline ab ab-demo noise suite-results
+LOG     ?=
+LOG_RUN ?=
+SOURCE  ?=
+
+.PHONY: bench plot report history compare perf-check baseline ab ab-demo noise ingest \
+        suite-results
 
 # Variables are validated before anything is built; the kernel is built by
 # mk/20-kernel.mk's rule for $(BUILD)/kernel.elf.
@@ -111,6 +120,12 @@ noise:
 	@$(MAKE) --no-print-directory $(BUILD)/kernel.elf
 	@$(PY) tests/scripts/noise.py --count 3 --root $(BUILD)/noise/$$(date +%Y%m%d-%H%M%S) \
 	    $(AB_DEMO_OPTS)
+
+ingest:
+	@if [ -z $(call sq,$(LOG)) ]; then \
+	    echo "make ingest: give LOG=<serial log file>" >&2; exit 2; fi
+	@$(PY) scripts/ingest.py $(call sq,$(LOG)) $(if $(LOG_RUN),--run $(call sq,$(LOG_RUN))) \
+	    $(if $(SOURCE),--source $(call sq,$(SOURCE)))
 
 TEST_SUITES += results
 suite-results:

@@ -4,7 +4,9 @@ both firmwares.
 
   - one hybrid ISO running the quick benchmark profile at SMP=2 under OVMF
     (UEFI) and the very same file under SeaBIOS, each to a pass with every
-    block verified;
+    block verified; the UEFI run's serial log, given CR LF line ends and
+    lines of noise in front, through `scripts/ingest.py` gives the same
+    results.csv as the direct run;
   - no isa-debug-exit device: exit=reset ends in the verdict as the last
     line and a reset QEMU reports (status 0 under -no-reboot); the default
     ends in the verdict and a halt (QEMU still running when the test stops
@@ -21,6 +23,7 @@ both firmwares.
 import os
 import re
 import struct
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -191,6 +194,31 @@ def com2_boot(name, cmdline, extra, source, out):
     return b
 
 
+def check_ingest_of(boot_name, boots, out):
+    """The Done-when check: the UEFI run's log with CR LF and noise before it,
+    through ingest.py, gives the results.csv of the direct run."""
+    boot = next(b for b in boots if b.name == boot_name)
+    assert boot.result is not None and boot.result.verdict == "pass", \
+        f"{boot_name} did not pass; nothing to ingest"
+    ex = verified(boot.result.log_text)
+    direct = os.path.join(out, "direct")
+    os.makedirs(direct, exist_ok=True)
+    extract.write_blocks(ex, direct)
+    noise = "ipmitool> sol activate\r\n[SOL Session operational.  Use ~? for help]\r\n"
+    captured = os.path.join(out, "captured-sol.log")
+    with open(captured, "wb") as f:
+        f.write((noise + boot.result.log_text.replace("\n", "\r\n")).encode())
+    res = os.path.join(out, "ingested")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "ingest.py"), captured,
+                        "--results-root", res, "--no-plot", "--source", "hardware suite"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"ingest.py exited {r.returncode}: {r.stderr[-400:]}"
+    latest = os.path.join(res, "latest")
+    with open(os.path.join(latest, "results.csv")) as a, \
+            open(os.path.join(direct, "results.csv")) as b:
+        assert a.read() == b.read(), "the ingested results.csv differs from the direct run's"
+
+
 def main():
     opts = boottest.parse_args()
     suite = testlib.Suite("hardware")
@@ -231,8 +259,10 @@ def main():
         HwBoot("exit-bad", cmdline="exit=sideways", expect="config-error",
                check=boottest.expect_lines(r"^cmdline: exit=sideways: expected one of")),
     ]
-    boottest.run_boots(suite, opts.kernel, out, boots, PARALLEL,
+    runnable, _ = boottest.run_boots(suite, opts.kernel, out, boots, PARALLEL,
                                      boot_fn=boot_one)
+    suite.run("ingest-uefi-log-crlf-noise", check_ingest_of, "uefi-quick-smp2", runnable,
+              os.path.join(out, "ingest"))
     suite.exit()
 
 
