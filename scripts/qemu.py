@@ -226,12 +226,22 @@ def parse_firmware(value):
     return text
 
 
-def firmware_cpu(cpu, firmware, accel):
-    """The -cpu value for this firmware.  OVMF parks the APs it started in a
-    MONITOR/MWAIT loop until the kernel's INIT; under TCG a vCPU in that loop
-    spins instead of sleeping and takes the host core CPU 0 needs (memory
-    set-up at 4 GiB: seconds instead of a fraction).  Without the MONITOR
-    feature OVMF parks them in HLT.  KVM sleeps in MWAIT properly."""
+# Under KVM the guest runs on the host's CPU model.  migratable=off also
+# passes the features QEMU holds back for live migration, invtsc above all:
+# without it QEMU reports neither the invariant TSC nor CPUID 0x40000010 (the
+# TSC rate, which vmware-cpuid-freq, on by default, fills in when the TSC is
+# stable), and the kernel would have to calibrate against the emulated PIT.
+KVM_CPU = "host,migratable=off"
+
+
+def cpu_model(cpu, firmware, accel):
+    """The -cpu value.  "max" under KVM becomes KVM_CPU.  Under TCG with OVMF
+    the MONITOR feature goes: OVMF parks the APs it started in a MONITOR/MWAIT
+    loop until the kernel's INIT, and a TCG vCPU in that loop spins instead of
+    sleeping, taking the host core CPU 0 needs; without MONITOR OVMF parks
+    them in HLT.  (QEMU hides MONITOR from KVM guests anyway.)"""
+    if accel == "kvm" and cpu == "max":
+        return KVM_CPU
     if firmware == "uefi" and accel == "tcg":
         return cpu + ",-monitor"
     return cpu
@@ -357,7 +367,7 @@ def qemu_command(iso, smp, mem, accel, icount, serial, gdb_port=None, cpu="max",
                  firmware="bios", vars_copy=None, debug_exit=True, machine_opts=(),
                  extra_args=()):
     cmd = [QEMU] + machine_args(debug_exit, machine_opts) + firmware_args(firmware, vars_copy)
-    cmd += ["-cpu", firmware_cpu(cpu, firmware, accel), "-smp", str(smp), "-m", mem]
+    cmd += ["-cpu", cpu_model(cpu, firmware, accel), "-smp", str(smp), "-m", mem]
     if accel == "kvm":
         cmd += ["-accel", "kvm"]
     elif icount:
