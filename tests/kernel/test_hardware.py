@@ -223,6 +223,18 @@ def check_ingest_of(boot_name, boots, out):
         assert a.read() == b.read(), "the ingested results.csv differs from the direct run's"
 
 
+def check_firmware_var(target):
+    """FIRMWARE is validated before anything is built or booted."""
+    proc = subprocess.run(["make", "-s", "--no-print-directory", "-C", ROOT, target,
+                           "FIRMWARE=efi", "TIMEOUT=5"], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=120)
+    assert proc.returncode != 0, f"make {target} FIRMWARE=efi succeeded"
+    assert "FIRMWARE='efi': expected bios (SeaBIOS) or uefi (OVMF)" in proc.stdout, \
+        f"make {target}: no message naming FIRMWARE in {proc.stdout[-300:]!r}"
+    assert "booting" not in proc.stdout, f"make {target} FIRMWARE=efi booted"
+
+
 def main():
     opts = boottest.parse_args()
     suite = testlib.Suite("hardware")
@@ -265,6 +277,8 @@ def main():
     ]
     runnable, _ = boottest.run_boots(suite, opts.kernel, out, boots, PARALLEL,
                                      boot_fn=boot_one)
+    for target in ("run", "bench"):
+        suite.run(f"make-vars/{target},FIRMWARE=efi", check_firmware_var, target)
     suite.run("ingest-uefi-log-crlf-noise", check_ingest_of, "uefi-quick-smp2", runnable,
               os.path.join(out, "ingest"))
     suite.exit()
