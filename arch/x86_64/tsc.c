@@ -9,7 +9,10 @@
 #include "kernel/console.h"
 #include "arch/x86_64/acpi.h"
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/layout.h"
 #include "arch/x86_64/paging.h"
+#include "lib/pvclock.h"
+#include "lib/str.h"
 #include "plat/platform.h"
 #include "arch/x86_64/tsc.h"
 #include "arch/x86_64/x86.h"
@@ -270,6 +273,39 @@ static uint64_t cpuid_hypervisor_khz(void)
     return cpuid(CPUID_HV_TIMING, 0).eax;
 }
 
+/* kvmclock: KVM's pvclock record for this CPU, read once and switched off
+ * again.  Offered when CPUID 0x40000010 is not (QEMU needs invtsc for that
+ * leaf); KVM derives the record's scale from the TSC rate it set for the
+ * guest.  The record sits in the kernel image, whose physical address is its
+ * link address minus KERNEL_VMA. */
+static struct pvclock_time_info kvmclock_record __attribute__((aligned(64)));
+
+static uint64_t kvmclock_khz(void)
+{
+    if (!str_eq(cpu_hypervisor(), "kvm") || cpu_max_hypervisor_leaf() < CPUID_KVM_FEATURES)
+        return 0;
+    uint32_t features = cpuid(CPUID_KVM_FEATURES, 0).eax;
+    uint32_t msr = features & KVM_FEATURE_CLOCKSOURCE2 ? MSR_KVM_SYSTEM_TIME_NEW
+                 : features & KVM_FEATURE_CLOCKSOURCE  ? MSR_KVM_SYSTEM_TIME
+                                                       : 0;
+    if (msr == 0)
+        return 0;
+    volatile struct pvclock_time_info *rec = &kvmclock_record;
+    wrmsr(msr, ((uint64_t)(uintptr_t)&kvmclock_record - KERNEL_VMA) | KVM_SYSTEM_TIME_ENABLE);
+    uint32_t version, mul;
+    int8_t shift;
+    unsigned tries = 0;
+    do { /* a consistent copy: the same even version before and after */
+        version = rec->version;
+        __atomic_signal_fence(__ATOMIC_ACQUIRE);
+        mul = rec->tsc_to_system_mul;
+        shift = rec->tsc_shift;
+        __atomic_signal_fence(__ATOMIC_ACQUIRE);
+    } while (((version & 1) || version != rec->version || version == 0) && ++tries < 1000000);
+    wrmsr(msr, 0);
+    return tries < 1000000 ? pvclock_tsc_khz(mul, shift) : 0;
+}
+
 static uint64_t cpuid_15_khz(uint32_t max_leaf)
 {
     if (max_leaf < CPUID_TSC_CRYSTAL)
@@ -331,6 +367,8 @@ void tsc_init(struct cmdline *cl)
     bool measured = false;
     if (cpuid_ok && (khz = cpuid_hypervisor_khz()) != 0)
         source = "cpuid-40000010";
+    else if (cpuid_ok && (khz = kvmclock_khz()) != 0)
+        source = "kvmclock";
     else if (cpuid_ok && (khz = cpuid_15_khz(max_leaf)) != 0)
         source = "cpuid-15";
     else if (cpuid_ok && (khz = cpuid_16_khz(max_leaf)) != 0)

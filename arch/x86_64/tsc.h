@@ -4,6 +4,8 @@
  * Sources, in order of preference:
  *   "cpuid-40000010"  hypervisor timing leaf (EAX = TSC kHz): the hypervisor
  *                     knows the rate it gives the guest
+ *   "kvmclock"        KVM's pvclock record (its TSC-to-ns scale), read once
+ *                     through the kvmclock MSR and switched off again
  *   "cpuid-15"        Intel crystal clock ratio (ECX crystal Hz x EBX/EAX;
  *                     crystal from leaf 0x16 when ECX is 0)
  *   "cpuid-16"        processor base frequency in MHz (whole MHz only)
