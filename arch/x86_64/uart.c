@@ -292,18 +292,21 @@ void uart_select(struct cmdline *cl)
         want.mmio = paging_map_mmio(want.base, UART_REGS * 4);
     char what[96];
     describe(&want, what, sizeof what);
-    if (same_port(&want, &port)) {
-        if (want.baud != port.baud) {
-            uart_flush();
-            port = want;
-            program(&port);
-        }
+    if (same_port(&want, &port) && (want.baud == port.baud || want.baud == 0)) {
+        want.baud = port.baud; /* "keep" on the port already programmed at boot */
         settled = true;
         kprintf("console: %s (%s)\n", what, source);
         return;
     }
-    kprintf("console: moving to the %s (%s); the log continues there, from its first "
-            "line\n", what, source);
+    /* Another port, or this one at another rate (the early lines reached a
+     * reader at that rate as noise): the log starts again from its first
+     * line, and a reader at the new setting gets one clean copy. */
+    if (same_port(&want, &port))
+        kprintf("console: switching to %u baud (%s); the log starts again from its first "
+                "line at that rate\n", want.baud, source);
+    else
+        kprintf("console: moving to the %s (%s); the log continues there, from its first "
+                "line\n", what, source);
     uart_flush();
     settled = true;
     port = want;

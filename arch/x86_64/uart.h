@@ -17,7 +17,11 @@
  * (up to UART_REPLAY_MAX), the last line on the old port says where the
  * console went, then the new port is programmed and receives the kept bytes
  * first, so its log reads as if it had been the console from the start.
- * A replay that did not fit says how many bytes were dropped.
+ * The same port at another baud rate is a switch too (a reader at the new
+ * rate saw the early lines as noise); a capture that does not care about the
+ * rate (QEMU's) then holds the start of the log twice, and make ingest takes
+ * the second copy, a run of its own.  A replay that did not fit says how
+ * many bytes were dropped.
  *
  * The console (kernel/console.c) writes through arch_serial_putc; every
  * wait is bounded, so a missing or wedged UART cannot hang the kernel.

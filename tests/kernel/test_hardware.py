@@ -16,7 +16,8 @@ both firmwares.
     boot log and in meta.csv; tsc=hpet without an HPET stops the run;
   - the console: an ACPI SPCR table (added with -acpitable) naming COM2, and
     console=com2, move the log to COM2 with every line before the switch
-    replayed there, none lost or repeated; a bad console= value is refused.
+    replayed there, none lost or repeated; COM1 at another rate sends the log
+    again from its first line; a bad console= value is refused.
 
     test_hardware.py --kernel build/kernel.elf --out build/test/hardware
 """
@@ -189,6 +190,20 @@ def check_moved_to_com2(source):
     return check
 
 
+def check_rate_switch(boot):
+    """console=com1,57600: the same port at another rate sends the log again
+    from its first line; the copy from there on is complete."""
+    text = boot.result.log_text
+    starts = [m.start() for m in re.finditer(rf"^{FIRST_LINE}", text, re.M)]
+    assert len(starts) == 2, f"the first line appears {len(starts)} times, expected 2"
+    again = text[starts[1]:]
+    assert re.search(r"^console: switching to 57600 baud \(console=\)", again, re.M), \
+        "the replayed copy lacks the switch line"
+    verified(again)
+    rep = ktap.parse(again)
+    assert rep.verdict == "pass", f"KTAP report of the replayed copy: {rep.verdict} {rep.errors}"
+
+
 def com2_boot(name, cmdline, extra, source, out):
     path = os.path.join(out, f"{name}-com2.log")
     b = HwBoot(name, cmdline=cmdline, check=check_moved_to_com2(source),
@@ -270,6 +285,9 @@ def main():
         com2_boot("spcr-com2", "bench=smp profile=quick", ["-acpitable", f"file={spcr}"],
                   "ACPI SPCR", out),
         com2_boot("console-com2", "bench=smp profile=quick console=com2", [], "console=", out),
+        HwBoot("console-com1-57600", cmdline="bench=smp profile=quick console=com1,57600",
+               ktap="malformed",  # two copies of the start; the check reads the second
+               check=check_rate_switch),
         HwBoot("console-bad", cmdline="console=com9", expect="config-error",
                check=boottest.expect_lines(r"^cmdline: console=com9: expected com1\.\.com4")),
         HwBoot("exit-bad", cmdline="exit=sideways", expect="config-error",
