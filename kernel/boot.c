@@ -104,24 +104,10 @@ unsigned boot_usable_ranges(struct phys_range *out, unsigned max)
     unsigned n = 0;
     for (unsigned i = 0; i < mb2.region_count && n < max; i++) {
         const struct mb2_region *r = &mb2.region[i];
-        if (r->type != MB2_MEM_USABLE || r->len == 0)
-            continue;
-        struct phys_range range = {r->base, r->base + r->len};
-        unsigned j = n++; /* insertion sort: maps are short and mostly sorted */
-        while (j > 0 && out[j - 1].base > range.base) {
-            out[j] = out[j - 1];
-            j--;
-        }
-        out[j] = range;
+        if (r->type == MB2_MEM_USABLE && r->len > 0)
+            out[n++] = (struct phys_range){r->base, r->base + r->len};
     }
-    unsigned joined = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (joined > 0 && out[joined - 1].end == out[i].base)
-            out[joined - 1].end = out[i].end;
-        else
-            out[joined++] = out[i];
-    }
-    return joined;
+    return phys_ranges_sort_join(out, n); /* usable regions never overlap (mb2_parse) */
 }
 
 static const char *region_type_name(uint32_t type)

@@ -23,6 +23,7 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/paging.h"
+#include "lib/phys_range.h"
 #include "plat/platform.h"
 #include "arch/x86_64/spinlock.h"
 #include "arch/x86_64/x86.h"
@@ -122,17 +123,13 @@ static bool is_ram(uint32_t type)
     return type == MB2_MEM_USABLE || type == MB2_MEM_ACPI_RECLAIMABLE || type == MB2_MEM_NVS;
 }
 
-struct map_range {
-    uint64_t base, end;
-};
-
 static uint64_t round_down_2m(uint64_t x)
 {
     return x & ~(uint64_t)(PAGE_SIZE_2M - 1);
 }
 
 /* The memory map's regions rounded out to 2 MiB, clipped, sorted, merged. */
-static unsigned direct_map_ranges(const struct mb2_info *mi, struct map_range *out)
+static unsigned direct_map_ranges(const struct mb2_info *mi, struct phys_range *out)
 {
     unsigned n = 0;
     for (unsigned i = 0; i < mi->region_count; i++) {
@@ -152,29 +149,15 @@ static unsigned direct_map_ranges(const struct mb2_info *mi, struct map_range *o
                 continue;
             end = PAGING_MAX_PHYS;
         }
-        struct map_range c = {round_down_2m(r->base), round_down_2m(end + PAGE_SIZE_2M - 1)};
-        unsigned j = n++; /* insertion sort by base */
-        while (j > 0 && out[j - 1].base > c.base) {
-            out[j] = out[j - 1];
-            j--;
-        }
-        out[j] = c;
+        out[n++] = (struct phys_range){round_down_2m(r->base),
+                                       round_down_2m(end + PAGE_SIZE_2M - 1)};
     }
-    unsigned merged = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (merged > 0 && out[i].base <= out[merged - 1].end) {
-            if (out[i].end > out[merged - 1].end)
-                out[merged - 1].end = out[i].end;
-        } else {
-            out[merged++] = out[i];
-        }
-    }
-    return merged;
+    return phys_ranges_sort_join(out, n);
 }
 
 void paging_init(const struct mb2_info *mi)
 {
-    static struct map_range ranges[MB2_MAX_REGIONS];
+    static struct phys_range ranges[MB2_MAX_REGIONS];
     bool gib_pages = cpu_has_1g_pages();
 
     pml4 = table_alloc();
