@@ -286,7 +286,7 @@ void uart_select(struct cmdline *cl)
         source = "ACPI SPCR";
     else {
         want = port;
-        source = "default, no SPCR table";
+        source = "default, no usable SPCR table";
     }
     if (want.kind != UART_IO)
         want.mmio = paging_map_mmio(want.base, UART_REGS * 4);
