@@ -9,7 +9,8 @@
  * architecture would implement this file and plat/platform.h.
  *
  * Call order (kmain): arch_early_init, arch_cpu_init, arch_configure,
- * arch_reserve_ranges, [mm_init], arch_smp_init, arch_selftest_run.
+ * arch_reserve_ranges, arch_split_usable, [mm_init], arch_smp_init,
+ * arch_selftest_run.
  */
 #ifndef KERNEL_ARCH_H
 #define KERNEL_ARCH_H
@@ -39,11 +40,19 @@ uint64_t arch_boot_map_end(void);
  * cl, reported by cmdline_finish). */
 void arch_configure(const struct mb2_info *mi, struct cmdline *cl);
 
-/* Pages the architecture needs kept out of the allocator (the AP start-up
- * page below 1 MiB), chosen to avoid `avoid`.  Writes at most `max`,
- * returns how many. */
+/* Pages the architecture needs kept out of the allocator (page tables it
+ * took from RAM, the AP start-up page below 1 MiB), chosen to avoid
+ * `avoid`.  Writes at most `max` (ARCH_MAX_RESERVED suffices), returns how
+ * many. */
+#define ARCH_MAX_RESERVED 2
 unsigned arch_reserve_ranges(const struct mb2_info *mi, const struct phys_range *avoid,
                              unsigned n_avoid, struct phys_range *out, unsigned max);
+
+/* Cuts the usable ranges r[0..n) where one NUMA node's memory ends and
+ * another's begins, so that no allocator arena spans two nodes.  Writes at
+ * most max; returns the new count. */
+#define ARCH_MAX_SPLITS 64
+unsigned arch_split_usable(struct phys_range *r, unsigned n, unsigned max);
 
 /* Every CPU the firmware lists brought online; plat_run_on_cpus() works
  * after it.  Stops the run (EXIT_CHECK_FAILED) when the CPU tables are
@@ -60,6 +69,10 @@ struct arch_facts {
     const char *cpu_vendor;
     const char *cpu_brand;
     const char *tsc_source; /* how plat_tsc_khz() was found */
+    const char *tsc_stop;   /* the instructions closing a timed region */
+    const char *apic_mode;  /* "x2APIC", "xAPIC" */
+    unsigned numa_nodes;    /* 0: the firmware describes no NUMA topology */
+    const char *numa_topology; /* "node0:cpus=0-3:mem_mib=512:dist=10/20;node1:..." */
 };
 void arch_facts(struct arch_facts *out);
 

@@ -29,13 +29,16 @@
 void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa); /* called by boot.S */
 
 /* The frame allocator over every usable frame the boot information reports,
- * minus the reserved ranges.  Cache geometry from the benchmark keys when
- * given (pcp_capacity=, pcp_batch=), otherwise the allocator's defaults. */
+ * cut at NUMA node boundaries, minus the reserved ranges.  Cache geometry
+ * from the benchmark keys when given (pcp_capacity=, pcp_batch=), otherwise
+ * the allocator's defaults. */
 static void mm_start(const struct bench_config *bench, const struct phys_range *reserved,
                      unsigned n_reserved)
 {
-    static struct phys_range usable[MB2_MAX_REGIONS]; /* 16 KiB: not on the boot stack */
+    /* static: 16 KiB and more, not on the 16 KiB boot stack */
+    static struct phys_range usable[MB2_MAX_REGIONS + ARCH_MAX_SPLITS];
     unsigned n_usable = boot_usable_ranges(usable, MB2_MAX_REGIONS);
+    n_usable = arch_split_usable(usable, n_usable, MB2_MAX_REGIONS + ARCH_MAX_SPLITS);
     struct mm_config cfg;
     mm_default_config(&cfg);
     cfg.max_cpus = PLAT_MAX_CPUS;
@@ -44,24 +47,30 @@ static void mm_start(const struct bench_config *bench, const struct phys_range *
         cfg.pcp.batch = bench->pcp_batch ? bench->pcp_batch : (bench->pcp_capacity + 3) / 4;
     }
     char err[160];
-    if (!mm_init(usable, n_usable, reserved, n_reserved, &cfg, err, sizeof err)) {
+    uint64_t t0 = plat_tsc();
+    bool ok = mm_init(usable, n_usable, reserved, n_reserved, &cfg, err, sizeof err);
+    uint64_t us = (plat_tsc() - t0) / (plat_tsc_khz() / 1000 ? plat_tsc_khz() / 1000 : 1);
+    if (!ok) {
         /* Bad input (memory map), not a kernel bug: a failed check, like a bad MADT. */
         kprintf("mm: cannot build the frame allocator: %s\n", err);
         kernel_exit(EXIT_CHECK_FAILED);
     }
+    kprintf("mm: set-up %llu.%03llu ms (metadata for %u range(s))\n",
+            (unsigned long long)(us / 1000), (unsigned long long)(us % 1000), n_usable);
     mm_dump();
 }
 
 /* What the results need to know about this machine and run (meta.csv). */
 static enum bench_verdict bench_start(const struct bench_config *cfg)
 {
-    static char cpus[12], mem_mib[24], tsc[24];
+    static char cpus[12], mem_mib[24], tsc[24], nodes[12];
     struct arch_facts facts;
     arch_facts(&facts);
     fmt_snprintf(cpus, sizeof cpus, "%u", plat_cpu_count());
     fmt_snprintf(mem_mib, sizeof mem_mib, "%llu",
                  (unsigned long long)(mb2_usable_bytes(boot_mb2()) >> 20));
     fmt_snprintf(tsc, sizeof tsc, "%llu", (unsigned long long)plat_tsc_khz());
+    fmt_snprintf(nodes, sizeof nodes, "%u", facts.numa_nodes);
     const struct bench_meta_kv kv[] = {
         {"kernel_commit", KERNEL_COMMIT},
         {"accel", facts.hypervisor},
@@ -71,6 +80,10 @@ static enum bench_verdict bench_start(const struct bench_config *cfg)
         {"cpu_brand", facts.cpu_brand},
         {"tsc_khz", tsc},
         {"tsc_source", facts.tsc_source},
+        {"tsc_stop", facts.tsc_stop},
+        {"apic_mode", facts.apic_mode},
+        {"numa_nodes", nodes},
+        {"numa_topology", facts.numa_topology},
         {"cmdline", boot_mb2()->cmdline},
     };
     const struct bench_meta meta = {kv, sizeof kv / sizeof kv[0]};
@@ -92,8 +105,9 @@ void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa)
     bool bench_wanted = cmdline_str(cl, "bench") != NULL; /* a plain boot runs none */
     bench_parse_params(cl, &bench_cfg); /* bench=, runs=, profile=, pcp_*, test_* ... */
     /* Kept out of the frame allocator: kernel image, boot info, every module,
-     * then the trampoline page and frame 0. */
-    struct phys_range reserved[MB2_MAX_MODULES + 4];
+     * then page tables the direct map took from RAM, the trampoline page and
+     * frame 0. */
+    struct phys_range reserved[MB2_MAX_MODULES + 3 + ARCH_MAX_RESERVED];
     unsigned n_reserved = boot_reserved_ranges(reserved, MB2_MAX_MODULES + 2);
     ASSERT(n_reserved == 2 + boot_mb2()->module_count); /* nothing left out */
     /* The frames after the kernel up to the next largest-block boundary stay
@@ -101,7 +115,7 @@ void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa)
      * them - must not move when the kernel grows by a page. */
     reserved[0].end = align_up(reserved[0].end, PAGE_SIZE << MM_MAX_ORDER);
     n_reserved += arch_reserve_ranges(boot_mb2(), reserved, n_reserved, &reserved[n_reserved],
-                                      1); /* the AP start-up page below 1 MiB */
+                                      ARCH_MAX_RESERVED); /* page tables, AP start-up page */
     reserved[n_reserved++] = (struct phys_range){0, PAGE_SIZE}; /* frame 0: never a valid frame */
     boot_print_memory();
 

@@ -64,7 +64,7 @@ static bool read_reg(const uint8_t *g, struct acpi_reg *out, const char *sig, co
     out->bit_width = g[GAS_OFF_WIDTH];
     out->bit_offset = g[GAS_OFF_OFFSET];
     uint8_t access = g[GAS_OFF_ACCESS];
-    out->address = acpi_get64(g + GAS_OFF_ADDRESS);
+    out->address = acpi_rd64(g + GAS_OFF_ADDRESS);
     if (out->bit_width != 8 && out->bit_width != 16 && out->bit_width != 32 &&
         out->bit_width != 64) {
         acpi_msg_add(msg, msglen, "acpi: %s: %s register is %u bits wide (expected 8, 16, 32 "
@@ -143,7 +143,7 @@ bool acpi_parse_spcr(const void *table, size_t avail, struct acpi_spcr *out, cha
     out->flow_control = t[SPCR_OFF_FLOW];
     out->terminal_type = t[SPCR_OFF_TERMINAL];
     if (out->revision >= SPCR_REV_UART_CLOCK)
-        out->uart_clock_hz = acpi_get32(t + SPCR_OFF_UART_CLOCK);
+        out->uart_clock_hz = acpi_rd32(t + SPCR_OFF_UART_CLOCK);
     if (out->parity != 0 || out->stop_bits != 1)
         acpi_msg_add(msg, msglen, "acpi: SPCR: parity %u, stop bits %u asked for; the console "
                      "runs 8N1", out->parity, out->stop_bits);
@@ -187,7 +187,7 @@ static void fadt_pm_timer(const uint8_t *t, uint32_t len, struct acpi_fadt *out,
         return;
     }
     uint64_t port = 0;
-    if (len >= FADT_X_PM_TMR_END && acpi_get64(t + FADT_OFF_X_PM_TMR_BLK + GAS_OFF_ADDRESS)) {
+    if (len >= FADT_X_PM_TMR_END && acpi_rd64(t + FADT_OFF_X_PM_TMR_BLK + GAS_OFF_ADDRESS)) {
         struct acpi_reg r;
         if (!read_reg(t + FADT_OFF_X_PM_TMR_BLK, &r, "FACP", "PM timer", msg, msglen))
             return;
@@ -198,7 +198,7 @@ static void fadt_pm_timer(const uint8_t *t, uint32_t len, struct acpi_fadt *out,
         }
         port = r.address;
     } else {
-        port = acpi_get32(t + FADT_OFF_PM_TMR_BLK);
+        port = acpi_rd32(t + FADT_OFF_PM_TMR_BLK);
         if (port == 0) {
             acpi_msg_add(msg, msglen, "acpi: FACP: no PM timer");
             return;
@@ -222,9 +222,9 @@ bool acpi_parse_fadt(const void *table, size_t avail, struct acpi_fadt *out, cha
     __builtin_memset(out, 0, sizeof *out);
     if (!acpi_table_check(table, avail, "FACP", ACPI_FADT_MIN_LEN, msg, msglen))
         return false;
-    uint32_t len = acpi_get32(t + 4);
+    uint32_t len = acpi_rd32(t + 4);
     out->revision = t[8];
-    out->flags = acpi_get32(t + FADT_OFF_FLAGS);
+    out->flags = acpi_rd32(t + FADT_OFF_FLAGS);
     fadt_reset(t, len, out, msg, msglen);
     fadt_pm_timer(t, len, out, msg, msglen);
     return true;
@@ -243,7 +243,7 @@ bool acpi_parse_hpet(const void *table, size_t avail, struct acpi_hpet *out, cha
      * are left 0 by common firmware (QEMU's among it); its registers are
      * 64-bit by definition. */
     const uint8_t *g = t + HPET_OFF_BASE;
-    uint64_t base = acpi_get64(g + GAS_OFF_ADDRESS);
+    uint64_t base = acpi_rd64(g + GAS_OFF_ADDRESS);
     if (g[GAS_OFF_SPACE] != ACPI_SPACE_MEMORY || base == 0 || base % ACPI_HPET_MMIO_LEN != 0) {
         acpi_msg_add(msg, msglen, "acpi: HPET: registers at address 0x%llx in %s space "
                      "(expected memory, non-zero, 1 KiB aligned); not used",
@@ -252,7 +252,7 @@ bool acpi_parse_hpet(const void *table, size_t avail, struct acpi_hpet *out, cha
     }
     out->base = base;
     out->number = t[HPET_OFF_NUMBER];
-    out->min_tick = acpi_get16(t + HPET_OFF_MIN_TICK);
+    out->min_tick = acpi_rd16(t + HPET_OFF_MIN_TICK);
     return true;
 }
 

@@ -1,8 +1,8 @@
 /*
- * acpi_tables.c - RSDP/RSDT/XSDT scan and MADT parser (see acpi_tables.h
- * for the rules).
+ * acpi_tables.c - RSDP/RSDT/XSDT scan and the record walk the table parsers
+ * share (see acpi_tables.h for the rules).
  *
- * Every multi-byte field is read byte by byte (acpi_get32): tables are packed and
+ * Every multi-byte field is read with a byte copy: tables are packed and
  * records are not aligned, so no structure is ever overlaid on them.
  */
 #include "lib/acpi_tables.h"
@@ -27,22 +27,11 @@
 #define SDT_OFF_REVISION 8
 #define SDT_OFF_OEM 10
 
-/* MADT fixed part and records (section 5.2.12). */
-#define MADT_OFF_LAPIC_ADDR 36
-#define MADT_OFF_FLAGS 40
-#define MADT_REC_OFF_TYPE 0
-#define MADT_REC_OFF_LEN 1
-#define MADT_REC_MIN_LEN 2
-#define LAPIC_REC_LEN 8   /* type, len, uid8, id8, flags32 */
-#define LAPIC_OFF_UID 2
-#define LAPIC_OFF_ID 3
-#define LAPIC_OFF_FLAGS 4
-#define X2APIC_REC_LEN 16 /* type, len, rsvd16, id32, flags32, uid32 */
-#define X2APIC_OFF_ID 4
-#define X2APIC_OFF_FLAGS 8
-#define X2APIC_OFF_UID 12
-#define LAPIC_ADDR_REC_LEN 12 /* type, len, rsvd16, addr64 */
-#define LAPIC_ADDR_OFF_ADDR 4
+/* Records after a table's fixed part: type, length, body (the MADT's and
+ * the SRAT's shape, sections 5.2.12 and 5.2.16). */
+#define SUBTABLE_OFF_TYPE 0
+#define SUBTABLE_OFF_LEN 1
+#define SUBTABLE_MIN_LEN 2
 
 /* Appends one line; a full buffer keeps what fits (messages are advisory). */
 void acpi_msg_add(char *msg, size_t msglen, const char *fmt, ...)
@@ -115,7 +104,7 @@ bool acpi_table_check(const void *table, size_t avail, const char *sig, size_t m
         acpi_msg_add(msg, msglen, "acpi: expected table %s, found signature '%s'", sig, found);
         return false;
     }
-    uint32_t len = acpi_get32(t + SDT_OFF_LENGTH);
+    uint32_t len = acpi_rd32(t + SDT_OFF_LENGTH);
     if (len < min_len || len > avail) {
         acpi_msg_add(msg, msglen, "acpi: %s: length %u outside %zu..%zu; ignored", sig, len,
                 min_len, avail);
@@ -138,16 +127,16 @@ int acpi_next_subtable(const void *table, size_t len, size_t *off, const uint8_t
     if (*off >= len)
         return 0;
     size_t left = len - *off;
-    if (left < MADT_REC_MIN_LEN) {
+    if (left < SUBTABLE_MIN_LEN) {
         acpi_msg_add(msg, msglen, "acpi: %s: %zu stray byte(s) at offset %zu after the last record",
                 sig, left, *off);
         return -1;
     }
-    uint8_t type = t[*off + MADT_REC_OFF_TYPE];
-    uint8_t rlen = t[*off + MADT_REC_OFF_LEN];
-    if (rlen < MADT_REC_MIN_LEN) {
+    uint8_t type = t[*off + SUBTABLE_OFF_TYPE];
+    uint8_t rlen = t[*off + SUBTABLE_OFF_LEN];
+    if (rlen < SUBTABLE_MIN_LEN) {
         acpi_msg_add(msg, msglen, "acpi: %s: record type %u at offset %zu has length %u (< %u)",
-                sig, type, *off, rlen, MADT_REC_MIN_LEN);
+                sig, type, *off, rlen, SUBTABLE_MIN_LEN);
         return -1;
     }
     if (rlen > left) {
@@ -183,7 +172,7 @@ static bool load_table(struct acpi_tables *t, uint64_t pa, const char *expect, s
         return false;
     }
     sig_copy(out->sig, h);
-    out->len = acpi_get32(h + SDT_OFF_LENGTH);
+    out->len = acpi_rd32(h + SDT_OFF_LENGTH);
     out->revision = h[SDT_OFF_REVISION];
     if (expect && !sig_eq(h, expect)) {
         acpi_msg_add(t->msg, sizeof t->msg, "acpi: table at 0x%llx: expected %s, found '%s'",
@@ -228,7 +217,7 @@ static void read_root(struct acpi_tables *t, const struct acpi_table *root)
     oem_copy(t->oem_id, r + SDT_OFF_OEM);
     for (size_t i = 0; i < body / esize; i++) {
         const uint8_t *e = r + ACPI_HEADER_LEN + i * esize;
-        uint64_t pa = t->xsdt ? acpi_get64(e) : acpi_get32(e);
+        uint64_t pa = t->xsdt ? acpi_rd64(e) : acpi_rd32(e);
         if (t->count == ACPI_MAX_TABLES) {
             t->dropped++;
             continue;
@@ -269,10 +258,10 @@ bool acpi_scan(const void *rsdp, size_t rsdp_len, acpi_map_fn map, void *ctx,
     }
     out->rsdp_revision = p[RSDP_OFF_REVISION];
     oem_copy(out->oem_id, p + RSDP_OFF_OEM);
-    uint64_t rsdt_pa = acpi_get32(p + RSDP_OFF_RSDT);
+    uint64_t rsdt_pa = acpi_rd32(p + RSDP_OFF_RSDT);
     uint64_t xsdt_pa = 0;
     if (out->rsdp_revision >= RSDP_REVISION_XSDT && rsdp_len >= ACPI_RSDP_V2_LEN) {
-        uint32_t len = acpi_get32(p + RSDP_OFF_LENGTH);
+        uint32_t len = acpi_rd32(p + RSDP_OFF_LENGTH);
         if (len < ACPI_RSDP_V2_LEN || len > rsdp_len)
             acpi_msg_add(out->msg, sizeof out->msg,
                     "acpi: RSDP: length %u outside %u..%zu; using the RSDT", len,
@@ -281,7 +270,7 @@ bool acpi_scan(const void *rsdp, size_t rsdp_len, acpi_map_fn map, void *ctx,
             acpi_msg_add(out->msg, sizeof out->msg,
                     "acpi: RSDP: bad extended checksum (0x%02x); using the RSDT", sum);
         else
-            xsdt_pa = acpi_get64(p + RSDP_OFF_XSDT);
+            xsdt_pa = acpi_rd64(p + RSDP_OFF_XSDT);
     }
 
     struct acpi_table root;
@@ -310,121 +299,4 @@ const struct acpi_table *acpi_find(const struct acpi_tables *t, const char *sig)
         if (t->table[i].valid && sig_eq((const uint8_t *)t->table[i].sig, sig))
             return &t->table[i];
     return NULL;
-}
-
-/* ---- MADT ------------------------------------------------------------------- */
-
-static const char *madt_type_name(uint8_t type)
-{
-    switch (type) {
-    case ACPI_MADT_LAPIC: return "Local APIC";
-    case ACPI_MADT_LAPIC_ADDR: return "Local APIC Address Override";
-    case ACPI_MADT_X2APIC: return "Local x2APIC";
-    default: return "record";
-    }
-}
-
-static bool madt_has_cpu(const struct acpi_madt *m, uint32_t apic_id)
-{
-    for (unsigned i = 0; i < m->cpu_count; i++)
-        if (m->cpu[i].apic_id == apic_id)
-            return true;
-    return false;
-}
-
-static void madt_add_cpu(struct acpi_madt *m, uint32_t apic_id, uint32_t uid, uint32_t flags,
-                         bool x2apic, size_t off, char *msg, size_t msglen)
-{
-    bool enabled = flags & ACPI_MADT_ENABLED;
-    if (!enabled && !(flags & ACPI_MADT_ONLINE_CAPABLE)) {
-        m->disabled++;
-        return;
-    }
-    if (madt_has_cpu(m, apic_id)) {
-        acpi_msg_add(msg, msglen, "acpi: APIC: APIC id %u listed again at offset %zu; ignored",
-                apic_id, off);
-        m->dropped++;
-        return;
-    }
-    if (m->cpu_count == ACPI_MADT_MAX_CPUS) {
-        if (m->overflow++ == 0)
-            acpi_msg_add(msg, msglen, "acpi: APIC: more than %u CPUs listed; the rest are ignored",
-                    ACPI_MADT_MAX_CPUS);
-        m->dropped++;
-        return;
-    }
-    struct acpi_cpu *c = &m->cpu[m->cpu_count++];
-    c->apic_id = apic_id;
-    c->uid = uid;
-    c->x2apic_entry = x2apic;
-    c->enabled = enabled;
-    if (enabled)
-        m->enabled++;
-}
-
-/* Minimum record length for the record types we read; 2 for the others. */
-static unsigned madt_min_len(uint8_t type)
-{
-    switch (type) {
-    case ACPI_MADT_LAPIC: return LAPIC_REC_LEN;
-    case ACPI_MADT_LAPIC_ADDR: return LAPIC_ADDR_REC_LEN;
-    case ACPI_MADT_X2APIC: return X2APIC_REC_LEN;
-    default: return MADT_REC_MIN_LEN;
-    }
-}
-
-bool acpi_parse_madt(const void *table, size_t avail, struct acpi_madt *out, char *msg,
-                     size_t msglen)
-{
-    const uint8_t *t = table;
-    __builtin_memset(out, 0, sizeof *out);
-    if (!acpi_table_check(table, avail, "APIC", ACPI_MADT_HEADER_LEN, msg, msglen))
-        return false;
-    uint32_t len = acpi_get32(t + SDT_OFF_LENGTH);
-    out->lapic_pa = acpi_get32(t + MADT_OFF_LAPIC_ADDR);
-    out->flags = acpi_get32(t + MADT_OFF_FLAGS);
-
-    size_t off = ACPI_MADT_HEADER_LEN;
-    const uint8_t *rec;
-    int r;
-    while ((r = acpi_next_subtable(t, len, &off, &rec, "APIC", msg, msglen)) > 0) {
-        uint8_t type = rec[MADT_REC_OFF_TYPE];
-        uint8_t rlen = rec[MADT_REC_OFF_LEN];
-        size_t roff = (size_t)(rec - t);
-        out->records++;
-        if (rlen < madt_min_len(type)) {
-            acpi_msg_add(msg, msglen,
-                    "acpi: APIC: %s record (type %u) at offset %zu has length %u, needs %u",
-                    madt_type_name(type), type, roff, rlen, madt_min_len(type));
-            return false;
-        }
-        switch (type) {
-        case ACPI_MADT_LAPIC: {
-            uint8_t id = rec[LAPIC_OFF_ID];
-            uint32_t flags = acpi_get32(rec + LAPIC_OFF_FLAGS);
-            if (id == ACPI_XAPIC_ID_NONE) {
-                if (flags & (ACPI_MADT_ENABLED | ACPI_MADT_ONLINE_CAPABLE)) {
-                    acpi_msg_add(msg, msglen,
-                            "acpi: APIC: Local APIC record at offset %zu has id 0xff; ignored",
-                            roff);
-                    out->dropped++;
-                }
-                break;
-            }
-            madt_add_cpu(out, id, rec[LAPIC_OFF_UID], flags, false, roff, msg, msglen);
-            break;
-        }
-        case ACPI_MADT_X2APIC:
-            madt_add_cpu(out, acpi_get32(rec + X2APIC_OFF_ID), acpi_get32(rec + X2APIC_OFF_UID),
-                         acpi_get32(rec + X2APIC_OFF_FLAGS), true, roff, msg, msglen);
-            break;
-        case ACPI_MADT_LAPIC_ADDR:
-            out->lapic_pa = acpi_get64(rec + LAPIC_ADDR_OFF_ADDR);
-            out->lapic_overridden = true;
-            break;
-        default:
-            break; /* I/O APICs, overrides, NMI routing: not used (no interrupts) */
-        }
-    }
-    return r == 0;
 }

@@ -1,6 +1,8 @@
 /*
- * acpi_tables.h - validating reader for the ACPI tables the kernel needs (RSDP,
- * RSDT/XSDT, MADT), portable so the host tests feed it crafted tables.
+ * acpi_tables.h - validating reader for the ACPI tables the kernel needs: the
+ * RSDP, the root table (RSDT/XSDT), every table's header and checksum, and
+ * the record walk the table parsers share (arch/x86_64/madt.c, srat.c);
+ * portable so the host tests feed it crafted tables.
  *
  * ACPI tables are input, not truth.  acpi_scan() starts from the RSDP copy
  * the boot loader handed over (Multiboot2 tag 14 = ACPI 1.0 RSDP -> RSDT,
@@ -14,8 +16,8 @@
  * returns a readable pointer for [pa, pa + len) or NULL (the kernel maps the
  * tables, the host tests point into a buffer).  Nothing is written.
  *
- * Tables with type/length records after a fixed header (MADT today; SRAT,
- * which has the same shape, is the next one) are walked with
+ * Tables with type/length records after a fixed header (the MADT and the
+ * SRAT, parsed in arch/x86_64/) are walked with
  * acpi_next_subtable(), which checks each record's length against the
  * remaining bytes and refuses lengths below 2 (a zero-length record would
  * otherwise loop forever).  Each parser then checks the minimum length of the
@@ -65,27 +67,6 @@ struct acpi_tables {
     char msg[ACPI_MSG_LEN]; /* one "acpi: ..." line per problem */
 };
 
-/* Appends one line (the caller's text, conventionally "acpi: ...") to msg;
- * a full buffer keeps what fits (messages are advisory). */
-void acpi_msg_add(char *msg, size_t msglen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Little-endian fields of a packed table, read without alignment. */
-static inline uint16_t acpi_get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static inline uint32_t acpi_get32(const uint8_t *p)
-{
-    return (uint32_t)acpi_get16(p) | (uint32_t)acpi_get16(p + 2) << 16;
-}
-
-static inline uint64_t acpi_get64(const uint8_t *p)
-{
-    return (uint64_t)acpi_get32(p) | (uint64_t)acpi_get32(p + 4) << 32;
-}
-
 /* rsdp: the RSDP bytes (rsdp_len of them, from the boot loader's tag).
  * False when the RSDP or every root table is unusable (reason in out->msg);
  * true otherwise, even if some tables were invalid (listed in out->msg). */
@@ -110,54 +91,32 @@ bool acpi_table_check(const void *table, size_t avail, const char *sig, size_t m
 int acpi_next_subtable(const void *table, size_t len, size_t *off, const uint8_t **rec,
                        const char *sig, char *msg, size_t msglen);
 
-/* ---- MADT ("APIC") --------------------------------------------------------- */
+/* ---- helpers for the table parsers ---------------------------------------- */
 
-#define ACPI_MADT_HEADER_LEN 44 /* SDT header + local APIC address + flags */
-#define ACPI_MADT_MAX_CPUS 1024 /* entries kept; more are counted as dropped */
+/* Little-endian reads of unaligned table fields: tables are packed, so no
+ * structure is ever overlaid on them. */
+static inline uint16_t acpi_rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
 
-enum acpi_madt_type {
-    ACPI_MADT_LAPIC = 0,
-    ACPI_MADT_IOAPIC = 1,
-    ACPI_MADT_INT_OVERRIDE = 2,
-    ACPI_MADT_NMI_SOURCE = 3,
-    ACPI_MADT_LAPIC_NMI = 4,
-    ACPI_MADT_LAPIC_ADDR = 5,
-    ACPI_MADT_X2APIC = 9,
-    ACPI_MADT_X2APIC_NMI = 10,
-};
+static inline uint32_t acpi_rd32(const uint8_t *p)
+{
+    uint32_t v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
 
-/* Local APIC / x2APIC entry flags. */
-#define ACPI_MADT_ENABLED (1u << 0)
-#define ACPI_MADT_ONLINE_CAPABLE (1u << 1) /* hot-pluggable; not running now */
+static inline uint64_t acpi_rd64(const uint8_t *p)
+{
+    uint64_t v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
 
-/* An xAPIC id of 0xff in a type 0 entry means "no such CPU". */
-#define ACPI_XAPIC_ID_NONE 0xffu
-
-struct acpi_cpu {
-    uint32_t apic_id;
-    uint32_t uid;      /* ACPI processor UID */
-    bool x2apic_entry; /* listed by a type 9 entry */
-    bool enabled;      /* usable now (else online-capable only) */
-};
-
-struct acpi_madt {
-    uint64_t lapic_pa;     /* from the header, or the type 5 override */
-    bool lapic_overridden;
-    uint32_t flags;        /* MADT flags (bit 0: PC-AT compatible 8259s) */
-    struct acpi_cpu cpu[ACPI_MADT_MAX_CPUS]; /* enabled or online-capable, table order */
-    unsigned cpu_count;
-    unsigned enabled;          /* of cpu_count, enabled now */
-    unsigned disabled;         /* entries neither enabled nor online-capable: ignored */
-    unsigned dropped;          /* duplicates, invalid ids, beyond ACPI_MADT_MAX_CPUS */
-    unsigned overflow;         /* of dropped, beyond ACPI_MADT_MAX_CPUS */
-    unsigned records;          /* records of any type */
-};
-
-/* Validates (header, checksum, every record's length, per-type minimum
- * length) and extracts the CPUs.  avail: readable bytes at table.  False (a
- * message naming the offset, type and length) when the table cannot be
- * trusted; true with notes (duplicates, ignored ids) in msg otherwise. */
-bool acpi_parse_madt(const void *table, size_t avail, struct acpi_madt *out, char *msg,
-                     size_t msglen);
+/* Appends one line (fmt + '\n') to msg; a full buffer keeps what fits
+ * (messages are advisory, verdicts are return values). */
+void acpi_msg_add(char *msg, size_t msglen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif /* LIB_ACPI_TABLES_H */

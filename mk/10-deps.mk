@@ -5,7 +5,9 @@
 # exact command and stops.  Every target that runs these tools depends on it.
 
 ## Dependencies (mk/10-deps.mk):
-##   make deps           check the tools below; install missing Debian packages when root
+##   make deps           check the tools below; install missing Debian packages when root;
+##                       a QEMU >= 9 (x2APIC, > 255 CPUs) in build/tools/qemu-10 when the
+##                       system's is older (scripts/qemu.py --provide; the system's stays)
 
 # "check package" pairs: a command name, or an absolute path for files
 # (GRUB's BIOS and UEFI modules, OVMF, the libFuzzer runtime), and the
@@ -52,4 +54,10 @@ deps:
 	    echo "deps: installing $$missing"; \
 	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing \
 	        || { echo "deps: apt-get failed; install these packages: $$missing" >&2; exit 1; }; \
-	fi
+	fi; \
+	[ -e $(QEMU_TOOLS_STATE) ] || $(PY) scripts/qemu.py --provide || true
+
+# Written by qemu.py --provide: "ok <version>", "system <version>" or
+# "failed <why>" (runs that need the newer QEMU then say so; delete the file
+# to try again).
+QEMU_TOOLS_STATE := $(BUILD)/tools/qemu-10.state

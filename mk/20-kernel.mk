@@ -67,6 +67,7 @@ $(KERNEL_ELF): $(KERNEL_OBJS) $(KERNEL_LDS) | deps
 
 QEMU_VARS = --smp $(call sq,$(SMP)) --mem $(call sq,$(MEM)) \
             --accel $(call sq,$(ACCEL)) --icount $(call sq,$(ICOUNT)) \
+            --cpu $(call sq,$(CPU)) --numa $(call sq,$(NUMA)) \
             --firmware $(call sq,$(FIRMWARE))
 
 # qemu.py rebuilds the ISO only when the kernel, the template or ARGS changed.

@@ -50,6 +50,7 @@ BENCH_OPTS = --smp $(call sq,$(SMP)) --mem $(call sq,$(MEM)) \
              --bench $(call sq,$(BENCH)) --runs $(call sq,$(RUNS)) \
              --args $(call sq,$(ARGS)) --timeout $(call sq,$(TIMEOUT)) \
              --profile $(call sq,$(PROFILE)) --seed $(call sq,$(SEED)) \
+             --cpu $(call sq,$(CPU)) --numa $(call sq,$(NUMA)) \
              --firmware $(call sq,$(FIRMWARE))
 
 # The regression-tracking configuration: fixed so that every run compares

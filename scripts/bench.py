@@ -97,8 +97,8 @@ def boot(cfg, kernel, workdir):
     def target():
         try:
             box["result"] = qemu.run(iso, cfg["smp"], cfg["mem"], cfg["accel"], cfg["icount"],
-                                     cfg["timeout"], log, stream=False,
-                                     firmware=cfg["firmware"])
+                                     cfg["timeout"], log, stream=False, cpu=cfg["cpu"],
+                                     numa=cfg["numa"], firmware=cfg["firmware"])
         except Exception as e:  # handed to the main thread, which reports it
             box["error"] = e
     follower = Follower(log)
@@ -150,7 +150,8 @@ def cmd_run(opts, cfg):
     else:
         workdir = opts.workdir
         os.makedirs(workdir, exist_ok=True)
-        print(f"bench: booting {opts.kernel} with SMP={cfg['smp']} MEM={cfg['mem']} "
+        print(f"bench: booting {opts.kernel} with {cfg['qemu']['version_text']}, "
+              f"SMP={cfg['smp']} MEM={cfg['mem']} CPU={cfg['cpu']} NUMA={cfg['numa']} "
               f"accel={cfg['accel']}{' icount' if cfg['icount'] else ''}, "
               f"timeout {cfg['timeout']} s\nbench: kernel command line: {cfg['cmdline']}",
               flush=True)

@@ -6,7 +6,10 @@ Command line (the Makefile's run/debug/iso targets use it):
             --firmware bios|uefi --timeout S --log FILE [--quiet] [--interactive]
             [--gdb PORT --symbols ELF] [--no-debug-exit] [--machine-opts pit=off,...]
     qemu.py --build-iso ISO --kernel ELF --cmdline 'key=value ...'
-    qemu.py --check --smp N --mem 1G --accel auto --icount 0 --firmware bios [--timeout S]
+    qemu.py --check --smp N --mem 1G --accel auto --icount 0 [--timeout S]
+    (boots and --check also take --cpu MODEL --numa NODES --qemu auto|system|new
+     --firmware bios|uefi)
+    qemu.py --provide      (make deps) a QEMU >= 9 in build/tools/ when the system's is older
 A boot streams the serial port to the terminal and to FILE ("\\r" removed) and
 exits with 0 when the kernel reported success, otherwise with the QEMU status
 of the verdict (35 check failed, 37 panic, 39 configuration error, 124
@@ -14,9 +17,13 @@ timeout, 1 QEMU error).  Bad values exit with status 2 and a message before
 anything is built or booted.
 
 Module API (scripts/bench.py and the boot tests import it):
-    validate_config(smp, mem, accel, icount, firmware="bios") -> dict (raises ValueError)
+    validate_config(smp, mem, accel, icount, cpu="max", numa=0, qemu="auto",
+                    firmware="bios") -> dict (raises ValueError)
     build_iso(kernel_elf, cmdline, out_iso) -> out_iso
-    run(iso, smp, mem, accel, icount, timeout, log, stream=True, firmware="bios") -> Result
+    run(iso, smp, mem, accel, icount, timeout, log, stream=True, cpu=, numa=, qemu=,
+        firmware=, debug_exit=, machine_opts=, extra_args=) -> Result
+    version(qemu="auto", smp=1) -> the --version line of the QEMU such a run uses
+    find_qemu(want, smp) -> which QEMU binary, its version, ROM options, CPU limit
 where Result.verdict is one of VERDICTS' values.
 
 The ISO is hybrid: El Torito BIOS (GRUB i386-pc) and UEFI (GRUB x86_64-efi in
@@ -51,7 +58,7 @@ GRUB_PLATFORM_DIRS = {"bios": "/usr/lib/grub/i386-pc", "uefi": "/usr/lib/grub/x8
 # all_video, test: grub.cfg's video set-up.
 GRUB_MODULES = ("multiboot2 normal iso9660 all_video test part_acorn part_amiga part_apple part_bsd "
                 "part_dfly part_dvh part_gpt part_msdos part_plan part_sun part_sunpc")
-QEMU = "qemu-system-x86_64"
+QEMU = "qemu-system-x86_64"   # the system's, on PATH
 
 # QEMU exit status -> verdict (kernel/exit.h); `timeout` gives 124, or 137
 # when QEMU had to be killed.
@@ -61,9 +68,15 @@ VERDICTS = {33: "pass", 35: "check-failed", 37: "panic", 39: "config-error",
 CLI_STATUS = {"pass": 0, "check-failed": 35, "panic": 37, "config-error": 39, "timeout": 124,
               "qemu-error": 1}
 
-SMP_MAX = 255                 # xAPIC ids; the kernel's PLAT_MAX_CPUS is 256
+SMP_MAX = 1024                # the kernel's PLAT_MAX_CPUS; each QEMU may allow fewer
 MEM_MIN = 64 << 20            # room for the kernel, its page tables and the allocator
-MEM_MAX = 64 << 30            # the host test span; the kernel maps up to 256 GiB
+# TCG gives the guest 40 physical address bits (1 TiB) and q35 moves 2 GiB
+# above 4 GiB; the kernel's direct map reaches 4 TiB (PAGING_MAX_PHYS).
+MEM_MAX = 1000 << 30
+META_PER_BYTE = 64 / 4096     # the allocator's 64-byte metadata per 4 KiB frame
+META_SLACK = 512 << 20        # QEMU itself, page tables, the kernel image
+NUMA_MAX = 8                  # nodes NUMA= may ask for (each needs a CPU)
+NUMA_NODE_MEM_MIN = 32 << 20
 TIMEOUT_MAX = 24 * 3600
 CMDLINE_MAX = 2047            # lib/cmdline.h CMDLINE_MAX_LEN - 1
 KILL_GRACE = 5                # seconds between timeout's TERM and KILL
@@ -102,13 +115,285 @@ class ConfigError(ValueError):
     """A bad setting, with a message that names it."""
 
 
+# ---- which QEMU ------------------------------------------------------------
+#
+# QEMU before 9 (Debian 12 ships 7.2) gives TCG guests no x2APIC, so it
+# cannot address more than 255 CPUs.  `make deps` provides a newer one on
+# such a host without touching the system's: Debian's backports packages,
+# fetched with apt-get through a private package list (never the system's)
+# and unpacked with dpkg -x into TOOLS_QEMU_DIR.  That build finds its own
+# ROMs relative to its binary (usr/share/qemu); its BIOS comes from the
+# seabios package unpacked beside it, named with -L.  The system QEMU stays
+# the default for runs that do not need more (so `make bench` keeps its
+# figures comparable); the new one is used when the configuration needs it
+# (more than 255 CPUs) or the caller asks for it (the SMP tests, x2APIC).
+
+TOOLS_QEMU_DIR = os.path.join(ROOT, "build", "tools", "qemu-10")
+TOOLS_QEMU_BIN = os.path.join(TOOLS_QEMU_DIR, "usr", "bin", "qemu-system-x86_64")
+TOOLS_QEMU_ROMS = [os.path.join(TOOLS_QEMU_DIR, "usr", "share", "seabios"),
+                   os.path.join(TOOLS_QEMU_DIR, "usr", "share", "qemu")]
+TOOLS_QEMU_STAMP = TOOLS_QEMU_DIR + ".state"   # "ok <version>", "system <version>", "failed ..."
+TOOLS_QEMU_PACKAGES = ["qemu-system-x86", "qemu-system-data", "seabios"]
+X2APIC_QEMU = (9, 0)          # first version whose TCG offers x2APIC (so > 255 CPUs)
+XAPIC_SMP_MAX = 255           # xAPIC ids 0..254
+QEMU_CHOICES = ("auto", "system", "new")
+
+_versions = {}
+
+
+def qemu_version(binary=QEMU):
+    """(major, minor, micro), "the --version line" of a QEMU binary, or
+    (None, why) when it does not run."""
+    if binary not in _versions:
+        try:
+            out = subprocess.run([binary, "--version"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, timeout=30).stdout
+        except (OSError, subprocess.TimeoutExpired) as e:
+            _versions[binary] = (None, f"{binary} does not run ({e})")
+        else:
+            m = re.search(r"version (\d+)\.(\d+)\.(\d+)", out)
+            line = out.splitlines()[0].strip() if out.strip() else ""
+            _versions[binary] = ((tuple(int(x) for x in m.groups()), line) if m
+                                 else (None, f"{binary} --version said '{line}'"))
+    return _versions[binary]
+
+
+def smp_max_for(version):
+    """CPUs a QEMU of this version can give this kernel under TCG."""
+    return SMP_MAX if version and version >= X2APIC_QEMU else XAPIC_SMP_MAX
+
+
+def _vtext(version):
+    return ".".join(map(str, version)) if version else "unknown"
+
+
+def find_qemu(want="auto", smp=1):
+    """The QEMU to run: {"binary", "version" (tuple), "version_text" (its
+    --version line), "rom_args" (-L options), "smp_max"}.  want: auto (the
+    system's unless smp needs more than it offers), system, or new (QEMU >= 9:
+    the system's if it is that new, else the one `make deps` provided).
+    Raises ConfigError naming the versions when no QEMU fits."""
+    if want not in QEMU_CHOICES:
+        raise ConfigError(f"QEMU='{want}': expected one of {', '.join(QEMU_CHOICES)}")
+    sys_v, sys_text = qemu_version(QEMU)
+    system = {"binary": QEMU, "version": sys_v, "version_text": sys_text, "rom_args": [],
+              "smp_max": smp_max_for(sys_v)}
+    if want == "system" or (want == "auto" and sys_v and smp <= system["smp_max"]):
+        if sys_v is None:
+            raise ConfigError(f"no usable system QEMU: {sys_text} (make deps installs it)")
+        if smp > system["smp_max"]:
+            raise ConfigError(f"SMP={smp}: the system QEMU {_vtext(sys_v)} offers TCG guests "
+                              f"at most {system['smp_max']} CPUs (no x2APIC before "
+                              f"{_vtext(X2APIC_QEMU)})")
+        return system
+    if sys_v and sys_v >= X2APIC_QEMU:
+        return system
+    new_v, new_text = qemu_version(TOOLS_QEMU_BIN) if os.path.exists(TOOLS_QEMU_BIN) \
+        else (None, "not provided")
+    if new_v is None or new_v < X2APIC_QEMU:
+        need = f"SMP={smp} needs" if smp > system["smp_max"] else "this run needs"
+        raise ConfigError(f"{need} QEMU >= {_vtext(X2APIC_QEMU)} (x2APIC under TCG, up to "
+                          f"{SMP_MAX} CPUs); the system QEMU is {_vtext(sys_v)} and "
+                          f"{TOOLS_QEMU_BIN} is {new_text if new_v is None else _vtext(new_v)}: "
+                          f"run `make deps` (as root, or with apt-get download allowed)")
+    return {"binary": TOOLS_QEMU_BIN, "version": new_v, "version_text": new_text,
+            "rom_args": [a for d in TOOLS_QEMU_ROMS for a in ("-L", d)],
+            "smp_max": smp_max_for(new_v)}
+
+
+def version(want="auto", smp=1):
+    """The --version line of the QEMU a run with these settings uses (for
+    meta.json and summaries); "unavailable: <why>" when there is none."""
+    try:
+        return find_qemu(want, smp)["version_text"]
+    except ConfigError as e:
+        return f"unavailable: {e}"
+
+
+def _apt_options(state):
+    """apt-get options for a private package list and cache under state/."""
+    return ["-o", f"Dir::Etc::SourceList={state}/sources.list",
+            "-o", "Dir::Etc::SourceParts=/nonexistent",
+            "-o", f"Dir::State::Lists={state}/lists",
+            "-o", f"Dir::Cache={state}/cache",
+            "-o", "Debug::NoLocking=1",
+            "-o", "APT::Sandbox::User=" + (os.environ.get("USER") or "root")]
+
+
+def provide(dest=TOOLS_QEMU_DIR, log=sys.stderr):
+    """`make deps`: makes a QEMU >= 9 available.  Returns 0 when there is one
+    (the system's, or one unpacked into dest), 1 with a message when it could
+    not be fetched (runs that do not need it are unaffected)."""
+    def say(text):
+        print(f"deps: {text}", file=log)
+    sys_v, _ = qemu_version(QEMU)
+    if sys_v and sys_v >= X2APIC_QEMU:
+        _write_stamp(f"system {_vtext(sys_v)}")
+        return 0
+    codename = _os_release().get("VERSION_CODENAME", "")
+    if _os_release().get("ID") != "debian" or not codename:
+        return _failed(say, f"the system QEMU is {_vtext(sys_v)} and this is not Debian: "
+                       f"install QEMU >= {_vtext(X2APIC_QEMU)} for runs with more than "
+                       f"{XAPIC_SMP_MAX} CPUs")
+    suite = f"{codename}-backports"
+    state = dest + ".apt"
+    for d in (f"{state}/lists/partial", f"{state}/cache/archives/partial", f"{state}/debs"):
+        os.makedirs(d, exist_ok=True)
+    with open(f"{state}/sources.list", "w") as f:
+        f.write(f"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+                f"http://deb.debian.org/debian {suite} main\n")
+    say(f"the system QEMU is {_vtext(sys_v)}; fetching QEMU from Debian {suite} into "
+        f"{os.path.relpath(dest, ROOT)} (a private package list; the system's QEMU stays)")
+    opts = _apt_options(state)
+    for old in os.listdir(f"{state}/debs"):  # an earlier fetch's versions
+        os.remove(os.path.join(state, "debs", old))
+    steps = [(["apt-get"] + opts + ["update"], None),
+             (["apt-get"] + opts + ["download"] + [f"{p}/{suite}" for p in TOOLS_QEMU_PACKAGES],
+              f"{state}/debs")]
+    for cmd, cwd in steps:
+        proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+        if proc.returncode != 0:
+            tail = " / ".join(proc.stdout.strip().splitlines()[-3:])
+            return _failed(say, f"`{' '.join(cmd[:1] + cmd[-len(TOOLS_QEMU_PACKAGES) - 1:])}` "
+                           f"failed: {tail}")
+    tmp = dest + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for deb in sorted(os.listdir(f"{state}/debs")):
+        if deb.endswith(".deb"):
+            subprocess.run(["dpkg", "-x", os.path.join(state, "debs", deb), tmp], check=True)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)
+    _versions.pop(TOOLS_QEMU_BIN, None)
+    new_v, text = qemu_version(TOOLS_QEMU_BIN)
+    if new_v is None or new_v < X2APIC_QEMU:
+        return _failed(say, f"the unpacked QEMU does not serve: {text}")
+    _write_stamp(f"ok {_vtext(new_v)}")
+    say(f"{text} ready in {os.path.relpath(dest, ROOT)}")
+    return 0
+
+
+def _os_release():
+    try:
+        with open("/etc/os-release") as f:
+            return dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+    except OSError:
+        return {}
+
+
+def _write_stamp(text):
+    os.makedirs(os.path.dirname(TOOLS_QEMU_STAMP), exist_ok=True)
+    with open(TOOLS_QEMU_STAMP, "w") as f:
+        f.write(text + "\n")
+
+
+def _failed(say, why):
+    _write_stamp(f"failed {why}")
+    say(f"no QEMU >= {_vtext(X2APIC_QEMU)}: {why}")
+    say(f"runs with more than {XAPIC_SMP_MAX} CPUs and the tests that need x2APIC will "
+        f"say so; retry with `rm {os.path.relpath(TOOLS_QEMU_STAMP, ROOT)}; make deps`")
+    return 1
+
+
 # ---- validation ------------------------------------------------------------
 
 def parse_smp(value):
+    """1..SMP_MAX; whether the QEMU in use offers that many is find_qemu's question."""
     text = str(value).strip()
     if not re.fullmatch(r"[0-9]+", text) or not 1 <= int(text) <= SMP_MAX:
         raise ConfigError(f"SMP='{value}': expected a whole number of CPUs from 1 to {SMP_MAX}")
     return int(text)
+
+
+def host_mem_available():
+    """Bytes the host can still give (MemAvailable + SwapFree), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            info = {k: int(v.split()[0]) << 10 for k, v in (l.split(":", 1) for l in f)}
+        return info["MemAvailable"] + info.get("SwapFree", 0)
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def check_host_mem(mem, mem_bytes, available=None):
+    """The guest's RAM is a reserve=off backend: the host pays only for what
+    the guest touches, which is the frame metadata (1/64 of MEM) and little
+    else.  Refuses a MEM whose metadata alone does not fit the host."""
+    available = host_mem_available() if available is None else available
+    need = int(mem_bytes * META_PER_BYTE) + META_SLACK
+    if available is not None and need > available:
+        raise ConfigError(f"MEM={mem}: the guest writes {need / (1 << 30):.1f} GiB (its frame "
+                          f"metadata, {META_PER_BYTE * 100:.2f} % of MEM, plus "
+                          f"{META_SLACK >> 20} MiB) but this host has only "
+                          f"{available / (1 << 30):.1f} GiB available")
+
+
+def parse_numa(value, smp, mem_bytes):
+    """NUMA=0 (no topology) or 1..NUMA_MAX nodes sharing CPUs and memory evenly."""
+    text = str(value).strip() or "0"
+    if not re.fullmatch(r"[0-9]+", text) or int(text) > NUMA_MAX:
+        raise ConfigError(f"NUMA='{value}': expected 0 (no NUMA topology) or a number of "
+                          f"nodes from 1 to {NUMA_MAX}")
+    nodes = int(text)
+    if nodes > smp:
+        raise ConfigError(f"NUMA={nodes}: more nodes than CPUs (SMP={smp}); every node needs "
+                          f"at least one CPU")
+    if nodes and (mem_bytes % (nodes << 20) or mem_bytes // nodes < NUMA_NODE_MEM_MIN):
+        raise ConfigError(f"NUMA={nodes}: MEM={mem_bytes >> 20}M does not split into {nodes} "
+                          f"equal nodes of whole MiB, at least {NUMA_NODE_MEM_MIN >> 20}M each")
+    return nodes
+
+
+def numa_layout(nodes, smp, mem_bytes):
+    """[(first cpu, cpu count, bytes)] per node: CPUs in contiguous blocks
+    (the first smp % nodes nodes one more), memory in equal parts."""
+    out, first = [], 0
+    for i in range(nodes):
+        count = smp // nodes + (1 if i < smp % nodes else 0)
+        out.append((first, count, mem_bytes // nodes))
+        first += count
+    return out
+
+
+_cpu_models = {}
+
+
+def cpu_models(binary):
+    """The CPU model names `binary -cpu help` lists."""
+    if binary not in _cpu_models:
+        out = subprocess.run([binary, "-cpu", "help"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=30).stdout
+        # QEMU 7: "x86 <name> ..." lines; QEMU 10: "  <name> ..." lines under
+        # "Available CPUs:".  Either way the CPUID flag list follows, after a
+        # blank line.
+        names = set()
+        for line in out.splitlines():
+            if not line.strip():
+                if names:
+                    break
+                continue
+            m = re.match(r"^(?:x86)?\s+(\S+)", line)
+            if m:
+                names.add(m.group(1))
+        _cpu_models[binary] = names
+    return _cpu_models[binary]
+
+
+def parse_cpu(value, binary):
+    """A model name from this QEMU's -cpu list (options after a comma are
+    QEMU's to judge: `max,-x2apic`)."""
+    text = str(value).strip() or "max"
+    model = text.split(",", 1)[0]
+    if not re.fullmatch(r"[A-Za-z0-9_.+-]+(,[A-Za-z0-9_.=+-]+)*", text):
+        raise ConfigError(f"CPU='{value}': expected a CPU model name, optionally with "
+                          f"comma-separated flags (max,-x2apic)")
+    models = cpu_models(binary)
+    if model not in models:
+        near = sorted(m for m in models if model.lower()[:4] in m.lower())[:8]
+        raise ConfigError(f"CPU='{value}': {binary} knows no CPU model '{model}'"
+                          + (f" (similar: {', '.join(near)})" if near else "")
+                          + f"; `{binary} -cpu help` lists them")
+    return text
 
 
 def parse_mem(value):
@@ -189,17 +474,21 @@ def resolve_accel(accel, icount):
     return "tcg"
 
 
-def validate_config(smp, mem, accel, icount, firmware="bios"):
+def validate_config(smp, mem, accel, icount, cpu="max", numa=0, qemu="auto", firmware="bios"):
     """Checks the Make variables; returns smp, mem, mem_bytes, accel (resolved:
-    tcg or kvm), accel_requested, icount and firmware.  Raises ConfigError (a
-    ValueError)."""
+    tcg or kvm), accel_requested, icount, cpu, numa (nodes, 0 = none), qemu
+    (find_qemu's answer) and firmware.  Raises ConfigError (a ValueError)."""
     smp = parse_smp(smp)
     mem, mem_bytes = parse_mem(mem)
     requested = parse_accel(accel)
     icount = parse_icount(icount)
+    found = find_qemu(qemu, smp)
+    nodes = parse_numa(numa, smp, mem_bytes)
+    check_host_mem(mem, mem_bytes)
     return {"smp": smp, "mem": mem, "mem_bytes": mem_bytes,
             "accel": resolve_accel(requested, icount), "accel_requested": requested,
-            "icount": icount, "firmware": parse_firmware(firmware)}
+            "icount": icount, "cpu": parse_cpu(cpu, found["binary"]), "numa": nodes,
+            "qemu": found, "firmware": parse_firmware(firmware)}
 
 
 # ---- firmware ----------------------------------------------------------------
@@ -366,11 +655,30 @@ def _iso_up_to_date(iso, record_path, record, inputs):
 
 # ---- boot ------------------------------------------------------------------
 
-def qemu_command(iso, smp, mem, accel, icount, serial, gdb_port=None, cpu="max",
-                 firmware="bios", vars_copy=None, debug_exit=True, machine_opts=(),
+def memory_args(mem_bytes, smp, numa):
+    """Guest RAM as memory-backend-ram objects with reserve=off, so MEM may
+    exceed the host's RAM (the guest touches only its metadata): one backend
+    for the machine, or one per NUMA node with its CPUs (numa_layout)."""
+    mib = mem_bytes >> 20
+    if not numa:
+        return ["-m", f"{mib}M", "-object", f"memory-backend-ram,id=ram0,size={mib}M,reserve=off",
+                "-machine", "memory-backend=ram0"]
+    args = ["-m", f"{mib}M"]
+    for i, (first, count, size) in enumerate(numa_layout(numa, smp, mem_bytes)):
+        args += ["-object", f"memory-backend-ram,id=ram{i},size={size >> 20}M,reserve=off",
+                 "-numa", f"node,nodeid={i},memdev=ram{i},cpus={first}-{first + count - 1}"]
+    return args
+
+
+def qemu_command(iso, smp, mem, accel, icount, serial, gdb_port=None, cpu="max", numa=0,
+                 found=None, firmware="bios", vars_copy=None, debug_exit=True, machine_opts=(),
                  extra_args=()):
-    cmd = [QEMU] + machine_args(debug_exit, machine_opts) + firmware_args(firmware, vars_copy)
-    cmd += ["-cpu", cpu_model(cpu, firmware, accel), "-smp", str(smp), "-m", mem]
+    found = found or find_qemu("auto", smp)
+    _, mem_bytes = parse_mem(mem)
+    cmd = [found["binary"]] + found["rom_args"] + machine_args(debug_exit, machine_opts) + \
+        firmware_args(firmware, vars_copy) + \
+        ["-cpu", cpu_model(cpu, firmware, accel), "-smp", str(smp)] + \
+        memory_args(mem_bytes, smp, numa)
     if accel == "kvm":
         cmd += ["-accel", "kvm"]
     elif icount:
@@ -420,16 +728,16 @@ def explain(status, interactive=False, log_text=""):
 
 
 def run(iso, smp, mem, accel, icount, timeout, log, stream=True, interactive=False,
-        gdb_port=None, cpu="max", firmware="bios", debug_exit=True, machine_opts=(),
-        extra_args=()):
+        gdb_port=None, cpu="max", numa=0, qemu="auto", firmware="bios", debug_exit=True,
+        machine_opts=(), extra_args=()):
     """Boots iso; returns Result.  log receives the serial output as it
     arrives (without "\\r"); stream copies it to stdout too.  interactive
     leaves the terminal to QEMU (serial and monitor on stdio, Ctrl-A X quits);
-    gdb_port adds QEMU's gdb stub and waits for the debugger.  firmware: bios
-    or uefi; debug_exit=False and machine_opts (MACHINE_OPTS) take QEMU's
-    conveniences away; extra_args go to QEMU as they are (tests: a second
-    serial port, an extra ACPI table)."""
-    cfg = validate_config(smp, mem, accel, icount, firmware)
+    gdb_port adds QEMU's gdb stub and waits for the debugger.  cpu, numa and
+    qemu: see validate_config.  firmware: bios or uefi; debug_exit=False and
+    machine_opts (MACHINE_OPTS) take QEMU's conveniences away; extra_args go
+    to QEMU as they are (tests: a second serial port, an extra ACPI table)."""
+    cfg = validate_config(smp, mem, accel, icount, cpu, numa, qemu, firmware)
     timeout = parse_timeout(timeout)
     if timeout is None:
         raise ConfigError("run(): a timeout is required")
@@ -444,8 +752,8 @@ def run(iso, smp, mem, accel, icount, timeout, log, stream=True, interactive=Fal
         serial = ["-serial", "stdio"]
     with firmware_files(cfg["firmware"], log or iso) as vars_copy:
         qemu = qemu_command(iso, cfg["smp"], cfg["mem"], cfg["accel"], cfg["icount"], serial,
-                            gdb_port, cpu, cfg["firmware"], vars_copy, debug_exit,
-                            machine_opts, extra_args)
+                            gdb_port, cfg["cpu"], cfg["numa"], cfg["qemu"], cfg["firmware"],
+                            vars_copy, debug_exit, machine_opts, extra_args)
         return _boot(qemu, cfg["accel"], timeout, log, stream, interactive)
 
 
@@ -542,15 +850,23 @@ def main(argv):
                     help="serial and QEMU monitor on this terminal (Ctrl-A X quits)")
     ap.add_argument("--gdb", metavar="PORT", help="start stopped, gdb stub on PORT")
     ap.add_argument("--symbols", default="build/kernel.elf", help="ELF for the gdb hint")
-    ap.add_argument("--cpu", default="max", help=argparse.SUPPRESS)
+    ap.add_argument("--cpu", default="max", help="QEMU CPU model (CPU=), from its -cpu help")
+    ap.add_argument("--numa", default="0", help="NUMA nodes (NUMA=), 0 = none")
+    ap.add_argument("--qemu", default="auto", choices=QEMU_CHOICES,
+                    help="auto: the system QEMU unless SMP needs a newer one")
+    ap.add_argument("--provide", action="store_true",
+                    help="make deps: provide a QEMU >= 9 when the system's is older")
     opts = ap.parse_args(argv[1:])
+    if opts.provide:
+        return provide()
     try:
         if opts.build_iso:
             if not opts.kernel:
                 raise ConfigError("--build-iso needs --kernel")
             build_iso(opts.kernel, opts.cmdline, opts.build_iso)
             return 0
-        cfg = validate_config(opts.smp, opts.mem, opts.accel, opts.icount, opts.firmware)
+        cfg = validate_config(opts.smp, opts.mem, opts.accel, opts.icount, opts.cpu, opts.numa,
+                              opts.qemu, opts.firmware)
         machine_opts = [o for o in opts.machine_opts.split(",") if o]
         machine_args(True, machine_opts)  # refuses unknown options here, before booting
         timeout = parse_timeout(opts.timeout, 60)
@@ -563,7 +879,9 @@ def main(argv):
         print(f"qemu.py: {e}", file=sys.stderr)
         return 2
     how = f"{cfg['accel']}, {cfg['firmware']}" + (", icount" if cfg["icount"] else "")
-    print(f"qemu.py: booting {opts.iso}: SMP={cfg['smp']} MEM={cfg['mem']} ({how}), "
+    numa = f" NUMA={cfg['numa']}" if cfg["numa"] else ""
+    print(f"qemu.py: booting {opts.iso} with {cfg['qemu']['version_text']}: SMP={cfg['smp']} "
+          f"MEM={cfg['mem']}{numa} CPU={cfg['cpu']} ({how}), "
           f"timeout {timeout} s" + (f", serial log {opts.log}" if opts.log else ""),
           file=sys.stderr)
     if gdb_port is not None:
@@ -574,8 +892,8 @@ def main(argv):
         print("qemu.py: Ctrl-A X quits QEMU, Ctrl-A C switches to its monitor", file=sys.stderr)
     res = run(opts.iso, cfg["smp"], cfg["mem"], cfg["accel"], cfg["icount"], timeout, opts.log,
               stream=not opts.quiet, interactive=opts.interactive, gdb_port=gdb_port,
-              cpu=opts.cpu, firmware=cfg["firmware"], debug_exit=not opts.no_debug_exit,
-              machine_opts=machine_opts)
+              cpu=cfg["cpu"], numa=cfg["numa"], qemu=opts.qemu, firmware=cfg["firmware"],
+              debug_exit=not opts.no_debug_exit, machine_opts=machine_opts)
     why = explain(res.status, opts.interactive, res.log_text)
     first = f", first serial line after {res.first_line_seconds:.2f} s" \
         if res.first_line_seconds is not None else ""

@@ -122,6 +122,7 @@ def store(cfg, boot, root):
         "firmware": cfg.get("firmware"),
         "profile": cfg["profile"], "bench": cfg["bench"], "runs": cfg["runs"],
         "seed": cfg["seed"], "cmdline": cfg["cmdline"], "make": cfg["make"],
+        "cpu_model": cfg.get("cpu"), "numa_nodes": cfg.get("numa"),
         "host": {**hostfacts.host_facts(), **boot.qemu}, "host_conditions": boot.host,
         "blocks": {n: len(ex.blocks[n].records) for n in written},
         "rejected_blocks": ex.errors, "kernel_verdict": ex.verdict,

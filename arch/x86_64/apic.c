@@ -111,6 +111,17 @@ bool apic_init_bsp(uint64_t madt_lapic_pa, bool force_xapic)
     return true;
 }
 
+bool apic_test_preenable_x2apic(void)
+{
+    if (!(cpuid(CPUID_FEATURES, 0).ecx & CPUID_1_ECX_X2APIC))
+        return false;
+    uint64_t base = rdmsr(MSR_APIC_BASE);
+    /* xAPIC -> x2APIC passes through "enabled, xAPIC" (SDM 11.12.5). */
+    wrmsr(MSR_APIC_BASE, base | APIC_BASE_ENABLE);
+    wrmsr(MSR_APIC_BASE, base | APIC_BASE_ENABLE | APIC_BASE_EXTD);
+    return true;
+}
+
 void apic_init_ap(void)
 {
     enable_local();

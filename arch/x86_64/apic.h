@@ -77,6 +77,11 @@ enum apic_mode {
  * support (command line smp_xapic=1).  False with a message when there is no
  * usable local APIC. */
 bool apic_init_bsp(uint64_t madt_lapic_pa, bool force_xapic);
+/* test_firmware_x2apic: switches the BSP's APIC to x2APIC mode before
+ * apic_init_bsp looks, as firmware does on machines with APIC ids above 254
+ * (and may do anywhere).  False when the CPU has no x2APIC. */
+bool apic_test_preenable_x2apic(void);
+
 /* Puts the calling AP's local APIC in the BSP's mode and software-enables it. */
 void apic_init_ap(void);
 

@@ -5,10 +5,12 @@
 #include <stdint.h>
 
 #include "arch/x86_64/acpi.h"
+#include "arch/x86_64/apic.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/exit.h"
 #include "arch/x86_64/gdt.h"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/numa.h"
 #include "arch/x86_64/paging.h"
 #include "arch/x86_64/percpu.h"
 #include "arch/x86_64/selftest.h"
@@ -40,7 +42,8 @@ uint64_t arch_boot_map_end(void)
 void arch_configure(const struct mb2_info *mi, struct cmdline *cl)
 {
     selftest_configure(cl); /* test_paging, test_fault */
-    paging_init(mi);        /* direct map of all RAM, paging_map_mmio() */
+    paging_init(mi, cl);    /* direct map of all RAM, paging_map_mmio(), test_paging_limit_gib */
+    numa_init(mi);          /* SRAT/SLIT topology, "numa:" lines (exit 35 when invalid) */
     acpi_init(mi);          /* acpi_table(), acpi_fadt() */
     uart_select(cl);        /* console=, SPCR: the console for the rest of the run */
     exit_configure(cl);     /* exit=: how the run ends */
@@ -51,9 +54,23 @@ void arch_configure(const struct mb2_info *mi, struct cmdline *cl)
 unsigned arch_reserve_ranges(const struct mb2_info *mi, const struct phys_range *avoid,
                              unsigned n_avoid, struct phys_range *out, unsigned max)
 {
-    if (max == 0)
-        return 0;
-    return smp_reserve_trampoline(mi, avoid, n_avoid, &out[0]) ? 1 : 0;
+    struct phys_range all[MB2_MAX_MODULES + 4];
+    unsigned n = 0, n_all = 0;
+    for (unsigned i = 0; i < n_avoid && n_all < MB2_MAX_MODULES + 3; i++)
+        all[n_all++] = avoid[i];
+    struct phys_range tables = paging_reserved_range();
+    if (n < max && tables.end > tables.base) {
+        out[n++] = tables; /* page tables the direct map took from RAM */
+        all[n_all++] = tables;
+    }
+    if (n < max && smp_reserve_trampoline(mi, all, n_all, &out[n]))
+        n++;
+    return n;
+}
+
+unsigned arch_split_usable(struct phys_range *r, unsigned n, unsigned max)
+{
+    return numa_split_ranges(r, n, max);
 }
 
 void arch_smp_init(const struct mb2_info *mi)
@@ -72,6 +89,10 @@ void arch_facts(struct arch_facts *out)
     out->cpu_vendor = cpu_vendor();
     out->cpu_brand = cpu_brand();
     out->tsc_source = tsc_source();
+    out->tsc_stop = cpu_tsc_stop_sequence();
+    out->apic_mode = apic_mode_name();
+    out->numa_nodes = numa_nodes();
+    out->numa_topology = numa_summary();
 }
 
 void arch_serial_putc(char c)

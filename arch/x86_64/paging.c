@@ -20,6 +20,7 @@
 
 #include "kernel/boot.h"
 #include "kernel/console.h"
+#include "kernel/exit.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/paging.h"
@@ -30,27 +31,42 @@
 
 #define ENTRIES 512
 #define PAGE_SIZE_4K 0x1000ul
-/* A PD per GiB of direct map in the worst case (no 1 GiB pages), plus the
- * PML4, the PDPTs, the identity map's PD and PT and room for MMIO splits. */
+/* The static pool: the PML4, a PDPT per 512 GiB of PAGING_MAX_PHYS, the
+ * identity map's PD and PT, room for MMIO splits, and POOL_PD_PAGES page
+ * directories for the direct map: a few GiB without 1 GiB pages, the
+ * unaligned range ends with them.  Beyond that the PDs come from RAM. */
 #define POOL_FIXED_PAGES 8
 #define POOL_MMIO_PAGES 32
-#define POOL_PAGES ((PAGING_MAX_PHYS >> 30) + POOL_FIXED_PAGES + POOL_MMIO_PAGES)
+#define POOL_PDPT_PAGES (PAGING_MAX_PHYS >> 39)
+#define POOL_PD_PAGES 32
+#define POOL_PAGES (POOL_PDPT_PAGES + POOL_PD_PAGES + POOL_FIXED_PAGES + POOL_MMIO_PAGES)
 #define PHYS_ADDR_LIMIT ((uint64_t)1 << 46) /* direct map ends where the kernel half begins */
+#define PAGING_LIMIT_GIB_MIN 1
 
 static uint64_t pool[POOL_PAGES][ENTRIES] __attribute__((aligned(4096)));
 static unsigned pool_used;
+/* Page tables taken from RAM: [ram_base, ram_base + ram_pages * 4 KiB). */
+static uint64_t ram_base;
+static unsigned ram_pages, ram_used;
 static uint64_t *pml4;
 static uint64_t direct_map_bytes;
+static uint64_t max_phys = PAGING_MAX_PHYS;
 static struct spinlock paging_lock = SPINLOCK_INIT; /* guards the tables and the pool */
 
 static void paging_check(const struct mb2_info *mi);
 
 static uint64_t *table_alloc(void)
 {
-    if (pool_used == POOL_PAGES)
-        PANIC("paging: page-table pool exhausted (%u pages, sized for PAGING_MAX_PHYS %lu GiB)",
-              (unsigned)POOL_PAGES, PAGING_MAX_PHYS >> 30);
-    uint64_t *t = pool[pool_used++];
+    uint64_t *t;
+    /* RAM first: it was sized for the whole direct map, and the pool stays
+     * for the MMIO splits later. */
+    if (ram_used < ram_pages)
+        t = plat_phys_to_virt(ram_base + (uint64_t)ram_used++ * PAGE_SIZE_4K);
+    else if (pool_used < POOL_PAGES)
+        t = pool[pool_used++];
+    else
+        PANIC("paging: page tables exhausted (%u pool pages, %u from RAM); the worst-case "
+              "count in paging_init is wrong", (unsigned)POOL_PAGES, ram_pages);
     __builtin_memset(t, 0, PAGE_SIZE_4K);
     return t;
 }
@@ -137,17 +153,22 @@ static unsigned direct_map_ranges(const struct mb2_info *mi, struct phys_range *
         uint64_t end = r->base + r->len;
         if (r->len == 0)
             continue;
-        if (end > PAGING_MAX_PHYS) {
-            if (is_ram(r->type))
-                PANIC("memory map reports RAM up to 0x%lx (type %u region at 0x%lx) but the "
-                      "direct map supports physical addresses below 0x%lx (%lu GiB, "
-                      "PAGING_MAX_PHYS in arch/x86_64/paging.h): boot with less memory",
-                      end, r->type, r->base, PAGING_MAX_PHYS, PAGING_MAX_PHYS >> 30);
+        if (end > max_phys) {
+            if (is_ram(r->type)) {
+                /* Bad input, not a kernel bug: a failed check, like a bad MADT. */
+                kprintf("paging: the memory map reports RAM up to 0x%lx (type %u region at "
+                        "0x%lx) but the direct map covers physical addresses below 0x%lx "
+                        "(%lu GiB%s): boot with less memory; stopping (exit check-failed)\n",
+                        end, r->type, r->base, max_phys, max_phys >> 30,
+                        max_phys == PAGING_MAX_PHYS ? ", PAGING_MAX_PHYS in arch/x86_64/paging.h"
+                                                    : ", test_paging_limit_gib");
+                kernel_exit(EXIT_CHECK_FAILED);
+            }
             kprintf("paging: not mapping type %u region 0x%lx-0x%lx above the %lu GiB limit\n",
-                    r->type, r->base, end, PAGING_MAX_PHYS >> 30);
-            if (r->base >= PAGING_MAX_PHYS)
+                    r->type, r->base, end, max_phys >> 30);
+            if (r->base >= max_phys)
                 continue;
-            end = PAGING_MAX_PHYS;
+            end = max_phys;
         }
         out[n++] = (struct phys_range){round_down_2m(r->base),
                                        round_down_2m(end + PAGE_SIZE_2M - 1)};
@@ -155,13 +176,74 @@ static unsigned direct_map_ranges(const struct mb2_info *mi, struct phys_range *
     return phys_ranges_sort_join(out, n);
 }
 
-void paging_init(const struct mb2_info *mi)
+/* Page-directory pages to take from RAM for the direct map of ranges[], in
+ * the worst case: one per GiB touched without 1 GiB pages, two per range
+ * (its unaligned ends) with them; none when the pool's share holds them. */
+static uint64_t ram_tables_needed(const struct phys_range *ranges, unsigned n, bool gib_pages)
+{
+    uint64_t pds = 0;
+    for (unsigned i = 0; i < n; i++)
+        pds += gib_pages ? 2 : (ranges[i].end + PAGE_SIZE_1G - 1) / PAGE_SIZE_1G -
+                                   ranges[i].base / PAGE_SIZE_1G;
+    return pds > POOL_PD_PAGES ? pds : 0; /* a small machine fits the pool */
+}
+
+/* The highest run of `pages` usable 4 KiB frames below the boot mapping
+ * (which is what reaches them before the new tables are loaded) that
+ * overlaps nothing the boot reserved.  0 when there is none. */
+static uint64_t ram_tables_place(const struct mb2_info *mi, uint64_t pages)
+{
+    struct phys_range reserved[MB2_MAX_MODULES + 2];
+    unsigned nr = boot_reserved_ranges(reserved, MB2_MAX_MODULES + 2);
+    uint64_t len = pages * PAGE_SIZE_4K, best = 0;
+    uint64_t limit = (uint64_t)EARLY_MAP_GIB << 30;
+    for (unsigned i = 0; i < mi->region_count; i++) {
+        const struct mb2_region *r = &mi->region[i];
+        if (r->type != MB2_MEM_USABLE)
+            continue;
+        uint64_t lo = (r->base + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1);
+        uint64_t hi = (r->base + r->len < limit ? r->base + r->len : limit) & ~(PAGE_SIZE_4K - 1);
+        /* Walk down from the top, stepping below any reserved range in the way. */
+        while (hi >= lo + len && hi - len > best) {
+            uint64_t cand = hi - len;
+            bool clash = false;
+            for (unsigned k = 0; k < nr && !clash; k++) {
+                if (cand < reserved[k].end && reserved[k].base < hi) {
+                    clash = true;
+                    hi = reserved[k].base & ~(PAGE_SIZE_4K - 1);
+                }
+            }
+            if (!clash && cand > 0)
+                best = cand;
+            if (!clash)
+                break;
+        }
+    }
+    return best;
+}
+
+void paging_init(const struct mb2_info *mi, struct cmdline *cl)
 {
     static struct phys_range ranges[MB2_MAX_REGIONS];
     bool gib_pages = cpu_has_1g_pages();
+    uint64_t limit_gib = 0;
+    cmdline_u64(cl, "test_paging_limit_gib", 0, PAGING_LIMIT_GIB_MIN, PAGING_MAX_PHYS >> 30,
+                &limit_gib);
+    if (limit_gib)
+        max_phys = limit_gib << 30;
 
-    pml4 = table_alloc();
     unsigned n = direct_map_ranges(mi, ranges);
+    uint64_t need = ram_tables_needed(ranges, n, gib_pages);
+    if (need) {
+        ram_base = ram_tables_place(mi, need);
+        if (ram_base == 0) {
+            kprintf("paging: no %lu KiB of usable RAM below %u GiB for the direct map's page "
+                    "tables; stopping (exit check-failed)\n", need * 4, EARLY_MAP_GIB);
+            kernel_exit(EXIT_CHECK_FAILED);
+        }
+        ram_pages = (unsigned)need;
+    }
+    pml4 = table_alloc();
     for (unsigned i = 0; i < n; i++)
         map_direct_range(ranges[i].base, ranges[i].end, gib_pages);
 
@@ -181,9 +263,15 @@ void paging_init(const struct mb2_info *mi)
 
     write_cr3(plat_virt_to_phys(pml4));
     paging_check(mi);
-    kprintf("paging: direct map %lu MiB in %u ranges (%s pages), page tables %u of %u pool pages\n",
+    kprintf("paging: direct map %lu MiB in %u ranges (%s pages), page tables %u of %u pool "
+            "pages + %u from RAM at 0x%lx\n",
             direct_map_bytes >> 20, n, gib_pages ? "1 GiB + 2 MiB" : "2 MiB", pool_used,
-            (unsigned)POOL_PAGES);
+            (unsigned)POOL_PAGES, ram_used, ram_base);
+}
+
+struct phys_range paging_reserved_range(void)
+{
+    return (struct phys_range){ram_base, ram_base + (uint64_t)ram_pages * PAGE_SIZE_4K};
 }
 
 volatile void *paging_map_mmio(uint64_t pa, uint64_t len)
@@ -276,7 +364,7 @@ uint64_t paging_direct_map_bytes(void)
 
 unsigned paging_pool_used(void)
 {
-    return pool_used;
+    return pool_used + ram_used;
 }
 
 /* ---- test_paging=1 --------------------------------------------------------- */

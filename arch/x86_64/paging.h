@@ -7,9 +7,13 @@
  *     whole aligned GiB is covered, 2 MiB pages elsewhere;
  *   - the identity map of the low 1 GiB without page 0 (NULL faults);
  *   - the kernel image at KERNEL_VMA (shares the identity map's tables).
- * Page-table pages come from a static pool inside the kernel image, sized for
- * PAGING_MAX_PHYS: a memory map with RAM above it is rejected at boot with a
- * message naming the limit.
+ * Page-table pages come from a static pool inside the kernel image (enough
+ * for the 1 GiB-page direct map of PAGING_MAX_PHYS), and beyond it from RAM:
+ * a run of usable frames below the boot mapping, outside everything the
+ * boot reserved, sized for the worst case before the first table is built
+ * and kept from the frame allocator (paging_reserved_range).  A memory map
+ * with RAM above PAGING_MAX_PHYS (or test_paging_limit_gib=) is a failed
+ * check: the message names the limit and the run stops with exit 35.
  */
 #ifndef ARCH_PAGING_H
 #define ARCH_PAGING_H
@@ -29,15 +33,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/cmdline.h"
 #include "lib/mb2.h"
+#include "lib/phys_range.h"
 
 #define PTE_ADDR_MASK 0x000ffffffffff000ul
-/* Highest physical address the direct map can cover (documented limit). */
-#define PAGING_MAX_PHYS ((uint64_t)256 << 30)
+/* Highest physical address the direct map can cover (documented limit):
+ * 4 TiB, eight PML4 slots of the 64 TiB direct-map half. */
+#define PAGING_MAX_PHYS ((uint64_t)4 << 40)
 
-/* Builds and loads the final page tables from the memory map; panics with a
- * message on RAM above PAGING_MAX_PHYS or an exhausted page-table pool. */
-void paging_init(const struct mb2_info *mi);
+/* Reads test_paging_limit_gib= (a lower limit, to prove the check), builds
+ * and loads the final page tables from the memory map.  RAM above the limit
+ * stops the run (exit check-failed) with a message; an exhausted table
+ * supply is a kernel bug (panic). */
+void paging_init(const struct mb2_info *mi, struct cmdline *cl);
+
+/* The RAM frames paging_init took for page tables ({0, 0} when it took
+ * none): the frame allocator must never hand them out. */
+struct phys_range paging_reserved_range(void);
 
 /* Maps [pa, pa + len) uncached (PCD|PWT) in the direct map, splitting large
  * pages where needed, and returns its direct-map address.  For device

@@ -5,7 +5,8 @@
  * fenced so the timed region cannot leak out of them: lfence;rdtsc;lfence
  * opens a region (earlier instructions complete first, later ones wait for
  * the read), rdtscp;lfence closes it (rdtscp waits for earlier instructions,
- * the lfence keeps later ones from starting before it).  Physical memory is
+ * the lfence keeps later ones from starting before it); without RDTSCP the
+ * boot makes that lfence;rdtsc (see plat_tsc_stop).  Physical memory is
  * reached through the direct map.
  */
 #ifndef ARCH_PLATFORM_IMPL_H
@@ -43,12 +44,24 @@ static inline uint64_t plat_tsc_start(void)
     return t;
 }
 
+/* Every copy of this sequence is listed in section .tsc_stop_sites; on a
+ * processor without RDTSCP (QEMU's qemu64 model, for one) the boot rewrites
+ * each into the same-sized lfence;rdtsc;nop before anything runs it
+ * (cpu_check_features), so the hot path carries no feature test.  The six
+ * bytes are fixed: TSC_STOP_BYTES in cpu.c must match them. */
 static inline uint64_t plat_tsc_stop(void)
 {
-    unsigned aux;
-    uint64_t t = __builtin_ia32_rdtscp(&aux);
-    __builtin_ia32_lfence();
-    return t;
+    uint32_t lo, hi, aux;
+    __asm__ volatile("1: rdtscp\n\t"
+                     "lfence\n\t"
+                     ".pushsection .tsc_stop_sites, \"a\"\n\t"
+                     ".quad 1b\n\t"
+                     ".popsection"
+                     : "=a"(lo), "=d"(hi), "=c"(aux)
+                     :
+                     : "memory");
+    (void)aux;
+    return (uint64_t)hi << 32 | lo;
 }
 
 static inline void plat_pause(void)

@@ -23,7 +23,7 @@
 #define PAGE_SIZE ((uint64_t)1 << PAGE_SHIFT)
 #define CACHE_LINE_SIZE 64
 /* Upper bound on CPUs any build supports; per-CPU arrays are sized by it. */
-#define PLAT_MAX_CPUS 256
+#define PLAT_MAX_CPUS 1024
 
 #define __cacheline_aligned __attribute__((aligned(CACHE_LINE_SIZE)))
 #define likely(x) __builtin_expect(!!(x), 1)

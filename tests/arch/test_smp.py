@@ -9,8 +9,16 @@
     retries once, gives up, and the run goes on with N-1 CPUs and says so;
   - test_madt_corrupt=1: the MADT copy fails its checksum, the message says
     so and the run stops with exit check-failed (35) before any work;
-  - bad smp_* values and a test_ap_fail naming no CPU stop with exit 39.
-Bring-up times are printed (the goal at SMP=8 is < 20 ms of guest time),
+  - bad smp_* values and a test_ap_fail naming no CPU stop with exit 39;
+  - under a QEMU >= 9 (the one `make deps` provides on Debian 12; SKIP
+    without it): SMP=288, where APIC ids 255..287 come as MADT type 9
+    entries, brings every CPU up in x2APIC mode; at SMP=8 x2APIC by default,
+    xAPIC forced by smp_xapic=1 and by a CPU model without x2APIC, and
+    x2APIC left on by "firmware" (test_firmware_x2apic=1) kept even with
+    smp_xapic=1;
+  - CPU=qemu64 (no RDTSCP, no 1 GiB pages) runs to a pass, the timed-region
+    ends rewritten.
+Bring-up times are printed (the goal at SMP=8 is <= 3 ms of guest time),
 not asserted: wall time on a shared 2-core machine is not a pass/fail
 property.  Boots run two at a time.
 
@@ -28,11 +36,16 @@ import testlib  # noqa: E402
 
 PARALLEL = 2
 BOOT_TIMEOUT = 90   # generous: 16 vCPUs on a shared 2-core host
+BIG_TIMEOUT = 600   # SMP=288: SeaBIOS alone takes ~35 s to count the CPUs
+XAPIC_IDS = 255     # QEMU lists APIC ids 0..254 as type 0 entries, the rest as type 9
 MEM = "256M"
 FAIL_TIMEOUT_MS = 200  # test_ap_fail: two of these per attempt are spent waiting
-BRINGUP_GOAL_MS = 20
+BRINGUP_GOAL_MS = 3
 SOLO_BOOTS = 3
 
+MADT_LINE = re.compile(r"^smp: MADT at 0x[0-9a-f]+: (\d+) CPUs listed .*; (\d+) in x2APIC entries\)",
+                       re.M)
+MODE_LINE = re.compile(r"^smp: starting \d+ AP\(s\) in parallel \((x2APIC|xAPIC),", re.M)
 ONLINE = re.compile(r"^smp: (\d+) of (\d+) CPUs online \(MADT lists (\d+)\), bring-up "
                     r"(\d+)\.(\d+) ms", re.M)
 AP_LINE = re.compile(r"^smp: cpu (\d+) \(APIC id (\d+)\) online ([\d.]+) us after its STARTUP IPI",
@@ -70,6 +83,30 @@ def all_online(boot):
     assert "kernel: done" in log, "the kernel did not reach the end of its boot sequence"
 
 
+def in_mode(mode, *patterns):
+    """all_online, in this APIC mode, with these lines in the log."""
+    def check(boot):
+        all_online(boot)
+        log = boot.result.log_text
+        modes = MODE_LINE.findall(log)
+        assert modes == [mode], f"APs started in {modes}, expected [{mode!r}]"
+        for p in patterns:
+            assert re.search(p, log, re.M), f"no line matching /{p}/ in the log"
+    return check
+
+
+def many_x2apic(boot):
+    """Every CPU online in x2APIC mode, the ones beyond the xAPIC ids listed
+    by type 9 entries."""
+    in_mode("x2APIC")(boot)
+    m = MADT_LINE.findall(boot.result.log_text)
+    assert m, "no MADT line with the x2APIC entry count"
+    listed, x2 = map(int, m[0])
+    assert listed == boot.smp, f"MADT lists {listed} CPUs, expected {boot.smp}"
+    assert x2 == boot.smp - XAPIC_IDS, \
+        f"{x2} CPUs in x2APIC (type 9) entries, expected {boot.smp - XAPIC_IDS} (ids >= 255)"
+
+
 def ap_fails(boot):
     """CPU 2 never answers: reported twice (timeout, then giving up), the run
     continues on N-1 CPUs, renumbered densely, and dispatch sees N-1 indices."""
@@ -103,15 +140,30 @@ def madt_corrupt(boot):
 expect_lines = boottest.expect_lines
 
 
-def Boot(name, smp, cmdline, **kw):
-    return boottest.Boot(name, smp, MEM, cmdline, timeout=BOOT_TIMEOUT, **kw)
+def Boot(name, smp, cmdline, mem=MEM, timeout=BOOT_TIMEOUT, **kw):
+    return boottest.Boot(name, smp, mem, cmdline, timeout=timeout, **kw)
 
 
 def dispatch(n):
     return Boot(f"smp{n}", n, "test_smp_dispatch=1", check=all_online)
 
 
+def new_qemu(name, smp, cmdline, check, **kw):
+    return Boot(name, smp, f"test_smp_dispatch=1 {cmdline}".strip(), check=check, qemu="new", **kw)
+
+
 BOOTS = [
+    new_qemu("smp288-x2apic", 288, "", many_x2apic, timeout=BIG_TIMEOUT, mem="1G"),
+    new_qemu("smp8-x2apic", 8, "", in_mode("x2APIC", r"^cpu: .*x2APIC yes")),
+    new_qemu("smp8-xapic-forced", 8, "smp_xapic=1", in_mode("xAPIC")),
+    new_qemu("smp8-cpu-without-x2apic", 8, "", in_mode("xAPIC", r"^cpu: no x2APIC"),
+             cpu="max,-x2apic"),
+    new_qemu("smp8-firmware-x2apic", 8, "test_firmware_x2apic=1 smp_xapic=1",
+             in_mode("x2APIC", r"^smp: test_firmware_x2apic: x2APIC mode switched on",
+                     r"^apic: firmware enabled x2APIC mode; staying in it$")),
+    Boot("cpu-qemu64", 2, "test_smp_dispatch=1", cpu="qemu64",
+         check=in_mode("xAPIC", r"^cpu: no RDTSCP .*: the \d+ timed-region ends use lfence;rdtsc",
+                       r"^cpu: .*rdtscp no")),
     dispatch(32), dispatch(16), dispatch(8), dispatch(4), dispatch(2), dispatch(1),
     Boot("smp4-icount", 4, "test_smp_dispatch=1", check=all_online, icount=1),
     Boot("smp8-pause", 8, "test_smp_dispatch=1 smp_idle=pause", check=all_online),
@@ -128,7 +180,7 @@ BOOTS = [
 def report(boots, iso, out):
     """Bring-up times (guest TSC; under TCG that is host time) from the boots
     above, which ran two at a time, then from SOLO_BOOTS boots at SMP=8 one at
-    a time, which is the figure the < 20 ms goal is about."""
+    a time, which is the figure the <= 3 ms goal is about."""
     for b in boots:
         if b.result is None or b.result.verdict != "pass" or b.expect != "pass":
             continue
@@ -145,7 +197,7 @@ def report(boots, iso, out):
                                  lambda r: online_line(r.log_text)[3] if r.verdict == "pass" else None)
     if solo:
         print(f"# smp: SMP=8 under TCG, one boot at a time: bring-up median {solo[len(solo) // 2]:.3f} "
-              f"ms (min {solo[0]:.3f}, max {solo[-1]:.3f}, {len(solo)} boots); goal < "
+              f"ms (min {solo[0]:.3f}, max {solo[-1]:.3f}, {len(solo)} boots); goal <= "
               f"{BRINGUP_GOAL_MS} ms, reported, not asserted", flush=True)
 
 

@@ -1,8 +1,11 @@
 """What the QEMU boot suites (tests/kernel, tests/arch, tests/bench) share: a boot case, the
 parallel build-boot-judge loop, and repeated one-at-a-time boots for figures.
 
-A Boot names a command line, a machine (SMP, memory, CPU model, icount), the
-verdict it must end with and an optional check on its serial log.  run_boots
+A Boot names a command line, a machine (SMP, memory, CPU model, NUMA nodes,
+icount, which QEMU: qemu.find_qemu's auto/system/new), the verdict it must
+end with and an optional check on its serial log.  A case whose QEMU is not
+available here (no QEMU >= 9 and `make deps` could not fetch one) is a SKIP
+naming why, not a failure.  run_boots
 builds one ISO per distinct command line, boots the cases `parallel` at a
 time, then reports each as a test of the suite (its failure message says the
 verdict and the last lines of the log).
@@ -27,10 +30,10 @@ KTAP_FOR_VERDICT = {"pass": "pass", "check-failed": "fail", "config-error": "fai
 
 class Boot:
     def __init__(self, name, smp=1, mem="128M", cmdline="", expect="pass", check=None,
-                 timeout=60, cpu="max", icount=0, ktap=None):
+                 timeout=60, cpu="max", icount=0, numa=0, qemu="auto", ktap=None):
         self.name, self.smp, self.mem, self.cmdline = name, smp, mem, cmdline
         self.expect, self.check, self.timeout = expect, check, timeout
-        self.cpu, self.icount = cpu, icount
+        self.cpu, self.icount, self.numa, self.qemu = cpu, icount, numa, qemu
         self.ktap = ktap or KTAP_FOR_VERDICT.get(expect)
         self.result = None
         self.error = None
@@ -62,7 +65,8 @@ def iso_path(out, cmdline):
 def _boot_one(boot, iso, out):
     try:
         boot.result = qemu.run(iso, boot.smp, boot.mem, "tcg", boot.icount, boot.timeout,
-                               os.path.join(out, f"{boot.name}.log"), stream=False, cpu=boot.cpu)
+                               os.path.join(out, f"{boot.name}.log"), stream=False, cpu=boot.cpu,
+                               numa=boot.numa, qemu=boot.qemu)
     except Exception as e:  # reported as this boot's failure
         boot.error = e
 
@@ -99,20 +103,29 @@ def run_boots(suite, kernel, out, boots, parallel=2, prefix="", boot_fn=None):
                 isos[c] = f.result()
             except Exception as e:
                 suite.fail(f"iso/{c or 'default'}", f"{type(e).__name__}: {e}")
-        runnable = [b for b in boots if b.cmdline in isos]
+        runnable = []
+        for b in boots:
+            if b.cmdline not in isos:
+                continue
+            try:
+                qemu.find_qemu(b.qemu, b.smp)
+            except qemu.ConfigError as e:
+                suite.skip(prefix + b.name, str(e))
+                continue
+            runnable.append(b)
         list(pool.map(lambda b: boot_fn(b, isos[b.cmdline], out), runnable))
     for b in runnable:
         suite.run(prefix + b.name, _judge, b)
     return runnable, isos
 
 
-def solo_figures(iso, count, smp, mem, timeout, out, tag, figure):
+def solo_figures(iso, count, smp, mem, timeout, out, tag, figure, qemu_want="auto"):
     """Boots iso `count` times one at a time; returns the sorted figure(result)
     values of the boots where it is not None."""
     values = []
     for i in range(count):
         r = qemu.run(iso, smp, mem, "tcg", 0, timeout, os.path.join(out, f"{tag}-{i}.log"),
-                     stream=False)
+                     stream=False, qemu=qemu_want)
         v = figure(r)
         if v is not None:
             values.append(v)

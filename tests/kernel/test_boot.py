@@ -116,9 +116,10 @@ BOOTS = [
 # ---- Make variables: refused before anything is built or booted -------------
 
 BAD_VARS = [
-    ("SMP=0", "SMP='0'"), ("SMP=256", "SMP='256'"), ("SMP=two", "SMP='two'"),
+    ("SMP=0", "SMP='0'"), ("SMP=1025", "SMP='1025'"), ("SMP=two", "SMP='two'"),
     ("MEM=12", "MEM='12'"), ("MEM=32M", "MEM='32M'"), ("MEM=1T", "MEM='1T'"),
-    ("MEM=128G", "MEM='128G'"), ("ACCEL=xen", "ACCEL='xen'"), ("ICOUNT=2", "ICOUNT='2'"),
+    ("MEM=1001G", "MEM='1001G'"), ("ACCEL=xen", "ACCEL='xen'"), ("ICOUNT=2", "ICOUNT='2'"),
+    ("CPU=pentium9", "CPU='pentium9'"), ("NUMA=9", "NUMA='9'"), ("SMP=2 NUMA=4", "NUMA=4"),
     ("ACCEL=kvm ICOUNT=1", "ICOUNT=1 needs TCG"), ("TIMEOUT=0", "TIMEOUT='0'"),
     ("TIMEOUT=soon", "TIMEOUT='soon'"),
 ]

@@ -2,7 +2,8 @@
  * smp.c - AP bring-up: trampoline page, INIT-SIPI-SIPI, per-CPU areas.
  *
  * Sequence (Intel SDM Vol. 3A 8.4.4.1, with the delays configurable):
- *   1. INIT IPI to every AP to be started, then wait smp_init_delay_us;
+ *   1. INIT IPI to every AP to be started, then wait smp_init_delay_us (the
+ *      SDM's 10 ms only where the processor may need it: cpu.h);
  *   2. a STARTUP IPI to each, wait smp_sipi_delay_us, a second STARTUP IPI
  *      to each one not yet online (a running CPU ignores it anyway);
  *   3. wait until every AP is online or smp_ap_timeout_ms has passed since
@@ -20,6 +21,7 @@
 #include <stddef.h>
 
 #include "arch/x86_64/apic.h"
+#include "arch/x86_64/cpu.h"
 #include "kernel/console.h"
 #include "kernel/exit.h"
 #include "arch/x86_64/gdt.h"
@@ -32,6 +34,9 @@
 #define TRAMP_LOW_LIMIT (640 * KIB) /* conventional memory ends; EBDA/VGA above */
 #define TRAMP_LOWEST PAGE_SIZE      /* page 0 stays unmapped (NULL faults) */
 #define IPI_SEND_TIMEOUT_US 1000    /* xAPIC delivery status; MP spec asks 20 us */
+#define SDM_INIT_DELAY_US 10000     /* SDM Vol. 3A 8.4.4.1: 10 ms after INIT */
+#define SDM_SIPI_DELAY_US 200       /* ... and 200 us after each STARTUP */
+#define MODERN_SIPI_DELAY_US 10     /* Linux's wait after a STARTUP when no INIT wait */
 #define SMP_BARRIER_SAMPLES 16      /* empty jobs timed at bring-up */
 #define CR4_OSXSAVE X86_BIT(18) /* XSAVE enabled: XCR0 must match the BSP's */
 #define EFER_LMA X86_BIT(10)    /* read-only "long mode active": not written back */
@@ -54,7 +59,7 @@ static struct smp_slot slots[PLAT_MAX_CPUS];
 static unsigned slot_count;
 static struct percpu ap_percpu[PLAT_MAX_CPUS];
 static uint8_t ap_stack[PLAT_MAX_CPUS][SMP_AP_STACK_SIZE] __attribute__((aligned(16)));
-static struct acpi_madt madt;
+static struct madt madt;
 static uint64_t tramp_pa; /* 0 = none reserved */
 static uint64_t bsp_xcr0;
 
@@ -101,8 +106,13 @@ _Static_assert(sizeof(struct smp_slot) == SLOT_SIZE, "SLOT_SIZE");
 void smp_configure(struct cmdline *cl)
 {
     uint64_t fail = 0;
-    cmdline_u64(cl, "smp_init_delay_us", 10000, 0, 1000000, &smp_cfg.init_delay_us);
-    cmdline_u64(cl, "smp_sipi_delay_us", 200, 0, 1000000, &smp_cfg.sipi_delay_us);
+    /* The SDM's delays where the processor may need them; Linux's shorter
+     * ones (no INIT wait, 10 us after a STARTUP) where it does not. */
+    bool legacy = cpu_needs_init_delay();
+    cmdline_u64(cl, "smp_init_delay_us", legacy ? SDM_INIT_DELAY_US : 0, 0, 1000000,
+                &smp_cfg.init_delay_us);
+    cmdline_u64(cl, "smp_sipi_delay_us", legacy ? SDM_SIPI_DELAY_US : MODERN_SIPI_DELAY_US, 0,
+                1000000, &smp_cfg.sipi_delay_us);
     cmdline_u64(cl, "smp_ap_timeout_ms", 1000, 1, 60000, &smp_cfg.ap_timeout_ms);
     cmdline_u64(cl, "smp_dispatch_timeout_ms", 10000, 1, 3600000, &smp_cfg.dispatch_timeout_ms);
     cmdline_bool(cl, "smp_xapic", false, &smp_cfg.force_xapic);
@@ -110,6 +120,7 @@ void smp_configure(struct cmdline *cl)
     cmdline_u64(cl, "test_ap_fail", 0, 1, PLAT_MAX_CPUS - 1, &fail);
     smp_cfg.test_ap_fail = fail;
     cmdline_bool(cl, "test_madt_corrupt", false, &smp_cfg.test_madt_corrupt);
+    cmdline_bool(cl, "test_firmware_x2apic", false, &smp_cfg.test_firmware_x2apic);
     static const char *const idle_modes[] = {"pause", "halt"};
     unsigned idle = 1; /* halt: idle vCPUs must not steal the host's cores (smp_dispatch.c) */
     cmdline_enum(cl, "smp_idle", idle_modes, 2, 1, &idle);
@@ -412,6 +423,14 @@ static unsigned publish_cpus(uint64_t t0)
 void smp_init(const struct mb2_info *mi)
 {
     smp_read_madt(mi, &madt);
+    if (smp_cfg.test_firmware_x2apic) {
+        if (!apic_test_preenable_x2apic()) {
+            kprintf("smp: test_firmware_x2apic=1: this CPU has no x2APIC to enable\n");
+            kernel_exit(EXIT_CONFIG_ERROR);
+        }
+        kprintf("smp: test_firmware_x2apic: x2APIC mode switched on before the kernel looks, "
+                "as firmware may leave it\n");
+    }
     if (!apic_init_bsp(madt.lapic_pa, smp_cfg.force_xapic)) {
         kprintf("smp: no usable local APIC: cannot start other CPUs; stopping (exit check-failed)\n");
         kernel_exit(EXIT_CHECK_FAILED);

@@ -14,15 +14,19 @@
  * 0..count-1 (the BSP is 0) in MADT order, and the APs idle (interrupts
  * off) until plat_run_on_cpus() gives them work.
  *
- * Command line (defaults from the Intel SDM Vol. 3A 8.4.4.1 "Typical BSP
- * Initialization Sequence": 10 ms after INIT, 200 us after each STARTUP):
- *   smp_init_delay_us=N   wait after the INIT IPIs        (10000, 0..1000000)
- *   smp_sipi_delay_us=N   wait after each STARTUP IPI     (200, 0..1000000)
+ * Command line.  The delays' defaults depend on the processor: where it may
+ * need the INIT settling time (cpu_needs_init_delay: no x2APIC and older
+ * than Intel family 6 / AMD family 0xf, or an unknown vendor) they are the Intel SDM
+ * Vol. 3A 8.4.4.1 "Typical BSP Initialization Sequence" ones, 10 ms after
+ * INIT and 200 us after each STARTUP; otherwise Linux's, no wait after INIT
+ * and 10 us after each STARTUP.  Either can be set explicitly:
+ *   smp_init_delay_us=N   wait after the INIT IPIs        (0 or 10000, 0..1000000)
+ *   smp_sipi_delay_us=N   wait after each STARTUP IPI     (10 or 200, 0..1000000)
  *   smp_ap_timeout_ms=N   per-AP wait before one retry    (1000, 1..60000)
  *   smp_xapic=1           use xAPIC even when x2APIC is available
  *   smp_dispatch_timeout_ms=N  a CPU that has not taken a job by then is
  *                         named and the run stops, exit check-failed
- *                         (10000, 1..3600000)
+ *                         (10000, 1..3600000; per 64 participating CPUs)
  *   smp_idle=pause|halt   how idle APs wait for work (halt): pause spins
  *                         with no interrupts at all; halt sleeps in hlt and
  *                         is woken by an NMI, which frees the host CPUs of
@@ -32,6 +36,9 @@
  *   test_ap_fail=I        CPU I (MADT order, 1..) is sent to a dead loop by
  *                         its slot: shows the timeout, retry and N-1 path
  *   test_madt_corrupt=1   corrupt the copy of the MADT before parsing
+ *   test_firmware_x2apic=1  switch the BSP to x2APIC before the kernel picks a
+ *                         mode, as firmware may: the kernel must stay in it
+ *                         (even with smp_xapic=1) and bring every AP into it
  *
  * Failure policy: a MADT that is missing or fails validation (checksum,
  * record lengths) stops the run with the message and EXIT_CHECK_FAILED

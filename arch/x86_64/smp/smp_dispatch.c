@@ -53,6 +53,8 @@
 #define BARRIER_BUDGET_US 500000 /* stop sampling after 0.5 s (at least MIN samples) */
 #define VECTOR_NMI 2
 #define NMI_SEND_TIMEOUT_US 1000
+#define DISPATCH_SCALE_CPUS 64 /* the dispatch timeout and re-wake period are per this many */
+#define REWAKE_US 1000
 
 struct plat_smp_info smp_info = {.cpus_online = 1};
 struct smp_slot *smp_cpu_slot[PLAT_MAX_CPUS];
@@ -214,13 +216,17 @@ static unsigned wake_halted(unsigned n, uint_fast64_t seq)
 /* Waits until every AP of the job has taken it.  A CPU that has not within
  * smp_dispatch_timeout_ms would otherwise hang the run silently (the barrier
  * waits for it forever): the watchdog names it and stops the run.  Halted
- * CPUs are sent another NMI every millisecond, so one lost wake-up costs a
- * millisecond, not the run. */
+ * CPUs are sent another NMI every millisecond (per 64 participants), so one
+ * lost wake-up costs a millisecond, not the run. */
 static void wait_arrivals(unsigned n, uint_fast64_t seq)
 {
+    /* Both scale with the participants: on an oversubscribed host each
+     * vCPU waits its turn for a host core, and a round of wake-ups to a
+     * thousand CPUs is itself a thousand ICR writes. */
+    uint64_t scale = 1 + (n - 1) / DISPATCH_SCALE_CPUS;
     uint64_t t0 = plat_tsc(), last_wake = t0, now = t0;
-    uint64_t limit = smp_us_to_cycles(smp_cfg.dispatch_timeout_ms * 1000);
-    uint64_t rewake = smp_us_to_cycles(1000);
+    uint64_t limit = smp_us_to_cycles(smp_cfg.dispatch_timeout_ms * 1000 * scale);
+    uint64_t rewake = smp_us_to_cycles(REWAKE_US * scale);
     unsigned failed_sends = 0;
     while (atomic_load_explicit(&job.arrived, memory_order_acquire) != n - 1) {
         now = plat_tsc();
@@ -239,7 +245,7 @@ static void wait_arrivals(unsigned n, uint_fast64_t seq)
         if (atomic_load_explicit(&s->job_seen, memory_order_relaxed) != seq)
             kprintf("smp: cpu %u (APIC id %u) did not take job %llu within %llu ms (%s)\n", i,
                     s->apic_id, (unsigned long long)seq,
-                    (unsigned long long)smp_cfg.dispatch_timeout_ms,
+                    (unsigned long long)(smp_cfg.dispatch_timeout_ms * scale),
                     atomic_load_explicit(&s->halted, memory_order_relaxed) ? "asleep in hlt"
                                                                            : "not idling");
     }

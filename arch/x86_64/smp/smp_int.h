@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "lib/acpi_tables.h"
+#include "arch/x86_64/madt.h"
 #include "lib/mb2.h"
 #include "arch/x86_64/percpu.h"
 #include "plat/platform.h"
@@ -81,6 +82,7 @@ struct smp_config {
     bool test_dispatch;
     uint64_t test_ap_fail; /* slot number, 0 = off */
     bool test_madt_corrupt;
+    bool test_firmware_x2apic; /* x2APIC on before apic_init_bsp, as firmware may leave it */
     bool idle_halt;        /* smp_idle=halt */
     uint64_t dispatch_timeout_ms; /* a CPU not at a job's start by then is reported */
 };
@@ -91,12 +93,12 @@ extern struct smp_config smp_cfg;
 /* Scans the ACPI tables from the boot loader's RSDP, copies and parses the
  * MADT (corrupting the copy under test_madt_corrupt) and prints what it
  * found.  Exits the run (EXIT_CHECK_FAILED) when there is no valid MADT. */
-void smp_read_madt(const struct mb2_info *mi, struct acpi_madt *madt);
+void smp_read_madt(const struct mb2_info *mi, struct madt *madt);
 
 /* Fills slots[] from the MADT: slot 0 = the BSP (bsp_apic_id), then every
  * enabled CPU in table order that the APIC mode can address, up to
  * PLAT_MAX_CPUS; reports the ones it skips.  Returns the slot count. */
-unsigned smp_build_slots(const struct acpi_madt *madt, uint32_t bsp_apic_id,
+unsigned smp_build_slots(const struct madt *madt, uint32_t bsp_apic_id,
                          struct smp_slot *slots);
 
 /* ---- dispatch and measurements (smp_dispatch.c) --------------------------- */

@@ -13,7 +13,10 @@
 #define TSC_MAX_ROUNDS 64
 #define TSC_GOOD_TRIP_US 2          /* a round trip this short needs no more rounds */
 #define TSC_EXTRA_BUDGET_US 200000  /* for rounds beyond the minimum, all APs together */
-#define TSC_REPLY_TIMEOUT_US 100000 /* a reply slower than 100 ms is a lost reply */
+#define TSC_REPLY_TIMEOUT_US 100000 /* a reply slower than this (scaled) is a lost reply */
+#define TSC_SAMPLE_MAX 64           /* APs measured; more are sampled evenly */
+#define TSC_SCALE_APS 8             /* the reply timeout grows per this many APs pinged */
+#define TSC_SILENT_NAMED 8          /* silent APs named in the warning */
 
 /* ---- TSC agreement ------------------------------------------------------------ */
 
@@ -36,6 +39,12 @@
  * Linux's TSC warp check looks for).  tsc_skew_cycles is the worst proven
  * disagreement, so a noisy host cannot turn into a fake skew; the log line
  * gives both.
+ *
+ * Scale: with more than TSC_SAMPLE_MAX APs an even sample of them is
+ * measured (the first and the last included) and the line says so; the
+ * reply timeout grows with the APs pinged per round, since on an
+ * oversubscribed host each answer waits its turn for a host core.  APs that
+ * still never answered are one warning with the figures, not a line each.
  */
 struct tsc_box {
     _Alignas(CACHE_LINE_SIZE) atomic_uint_fast64_t ping; /* round number, CPU 0 -> AP */
@@ -50,6 +59,8 @@ struct tsc_box {
 };
 static struct tsc_box tsc_box[PLAT_MAX_CPUS];
 static atomic_bool tsc_done;
+static unsigned tsc_cpu[TSC_SAMPLE_MAX]; /* the APs measured */
+static unsigned tsc_count;
 
 static void tsc_answer(struct tsc_box *b)
 {
@@ -65,6 +76,11 @@ static void tsc_answer(struct tsc_box *b)
     }
 }
 
+static uint64_t tsc_reply_timeout_us(unsigned pinged)
+{
+    return TSC_REPLY_TIMEOUT_US * (1 + pinged / TSC_SCALE_APS);
+}
+
 static bool tsc_needs_round(const struct tsc_box *b, uint64_t good, bool budget_left)
 {
     if (b->rounds < TSC_MIN_ROUNDS)
@@ -73,12 +89,11 @@ static bool tsc_needs_round(const struct tsc_box *b, uint64_t good, bool budget_
 }
 
 /* One round over the APs that need it; false when none did. */
-static bool tsc_round(unsigned n, uint64_t round, uint64_t good, bool budget_left)
+static bool tsc_round(uint64_t round, uint64_t good, bool budget_left)
 {
     unsigned pinged = 0;
-    for (unsigned k = 0; k < n - 1; k++) {
-        unsigned cpu = 1 + (unsigned)((k + round) % (n - 1));
-        struct tsc_box *b = &tsc_box[cpu];
+    for (unsigned k = 0; k < tsc_count; k++) {
+        struct tsc_box *b = &tsc_box[tsc_cpu[(k + round) % tsc_count]];
         b->waiting = tsc_needs_round(b, good, budget_left);
         if (!b->waiting)
             continue;
@@ -87,11 +102,12 @@ static bool tsc_round(unsigned n, uint64_t round, uint64_t good, bool budget_lef
         b->t1 = plat_tsc_start();
         atomic_store_explicit(&b->ping, round, memory_order_release);
     }
-    uint64_t start = plat_tsc(), timeout = smp_us_to_cycles(TSC_REPLY_TIMEOUT_US);
+    uint64_t start = plat_tsc();
+    uint64_t timeout = smp_us_to_cycles(tsc_reply_timeout_us(pinged));
     unsigned pending = pinged;
     while (pending && plat_tsc() - start < timeout) {
-        for (unsigned cpu = 1; cpu < n; cpu++) {
-            struct tsc_box *b = &tsc_box[cpu];
+        for (unsigned k = 0; k < tsc_count; k++) {
+            struct tsc_box *b = &tsc_box[tsc_cpu[k]];
             if (!b->waiting || atomic_load_explicit(&b->pong, memory_order_acquire) != round)
                 continue;
             uint64_t t2 = plat_tsc_stop();
@@ -112,12 +128,21 @@ static bool tsc_round(unsigned n, uint64_t round, uint64_t good, bool budget_lef
     return pinged > 0;
 }
 
+static bool tsc_sampled(unsigned cpu)
+{
+    for (unsigned k = 0; k < tsc_count; k++)
+        if (tsc_cpu[k] == cpu)
+            return true;
+    return false;
+}
+
 static void tsc_job(void *arg)
 {
-    unsigned n = *(const unsigned *)arg;
+    (void)arg;
     unsigned me = plat_cpu_index();
     if (me != 0) {
-        tsc_answer(&tsc_box[me]);
+        if (tsc_sampled(me))
+            tsc_answer(&tsc_box[me]);
         return;
     }
     uint64_t good = smp_us_to_cycles(TSC_GOOD_TRIP_US);
@@ -126,17 +151,27 @@ static void tsc_job(void *arg)
         if (round == TSC_MIN_ROUNDS + 1)
             extra_start = plat_tsc();
         bool budget_left = round <= TSC_MIN_ROUNDS || plat_tsc() - extra_start < budget;
-        if (!tsc_round(n, round, good, budget_left))
+        if (!tsc_round(round, good, budget_left))
             break;
     }
     atomic_store_explicit(&tsc_done, true, memory_order_release);
 }
 
+/* An even sample of APs 1..n-1, the first and the last included. */
+static void tsc_choose(unsigned n)
+{
+    unsigned aps = n - 1;
+    tsc_count = aps < TSC_SAMPLE_MAX ? aps : TSC_SAMPLE_MAX;
+    for (unsigned k = 0; k < tsc_count; k++)
+        tsc_cpu[k] = tsc_count == 1 ? 1 : 1 + (unsigned)((uint64_t)k * (aps - 1) / (tsc_count - 1));
+}
+
 void smp_check_tsc(void)
 {
     unsigned n = plat_cpu_count();
-    for (unsigned cpu = 1; cpu < n; cpu++) {
-        struct tsc_box *b = &tsc_box[cpu];
+    tsc_choose(n);
+    for (unsigned k = 0; k < tsc_count; k++) {
+        struct tsc_box *b = &tsc_box[tsc_cpu[k]];
         atomic_store_explicit(&b->ping, 0, memory_order_relaxed);
         atomic_store_explicit(&b->pong, 0, memory_order_relaxed);
         b->round_trip = UINT64_MAX;
@@ -144,18 +179,23 @@ void smp_check_tsc(void)
         b->rounds = 0;
     }
     atomic_store_explicit(&tsc_done, false, memory_order_relaxed);
-    plat_run_on_cpus(n, tsc_job, &n);
+    plat_run_on_cpus(n, tsc_job, NULL);
 
     uint64_t worst = 0, proven = 0, min_trip = UINT64_MAX;
-    unsigned worst_cpu = 0, proven_cpu = 0, silent = 0, rounds = 0;
-    for (unsigned cpu = 1; cpu < n; cpu++) {
+    unsigned worst_cpu = 0, proven_cpu = 0, silent = 0, rounds = 0, silent_pings = 0;
+    char silent_list[TSC_SILENT_NAMED * 6 + 8] = "";
+    size_t used = 0;
+    for (unsigned k = 0; k < tsc_count; k++) {
+        unsigned cpu = tsc_cpu[k];
         const struct tsc_box *b = &tsc_box[cpu];
         rounds += b->rounds;
         if (b->round_trip == UINT64_MAX) {
-            silent++;
-            kprintf("smp: TSC check: cpu %u answered none of %u pings within %u ms each "
-                    "(overloaded host?); its offset is unknown\n",
-                    cpu, b->rounds, TSC_REPLY_TIMEOUT_US / 1000);
+            if (silent++ < TSC_SILENT_NAMED)
+                used += (size_t)plat_snprintf(silent_list + used, sizeof silent_list - used,
+                                              "%s%u", silent > 1 ? " " : "", cpu);
+            else if (silent == TSC_SILENT_NAMED + 1)
+                plat_snprintf(silent_list + used, sizeof silent_list - used, " ...");
+            silent_pings = b->rounds;
             continue;
         }
         uint64_t mag = b->offset < 0 ? (uint64_t)-b->offset : (uint64_t)b->offset;
@@ -171,16 +211,25 @@ void smp_check_tsc(void)
             min_trip = b->round_trip;
     }
     smp_info.tsc_skew_cycles = proven;
-    if (silent == n - 1)
+    char sampled[48] = "";
+    if (tsc_count < n - 1)
+        plat_snprintf(sampled, sizeof sampled, ", a sample of %u of the %u APs", tsc_count, n - 1);
+    if (silent)
+        kprintf("smp: TSC check: warning: %u of %u APs measured%s answered none of their %u "
+                "pings (each allowed %llu ms; the host is oversubscribed: %u vCPUs): cpus %s; "
+                "their offsets are unknown\n",
+                silent, tsc_count, sampled, silent_pings,
+                (unsigned long long)(tsc_reply_timeout_us(tsc_count) / 1000), n, silent_list);
+    if (silent == tsc_count)
         return;
     char who[24] = "";
     if (proven)
         plat_snprintf(who, sizeof who, " (cpu %u)", proven_cpu);
-    kprintf("smp: TSC skew (ping-pong with CPU 0, %u rounds over %u APs): proven %llu cycles%s; "
+    kprintf("smp: TSC skew (ping-pong with CPU 0, %u rounds over %u APs%s): proven %llu cycles%s; "
             "estimate worst %llu cycles (cpu %u, +-%llu); shortest round trip %llu cycles\n",
-            rounds, n - 1 - silent, (unsigned long long)proven, who, (unsigned long long)worst,
-            worst_cpu, (unsigned long long)(tsc_box[worst_cpu].round_trip / 2),
-            (unsigned long long)min_trip);
+            rounds, tsc_count - silent, sampled, (unsigned long long)proven, who,
+            (unsigned long long)worst, worst_cpu,
+            (unsigned long long)(tsc_box[worst_cpu].round_trip / 2), (unsigned long long)min_trip);
 }
 
 /* ---- test_smp_dispatch ---------------------------------------------------------- */
