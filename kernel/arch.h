@@ -82,7 +82,13 @@ void arch_facts(struct arch_facts *out);
 void arch_serial_putc(char c);
 void arch_serial_flush(void);
 
-/* Ends the run with `code` (the console already flushed); never returns. */
+/* Decides how the run will end with `code` and describes it in one phrase
+ * for the boot log ("isa-debug-exit (QEMU exits with 33)", "halt (...)");
+ * kernel_exit prints it before the verdict, the run's last line. */
+const char *arch_exit_plan(enum exit_code code);
+
+/* Ends the run as arch_exit_plan said (the console already flushed); never
+ * returns. */
 _Noreturn void arch_exit(enum exit_code code);
 
 /* Stops this CPU for good, interrupts off. */

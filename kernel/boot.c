@@ -95,6 +95,10 @@ unsigned boot_reserved_ranges(struct phys_range *out, unsigned max)
     return n;
 }
 
+/* Usable regions sorted by address, touching ones joined: a UEFI map lists
+ * one region per EFI descriptor, and neighbours (loader data, boot services
+ * memory, free memory) all arrive as usable.  Joining loses nothing and
+ * keeps the allocator's range count near the number of real holes. */
 unsigned boot_usable_ranges(struct phys_range *out, unsigned max)
 {
     unsigned n = 0;
@@ -103,7 +107,7 @@ unsigned boot_usable_ranges(struct phys_range *out, unsigned max)
         if (r->type == MB2_MEM_USABLE && r->len > 0)
             out[n++] = (struct phys_range){r->base, r->base + r->len};
     }
-    return n;
+    return phys_ranges_sort_join(out, n); /* usable regions never overlap (mb2_parse) */
 }
 
 static const char *region_type_name(uint32_t type)

@@ -41,8 +41,9 @@ struct phys_range boot_info_range(void);
  * structure and every boot module.  Returns how many were written (<= max). */
 unsigned boot_reserved_ranges(struct phys_range *out, unsigned max);
 
-/* The usable regions of the memory map, as found (the allocator rounds them
- * inward).  Returns how many were written (<= max). */
+/* The usable regions of the memory map sorted by address, touching regions
+ * joined (the allocator rounds them inward).  Returns how many were written
+ * (<= max; max >= MB2_MAX_REGIONS never drops one). */
 unsigned boot_usable_ranges(struct phys_range *out, unsigned max);
 
 /* Prints the memory summary line

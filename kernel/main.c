@@ -35,7 +35,8 @@ void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa); /* called by boot.S */
 static void mm_start(const struct bench_config *bench, const struct phys_range *reserved,
                      unsigned n_reserved)
 {
-    struct phys_range usable[MB2_MAX_REGIONS + ARCH_MAX_SPLITS];
+    /* static: 16 KiB and more, not on the 16 KiB boot stack */
+    static struct phys_range usable[MB2_MAX_REGIONS + ARCH_MAX_SPLITS];
     unsigned n_usable = boot_usable_ranges(usable, MB2_MAX_REGIONS);
     n_usable = arch_split_usable(usable, n_usable, MB2_MAX_REGIONS + ARCH_MAX_SPLITS);
     struct mm_config cfg;

@@ -20,17 +20,6 @@ static atomic_uint next_step;
 static atomic_bool aborted;
 static bool begun;
 
-static const char *exit_name(enum exit_code code)
-{
-    switch (code) {
-    case EXIT_PASS: return "pass";
-    case EXIT_CHECK_FAILED: return "check-failed";
-    case EXIT_PANIC: return "panic";
-    case EXIT_CONFIG_ERROR: return "config-error";
-    }
-    return "unknown";
-}
-
 void report_begin(void)
 {
     ktap_begin(0, REPORT_STEPS);
@@ -75,7 +64,7 @@ void report_abort(enum exit_code code)
     if (step >= REPORT_STEPS)
         return; /* every step reported: the run ended where it should */
     ktap_result(0, false, step + 1, step_name[step], "the run ended here (exit %s)",
-                exit_name(code));
+                exit_verdict_name(code));
     for (unsigned s = step + 1; s < REPORT_STEPS; s++)
         ktap_result(0, true, s + 1, step_name[s], "SKIP not run");
 }

@@ -388,6 +388,13 @@ const char *cmdline_str(struct cmdline *cl, const char *key)
     return p ? p->value : NULL;
 }
 
+void cmdline_reject(struct cmdline *cl, const char *key, const char *expected)
+{
+    struct cmdline_param *p = lookup(cl, key);
+    if (p != NULL)
+        cl_error(cl, "cmdline: %s=%.*s%s: expected %s", SHOWN(p), expected);
+}
+
 bool cmdline_finish(struct cmdline *cl)
 {
     for (unsigned i = 0; i < cl->count; i++)

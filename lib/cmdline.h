@@ -73,6 +73,9 @@ bool cmdline_list(struct cmdline *cl, const char *key, const char *const *names,
                   uint64_t def_mask, uint64_t *mask);
 /* Raw string value (NULL when absent); marks the key known. */
 const char *cmdline_str(struct cmdline *cl, const char *key);
+/* For a value read with cmdline_str that its reader found invalid: records
+ * "cmdline: key=value: expected <expected>". */
+void cmdline_reject(struct cmdline *cl, const char *key, const char *expected);
 
 /* Records an error for every key no getter asked for; true when the command
  * line had no problem at all. */

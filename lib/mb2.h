@@ -35,7 +35,9 @@
 #define MB2_TAG_ACPI_OLD 14
 #define MB2_TAG_ACPI_NEW 15
 
-#define MB2_MAX_REGIONS 128
+/* UEFI firmware hands over long maps (one region per EFI descriptor: OVMF
+ * gives over 100, servers several hundred); the parser's storage is static. */
+#define MB2_MAX_REGIONS 1024
 #define MB2_MAX_MODULES 16
 #define MB2_ERR_LEN 256
 

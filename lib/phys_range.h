@@ -23,4 +23,30 @@ static inline uint64_t align_down(uint64_t v, uint64_t align)
     return v & ~(align - 1);
 }
 
+/* Sorts r[0..n) by base and joins ranges that overlap or touch; returns how
+ * many are left (in r[0..]).  Insertion sort: memory maps are short and
+ * mostly sorted already. */
+static inline unsigned phys_ranges_sort_join(struct phys_range *r, unsigned n)
+{
+    for (unsigned i = 1; i < n; i++) {
+        struct phys_range x = r[i];
+        unsigned j = i;
+        while (j > 0 && r[j - 1].base > x.base) {
+            r[j] = r[j - 1];
+            j--;
+        }
+        r[j] = x;
+    }
+    unsigned joined = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (joined > 0 && r[i].base <= r[joined - 1].end) {
+            if (r[i].end > r[joined - 1].end)
+                r[joined - 1].end = r[i].end;
+        } else {
+            r[joined++] = r[i];
+        }
+    }
+    return joined;
+}
+
 #endif /* LIB_PHYS_RANGE_H */

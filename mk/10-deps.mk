@@ -10,7 +10,9 @@
 ##                       system's is older (scripts/qemu.py --provide; the system's stays)
 
 # "check package" pairs: a command name, or an absolute path for files
-# (GRUB's BIOS modules, the libFuzzer runtime), and the package providing it.
+# (GRUB's BIOS and UEFI modules, OVMF, the libFuzzer runtime), and the
+# package providing it.  mtools: grub-mkrescue writes the ISO's EFI system
+# partition image with it.
 DEPS_CHECKS := \
     gcc:gcc \
     ld:binutils \
@@ -18,6 +20,9 @@ DEPS_CHECKS := \
     grub-mkrescue:grub-common \
     grub-file:grub-common \
     /usr/lib/grub/i386-pc/multiboot2.mod:grub-pc-bin \
+    /usr/lib/grub/x86_64-efi/multiboot2.mod:grub-efi-amd64-bin \
+    mformat:mtools \
+    /usr/share/OVMF/OVMF_CODE_4M.fd:ovmf \
     xorriso:xorriso \
     qemu-system-x86_64:qemu-system-x86 \
     gnuplot:gnuplot-nox \

@@ -1,12 +1,15 @@
 # The kernel: kernel.elf (freestanding C11 + GNU extensions, higher half,
-# Multiboot2) and a bootable BIOS ISO made by grub-mkrescue from the grub.cfg
-# template, with ARGS as the kernel command line.
+# Multiboot2) and a hybrid ISO made by grub-mkrescue from the grub.cfg
+# template, with ARGS as the kernel command line: it boots under BIOS and
+# UEFI, from a CD, a USB stick or a BMC's virtual media.
 
 ## Kernel (mk/20-kernel.mk):
 ##   make / make kernel  build/kernel.elf and build/kernel.iso (command line = ARGS)
 ##   make run            boot build/kernel.iso with serial on this terminal
-##                       (Ctrl-A X quits; SMP MEM ACCEL ICOUNT TIMEOUT ARGS apply,
+##                       (Ctrl-A X quits; SMP MEM ACCEL ICOUNT FIRMWARE TIMEOUT ARGS apply,
 ##                       TIMEOUT defaults to 300 s here)
+##   FIRMWARE=bios|uefi  QEMU's firmware for run, debug, bench: SeaBIOS (default) or
+##                       OVMF (a fresh copy of its variable store per boot)
 ##   make debug          the same, stopped at the first instruction with QEMU's gdb
 ##                       stub on GDB_PORT (1234); prints the gdb command to attach
 ##   DEBUG=1             build with -DMM_DEBUG=1 (expensive allocator checks)
@@ -16,6 +19,7 @@ KERNEL_ISO := $(BUILD)/kernel.iso
 KERNEL_OBJDIR := $(BUILD)/kernel-obj
 KERNEL_LDS := arch/x86_64/linker.ld
 GDB_PORT ?= 1234
+FIRMWARE ?= bios
 
 KERNEL_SRCS := $(wildcard kernel/*.c lib/*.c arch/x86_64/*.c arch/x86_64/*.S \
                           arch/x86_64/smp/*.c arch/x86_64/smp/*.S mm/*.c bench/*.c)
@@ -86,7 +90,8 @@ $(KERNEL_ELF): $(KERNEL_OBJS) $(KERNEL_LDS) $(KERNEL_HOT_LDS) | deps
 
 QEMU_VARS = --smp $(call sq,$(SMP)) --mem $(call sq,$(MEM)) \
             --accel $(call sq,$(ACCEL)) --icount $(call sq,$(ICOUNT)) \
-            --cpu $(call sq,$(CPU)) --numa $(call sq,$(NUMA))
+            --cpu $(call sq,$(CPU)) --numa $(call sq,$(NUMA)) \
+            --firmware $(call sq,$(FIRMWARE))
 
 # qemu.py rebuilds the ISO only when the kernel, the template or ARGS changed.
 $(KERNEL_ISO): $(KERNEL_ELF) grub.cfg scripts/qemu.py FORCE | deps

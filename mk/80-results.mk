@@ -8,7 +8,7 @@
 ##                       print a summary.  A failed run gets -failed and is never plotted.
 ##       SMP=8 MEM=1G ACCEL=auto|tcg|kvm ICOUNT=0|1 (1: deterministic, instructions/op)
 ##       BENCH=all|refcount,pcp,contig,smp,stress  RUNS=<n> (repetitions; kernel default)
-##       PROFILE=full|quick  SEED=<n>  TIMEOUT=<s>  ARGS='<extra kernel words>'
+##       PROFILE=full|quick  SEED=<n>  TIMEOUT=<s>  ARGS='<extra kernel words>'  FIRMWARE=bios|uefi
 ##   make plot [RESULTS=dir]       redraw the plots of a results dir (default results/latest)
 ##   make report [RESULTS=dir]     rebuild its report.html (one self-contained page)
 ##   make history                  index every run under results/ (results/index.sqlite,
@@ -30,6 +30,10 @@
 ##                                 of this kernel (SMP=2, refcount,pcp); boots kept in build/
 ##   make noise                    3 boots in the same configuration: the boot-to-boot spread
 ##                                 of the single-CPU ns_per_op medians
+##   make ingest LOG=file          a serial log captured elsewhere (BMC serial-over-LAN, screen -L,
+##                                 a console server) -> a results directory, verified, judged and
+##                                 plotted like make bench; LOG_RUN=<n> picks a run of a log that
+##                                 holds several (default: the last), SOURCE='...' is recorded
 
 PROFILE ?= full
 SEED    ?=
@@ -46,7 +50,8 @@ BENCH_OPTS = --smp $(call sq,$(SMP)) --mem $(call sq,$(MEM)) \
              --bench $(call sq,$(BENCH)) --runs $(call sq,$(RUNS)) \
              --args $(call sq,$(ARGS)) --timeout $(call sq,$(TIMEOUT)) \
              --profile $(call sq,$(PROFILE)) --seed $(call sq,$(SEED)) \
-             --cpu $(call sq,$(CPU)) --numa $(call sq,$(NUMA))
+             --cpu $(call sq,$(CPU)) --numa $(call sq,$(NUMA)) \
+             --firmware $(call sq,$(FIRMWARE))
 
 # The regression-tracking configuration: fixed so that every run compares
 # exactly with the baseline (icount: the guest TSC counts instructions).
@@ -58,7 +63,12 @@ PERF_OPTS = --smp 2 --mem 1G --accel tcg --icount 1 --bench all --profile quick 
 AB_DEMO_OPTS = --smp 2 --mem 1G --accel tcg --icount 0 --bench refcount,pcp --profile full \
                --timeout $(call sq,$(TIMEOUT))
 
-.PHONY: bench plot report history compare perf-check baseline ab ab-demo noise suite-results
+LOG     ?=
+LOG_RUN ?=
+SOURCE  ?=
+
+.PHONY: bench plot report history compare perf-check baseline ab ab-demo noise ingest \
+        suite-results
 
 # Variables are validated before anything is built; the kernel is built by
 # mk/20-kernel.mk's rule for $(BUILD)/kernel.elf.
@@ -111,6 +121,12 @@ noise:
 	@$(MAKE) --no-print-directory $(BUILD)/kernel.elf
 	@$(PY) tests/scripts/noise.py --count 3 --root $(BUILD)/noise/$$(date +%Y%m%d-%H%M%S) \
 	    $(AB_DEMO_OPTS)
+
+ingest:
+	@if [ -z $(call sq,$(LOG)) ]; then \
+	    echo "make ingest: give LOG=<serial log file>" >&2; exit 2; fi
+	@$(PY) scripts/ingest.py $(call sq,$(LOG)) $(if $(LOG_RUN),--run $(call sq,$(LOG_RUN))) \
+	    $(if $(SOURCE),--source $(call sq,$(SOURCE)))
 
 TEST_SUITES += results
 suite-results:

@@ -98,7 +98,7 @@ def boot(cfg, kernel, workdir):
         try:
             box["result"] = qemu.run(iso, cfg["smp"], cfg["mem"], cfg["accel"], cfg["icount"],
                                      cfg["timeout"], log, stream=False, cpu=cfg["cpu"],
-                                     numa=cfg["numa"])
+                                     numa=cfg["numa"], firmware=cfg["firmware"])
         except Exception as e:  # handed to the main thread, which reports it
             box["error"] = e
     follower = Follower(log)

@@ -3,10 +3,12 @@
 
 Command line (the Makefile's run/debug/iso targets use it):
     qemu.py --iso ISO --smp N --mem 1G --accel auto|tcg|kvm --icount 0|1
-            --timeout S --log FILE [--quiet] [--interactive] [--gdb PORT --symbols ELF]
+            --firmware bios|uefi --timeout S --log FILE [--quiet] [--interactive]
+            [--gdb PORT --symbols ELF] [--no-debug-exit] [--machine-opts pit=off,...]
     qemu.py --build-iso ISO --kernel ELF --cmdline 'key=value ...'
     qemu.py --check --smp N --mem 1G --accel auto --icount 0 [--timeout S]
-    (boots and --check also take --cpu MODEL --numa NODES --qemu auto|system|new)
+    (boots and --check also take --cpu MODEL --numa NODES --qemu auto|system|new
+     --firmware bios|uefi)
     qemu.py --provide      (make deps) a QEMU >= 9 in build/tools/ when the system's is older
 A boot streams the serial port to the terminal and to FILE ("\\r" removed) and
 exits with 0 when the kernel reported success, otherwise with the QEMU status
@@ -15,19 +17,26 @@ timeout, 1 QEMU error).  Bad values exit with status 2 and a message before
 anything is built or booted.
 
 Module API (scripts/bench.py and the boot tests import it):
-    validate_config(smp, mem, accel, icount, cpu="max", numa=0, qemu="auto") -> dict
-                                                              (raises ValueError)
+    validate_config(smp, mem, accel, icount, cpu="max", numa=0, qemu="auto",
+                    firmware="bios") -> dict (raises ValueError)
     build_iso(kernel_elf, cmdline, out_iso) -> out_iso
-    run(iso, smp, mem, accel, icount, timeout, log, stream=True, cpu=, numa=, qemu=) -> Result
+    run(iso, smp, mem, accel, icount, timeout, log, stream=True, cpu=, numa=, qemu=,
+        firmware=, debug_exit=, machine_opts=, extra_args=) -> Result
     version(qemu="auto", smp=1) -> the --version line of the QEMU such a run uses
     find_qemu(want, smp) -> which QEMU binary, its version, ROM options, CPU limit
 where Result.verdict is one of VERDICTS' values.
+
+The ISO is hybrid: El Torito BIOS (GRUB i386-pc) and UEFI (GRUB x86_64-efi in
+an EFI system partition image), the same image for a CD, a USB stick or a
+BMC's virtual media.  FIRMWARE=bios boots it under SeaBIOS, FIRMWARE=uefi
+under OVMF with a fresh copy of the variable store per boot.
 
 Exit codes (kernel/exit.h): the kernel writes v to isa-debug-exit at port 0xf4
 and QEMU exits with (v << 1) | 1.
 """
 import argparse
 import collections
+import contextlib
 import os
 import re
 import shutil
@@ -40,7 +49,15 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRUB_TEMPLATE = os.path.join(ROOT, "grub.cfg")
 GRUB_PLACEHOLDER = "@KERNEL_CMDLINE@"
-GRUB_BIOS_DIR = "/usr/lib/grub/i386-pc"
+# grub-mkrescue builds an image for every platform whose modules are
+# installed; both must be, or the ISO would quietly lose one firmware.
+GRUB_PLATFORM_DIRS = {"bios": "/usr/lib/grub/i386-pc", "uefi": "/usr/lib/grub/x86_64-efi"}
+# Modules copied onto the ISO (GRUB loads them from it after its core image).
+# part_*: GRUB probes every partition-map module it knows of when it scans
+# the boot device; any one missing is an error message on the console.
+# all_video, test: grub.cfg's video set-up.
+GRUB_MODULES = ("multiboot2 normal iso9660 all_video test part_acorn part_amiga part_apple part_bsd "
+                "part_dfly part_dvh part_gpt part_msdos part_plan part_sun part_sunpc")
 QEMU = "qemu-system-x86_64"   # the system's, on PATH
 
 # QEMU exit status -> verdict (kernel/exit.h); `timeout` gives 124, or 137
@@ -65,9 +82,27 @@ CMDLINE_MAX = 2047            # lib/cmdline.h CMDLINE_MAX_LEN - 1
 KILL_GRACE = 5                # seconds between timeout's TERM and KILL
 
 # The machine: q35 (boots as fast as pc here, and its AHCI CD-ROM is the modern
-# layout); no default devices (no NIC option ROM to load, no VGA).
-MACHINE_ARGS = ["-machine", "q35", "-nodefaults", "-display", "none", "-no-reboot",
-                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+# layout); no default devices (no NIC option ROM to load, no VGA).  -no-reboot:
+# a guest reset ends QEMU with status 0 (the kernel's exit=reset, or a triple
+# fault).
+MACHINE_ARGS = ["-machine", "q35", "-nodefaults", "-display", "none", "-no-reboot"]
+DEBUG_EXIT_ARGS = ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+# Machine properties a test may switch off to look like hardware without
+# QEMU's conveniences (the kernel then calibrates against what is left).
+MACHINE_OPTS = {"pit=off", "hpet=off"}
+
+
+def machine_args(debug_exit=True, machine_opts=()):
+    """-machine and its devices; debug_exit=False leaves out isa-debug-exit
+    (as on hardware: the kernel then resets or halts)."""
+    for opt in machine_opts:
+        if opt not in MACHINE_OPTS:
+            raise ConfigError(f"machine option '{opt}': expected one of "
+                              f"{', '.join(sorted(MACHINE_OPTS))}")
+    args = list(MACHINE_ARGS)
+    if machine_opts:
+        args[1] = ",".join([args[1]] + list(machine_opts))
+    return args + (DEBUG_EXIT_ARGS if debug_exit else [])
 
 # verdict/status: see VERDICTS; seconds: wall time of the boot; log_text: the
 # serial output without "\r"; first_line_seconds: from starting QEMU to the
@@ -439,10 +474,10 @@ def resolve_accel(accel, icount):
     return "tcg"
 
 
-def validate_config(smp, mem, accel, icount, cpu="max", numa=0, qemu="auto"):
+def validate_config(smp, mem, accel, icount, cpu="max", numa=0, qemu="auto", firmware="bios"):
     """Checks the Make variables; returns smp, mem, mem_bytes, accel (resolved:
-    tcg or kvm), accel_requested, icount, cpu, numa (nodes, 0 = none) and
-    qemu (find_qemu's answer).  Raises ConfigError (a ValueError)."""
+    tcg or kvm), accel_requested, icount, cpu, numa (nodes, 0 = none), qemu
+    (find_qemu's answer) and firmware.  Raises ConfigError (a ValueError)."""
     smp = parse_smp(smp)
     mem, mem_bytes = parse_mem(mem)
     requested = parse_accel(accel)
@@ -453,7 +488,83 @@ def validate_config(smp, mem, accel, icount, cpu="max", numa=0, qemu="auto"):
     return {"smp": smp, "mem": mem, "mem_bytes": mem_bytes,
             "accel": resolve_accel(requested, icount), "accel_requested": requested,
             "icount": icount, "cpu": parse_cpu(cpu, found["binary"]), "numa": nodes,
-            "qemu": found}
+            "qemu": found, "firmware": parse_firmware(firmware)}
+
+
+# ---- firmware ----------------------------------------------------------------
+
+FIRMWARES = ("bios", "uefi")
+# OVMF from Debian's ovmf package, the 4 MiB flash layout: code and variable
+# store in separate files.  The code is read-only; the variable store is
+# written by the firmware (boot entries), so every boot gets its own copy and
+# no boot sees another's entries.
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+
+
+def parse_firmware(value):
+    """FIRMWARE: bios (SeaBIOS, QEMU's default) or uefi (OVMF, which must be installed)."""
+    text = str(value).strip()
+    if text not in FIRMWARES:
+        raise ConfigError(f"FIRMWARE='{value}': expected bios (SeaBIOS) or uefi (OVMF)")
+    if text == "uefi":
+        for path in (OVMF_CODE, OVMF_VARS):
+            if not os.path.isfile(path):
+                raise ConfigError(f"FIRMWARE=uefi: {path} does not exist (Debian package "
+                                  f"ovmf; make deps installs it)")
+    return text
+
+
+# Under KVM the guest runs on the host's CPU model.  migratable=off also
+# passes the features QEMU holds back for live migration, invtsc above all:
+# without it QEMU reports neither the invariant TSC nor CPUID 0x40000010 (the
+# TSC rate, which vmware-cpuid-freq, on by default, fills in when the TSC is
+# stable), and the kernel would have to calibrate against the emulated PIT.
+KVM_CPU = "host,migratable=off"
+
+
+def cpu_model(cpu, firmware, accel):
+    """The -cpu value.  "max" under KVM becomes KVM_CPU.  Under TCG with OVMF
+    the MONITOR feature goes: OVMF parks the APs it started in a MONITOR/MWAIT
+    loop until the kernel's INIT, and a TCG vCPU in that loop spins instead of
+    sleeping, taking host time CPU 0 needs (the kernel's memory set-up at
+    4 GiB, SMP=2, took 1.8-2.8 s with MONITOR and 1.1-2.4 s without, three
+    interleaved boots each on a busy host).  QEMU hides MONITOR from KVM
+    guests itself."""
+    if accel == "kvm" and cpu == "max":
+        return KVM_CPU
+    if firmware == "uefi" and accel == "tcg":
+        return cpu + ",-monitor"
+    return cpu
+
+
+def firmware_args(firmware, vars_copy):
+    """QEMU's firmware arguments: none for SeaBIOS (built in); for OVMF two
+    flash devices, the code read-only and vars_copy writable, and a display
+    adapter: UEFI has no text mode, so GRUB hands the kernel a graphics mode
+    (as on a real machine) and without one warns that it found none."""
+    if firmware == "bios":
+        return []
+    return ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}",
+            "-device", "bochs-display"]
+
+
+@contextlib.contextmanager
+def firmware_files(firmware, near):
+    """Yields the writable variable store for one boot (a fresh copy of
+    OVMF's template next to `near`, removed afterwards), or None for bios."""
+    if firmware != "uefi":
+        yield None
+        return
+    fd, path = tempfile.mkstemp(prefix="ovmf-vars-", suffix=".fd",
+                                dir=os.path.dirname(os.path.abspath(near)))
+    try:
+        with os.fdopen(fd, "wb") as out, open(OVMF_VARS, "rb") as src:
+            shutil.copyfileobj(src, out)
+        yield path
+    finally:
+        os.remove(path)
 
 
 # ---- ISO -------------------------------------------------------------------
@@ -485,13 +596,18 @@ def grub_cfg(cmdline, template=GRUB_TEMPLATE):
 
 
 def build_iso(kernel_elf, cmdline, out_iso, template=GRUB_TEMPLATE):
-    """Writes a BIOS-bootable ISO of kernel_elf with this command line; skips
+    """Writes a hybrid BIOS + UEFI ISO of kernel_elf with this command line; skips
     the work when out_iso was made from this very kernel file (path, size and
     modification time) with the same grub.cfg, and is newer than the template
     and this script.  The record is kept next to it as <iso>.grub.cfg.
     Returns out_iso."""
     if not os.path.isfile(kernel_elf):
         raise FileNotFoundError(f"{kernel_elf}: no kernel to put on the ISO (run make)")
+    for platform, path in GRUB_PLATFORM_DIRS.items():
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"{path}: GRUB's {platform} modules are not installed "
+                                    f"(make deps installs them); the ISO would not boot "
+                                    f"under {platform.upper()}")
     st = os.stat(kernel_elf)
     record = (f"# kernel {os.path.abspath(kernel_elf)} size {st.st_size} mtime_ns {st.st_mtime_ns}\n"
               + grub_cfg(cmdline, template))
@@ -502,16 +618,20 @@ def build_iso(kernel_elf, cmdline, out_iso, template=GRUB_TEMPLATE):
     with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(out_iso))) as tmp:
         tree = os.path.join(tmp, "iso")
         os.makedirs(os.path.join(tree, "boot", "grub"))
-        # GRUB reads the kernel through the BIOS: without debug info it is a
-        # fraction of the size and boots faster.  gdb uses the unstripped file.
+        # GRUB reads the kernel through the firmware: without debug info it is
+        # a fraction of the size and boots faster.  gdb uses the unstripped file.
         subprocess.run(["objcopy", "--strip-debug", kernel_elf,
                         os.path.join(tree, "boot", "kernel.elf")], check=True)
         with open(os.path.join(tree, "boot", "grub", "grub.cfg"), "w") as f:
             f.write(grub_cfg(cmdline, template))
         tmp_iso = os.path.join(tmp, "out.iso")
+        # Without -d, grub-mkrescue makes an image for each installed platform
+        # (GRUB_PLATFORM_DIRS): El Torito BIOS boot plus an EFI system
+        # partition image, and an MBR so that the same file boots from a USB
+        # stick.  Every module listed must exist for both platforms or
+        # grub-mkrescue stops; the BIOS core image brings biosdisk itself.
         proc = subprocess.run(
-            ["grub-mkrescue", "-d", GRUB_BIOS_DIR, "-o", tmp_iso,
-             "--install-modules=multiboot2 normal iso9660 biosdisk",
+            ["grub-mkrescue", "-o", tmp_iso, f"--install-modules={GRUB_MODULES}",
              "--fonts=", "--locales=", "--themes=", tree],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if proc.returncode != 0:
@@ -551,11 +671,14 @@ def memory_args(mem_bytes, smp, numa):
 
 
 def qemu_command(iso, smp, mem, accel, icount, serial, gdb_port=None, cpu="max", numa=0,
-                 found=None):
+                 found=None, firmware="bios", vars_copy=None, debug_exit=True, machine_opts=(),
+                 extra_args=()):
     found = found or find_qemu("auto", smp)
     _, mem_bytes = parse_mem(mem)
-    cmd = [found["binary"]] + found["rom_args"] + MACHINE_ARGS + \
-        ["-cpu", cpu, "-smp", str(smp)] + memory_args(mem_bytes, smp, numa)
+    cmd = [found["binary"]] + found["rom_args"] + machine_args(debug_exit, machine_opts) + \
+        firmware_args(firmware, vars_copy) + \
+        ["-cpu", cpu_model(cpu, firmware, accel), "-smp", str(smp)] + \
+        memory_args(mem_bytes, smp, numa)
     if accel == "kvm":
         cmd += ["-accel", "kvm"]
     elif icount:
@@ -563,20 +686,37 @@ def qemu_command(iso, smp, mem, accel, icount, serial, gdb_port=None, cpu="max",
         cmd += ["-accel", "tcg,thread=single", "-icount", "shift=0,align=off,sleep=off"]
     else:
         cmd += ["-accel", "tcg,thread=multi"]
-    cmd += serial + ["-cdrom", iso, "-boot", "d"]
+    cmd += serial + list(extra_args) + ["-cdrom", iso, "-boot", "d"]
     if gdb_port is not None:
         cmd += ["-gdb", f"tcp::{gdb_port}", "-S"]
     return cmd
 
 
-def verdict_for(status):
-    return VERDICTS.get(status, "panic" if status == 0 else "qemu-error")
+def verdict_for(status, log_text=""):
+    """The verdict of a boot.  Status 0 is a guest reset: the kernel's own
+    (exit=reset), when the log's last line is its framed verdict, else a
+    triple fault, which counts as a panic."""
+    if status == 0:
+        return final_verdict(log_text) or "panic"
+    return VERDICTS.get(status, "qemu-error")
 
 
-def explain(status, interactive=False):
+FINAL_VERDICT_RE = re.compile(r"^@@VERDICT (\S+)$")
+
+
+def final_verdict(log_text):
+    """The kernel's verdict when it is the log's last line (kernel/exit.h), else None."""
+    lines = [ln for ln in log_text.replace("\r", "").split("\n") if ln.strip()]
+    m = FINAL_VERDICT_RE.match(lines[-1]) if lines else None
+    return m.group(1) if m and m.group(1) in CLI_STATUS else None
+
+
+def explain(status, interactive=False, log_text=""):
     if status == 0 and interactive:
         return ("QEMU quit before the kernel ended the run (Ctrl-A X, the monitor's quit, "
                 "gdb's kill, or a guest reset)")
+    if status == 0 and final_verdict(log_text):
+        return "the kernel reset the machine after printing its verdict (exit=reset)"
     if status == 0:
         return ("QEMU exited without an exit code from the kernel: the guest reset itself, "
                 "most likely a triple fault")
@@ -588,13 +728,16 @@ def explain(status, interactive=False):
 
 
 def run(iso, smp, mem, accel, icount, timeout, log, stream=True, interactive=False,
-        gdb_port=None, cpu="max", numa=0, qemu="auto"):
+        gdb_port=None, cpu="max", numa=0, qemu="auto", firmware="bios", debug_exit=True,
+        machine_opts=(), extra_args=()):
     """Boots iso; returns Result.  log receives the serial output as it
     arrives (without "\\r"); stream copies it to stdout too.  interactive
     leaves the terminal to QEMU (serial and monitor on stdio, Ctrl-A X quits);
     gdb_port adds QEMU's gdb stub and waits for the debugger.  cpu, numa and
-    qemu: see validate_config."""
-    cfg = validate_config(smp, mem, accel, icount, cpu, numa, qemu)
+    qemu: see validate_config.  firmware: bios or uefi; debug_exit=False and
+    machine_opts (MACHINE_OPTS) take QEMU's conveniences away; extra_args go
+    to QEMU as they are (tests: a second serial port, an extra ACPI table)."""
+    cfg = validate_config(smp, mem, accel, icount, cpu, numa, qemu, firmware)
     timeout = parse_timeout(timeout)
     if timeout is None:
         raise ConfigError("run(): a timeout is required")
@@ -607,8 +750,14 @@ def run(iso, smp, mem, accel, icount, timeout, log, stream=True, interactive=Fal
                   "-serial", "chardev:ser0", "-mon", "chardev=ser0"]
     else:
         serial = ["-serial", "stdio"]
-    qemu = qemu_command(iso, cfg["smp"], cfg["mem"], cfg["accel"], cfg["icount"], serial,
-                        gdb_port, cfg["cpu"], cfg["numa"], cfg["qemu"])
+    with firmware_files(cfg["firmware"], log or iso) as vars_copy:
+        qemu = qemu_command(iso, cfg["smp"], cfg["mem"], cfg["accel"], cfg["icount"], serial,
+                            gdb_port, cfg["cpu"], cfg["numa"], cfg["qemu"], cfg["firmware"],
+                            vars_copy, debug_exit, machine_opts, extra_args)
+        return _boot(qemu, cfg["accel"], timeout, log, stream, interactive)
+
+
+def _boot(qemu, accel, timeout, log, stream, interactive):
     # `timeout` bounds QEMU even if this script dies; --foreground keeps an
     # interactive QEMU attached to the terminal.
     cmd = ["timeout", "-k", str(KILL_GRACE)] + (["--foreground"] if interactive else []) + \
@@ -622,9 +771,8 @@ def run(iso, smp, mem, accel, icount, timeout, log, stream=True, interactive=Fal
                 text = f.read().decode("utf-8", "replace").replace("\r", "")
         # Status 0 here is usually the user quitting, not a crash.
         verdict = "qemu-error" if status == 0 else verdict_for(status)
-        return Result(verdict, status, time.monotonic() - start, text, None, cfg["accel"], cmd,
-                      "")
-    return _run_captured(cmd, cfg["accel"], start, timeout, log, stream)
+        return Result(verdict, status, time.monotonic() - start, text, None, accel, cmd, "")
+    return _run_captured(cmd, accel, start, timeout, log, stream)
 
 
 def _run_captured(cmd, accel, start, timeout, log, stream):
@@ -664,7 +812,8 @@ def _run_captured(cmd, accel, start, timeout, log, stream):
     err_thread.join(5)
     seconds = time.monotonic() - start
     qemu_err = b"".join(e for e in errors if e).decode("utf-8", "replace").strip()
-    verdict = verdict_for(status)
+    text = b"".join(chunks).decode("utf-8", "replace")
+    verdict = verdict_for(status, text)
     if status == 137 and seconds < timeout:
         # `timeout` says 137 for its own KILL, but also when something else
         # (the OOM killer) killed QEMU before the time was up.
@@ -673,7 +822,6 @@ def _run_captured(cmd, accel, start, timeout, log, stream):
             f"QEMU was killed (SIGKILL) after {seconds:.1f} s, before the {timeout} s timeout"
     if qemu_err and verdict == "qemu-error":
         print(f"qemu.py: QEMU said: {qemu_err}", file=sys.stderr)
-    text = b"".join(chunks).decode("utf-8", "replace")
     return Result(verdict, status, seconds, text, first_line, accel, cmd, qemu_err)
 
 
@@ -690,6 +838,11 @@ def main(argv):
     ap.add_argument("--mem", default="1G")
     ap.add_argument("--accel", default="auto")
     ap.add_argument("--icount", default="0")
+    ap.add_argument("--firmware", default="bios")
+    ap.add_argument("--no-debug-exit", action="store_true",
+                    help="without isa-debug-exit, as on hardware (the kernel resets or halts)")
+    ap.add_argument("--machine-opts", default="",
+                    help=f"comma list of {', '.join(sorted(MACHINE_OPTS))}")
     ap.add_argument("--timeout", default="")
     ap.add_argument("--log", help="serial log file")
     ap.add_argument("--quiet", action="store_true", help="do not copy the serial output here")
@@ -713,7 +866,9 @@ def main(argv):
             build_iso(opts.kernel, opts.cmdline, opts.build_iso)
             return 0
         cfg = validate_config(opts.smp, opts.mem, opts.accel, opts.icount, opts.cpu, opts.numa,
-                              opts.qemu)
+                              opts.qemu, opts.firmware)
+        machine_opts = [o for o in opts.machine_opts.split(",") if o]
+        machine_args(True, machine_opts)  # refuses unknown options here, before booting
         timeout = parse_timeout(opts.timeout, 60)
         gdb_port = parse_port(opts.gdb) if opts.gdb else None
         if opts.check:
@@ -723,7 +878,7 @@ def main(argv):
     except (ConfigError, FileNotFoundError, RuntimeError) as e:
         print(f"qemu.py: {e}", file=sys.stderr)
         return 2
-    how = f"{cfg['accel']}" + (", icount" if cfg["icount"] else "")
+    how = f"{cfg['accel']}, {cfg['firmware']}" + (", icount" if cfg["icount"] else "")
     numa = f" NUMA={cfg['numa']}" if cfg["numa"] else ""
     print(f"qemu.py: booting {opts.iso} with {cfg['qemu']['version_text']}: SMP={cfg['smp']} "
           f"MEM={cfg['mem']}{numa} CPU={cfg['cpu']} ({how}), "
@@ -737,8 +892,9 @@ def main(argv):
         print("qemu.py: Ctrl-A X quits QEMU, Ctrl-A C switches to its monitor", file=sys.stderr)
     res = run(opts.iso, cfg["smp"], cfg["mem"], cfg["accel"], cfg["icount"], timeout, opts.log,
               stream=not opts.quiet, interactive=opts.interactive, gdb_port=gdb_port,
-              cpu=cfg["cpu"], numa=cfg["numa"], qemu=opts.qemu)
-    why = explain(res.status, opts.interactive)
+              cpu=cfg["cpu"], numa=cfg["numa"], qemu=opts.qemu, firmware=cfg["firmware"],
+              debug_exit=not opts.no_debug_exit, machine_opts=machine_opts)
+    why = explain(res.status, opts.interactive, res.log_text)
     first = f", first serial line after {res.first_line_seconds:.2f} s" \
         if res.first_line_seconds is not None else ""
     print(f"qemu.py: verdict {res.verdict} (QEMU status {res.status}) after "

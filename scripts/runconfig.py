@@ -17,7 +17,8 @@ OWN_KEYS = ("bench", "runs", "profile", "seed", "icount")
 # Make variable -> (option name, default), the options every bench.py command takes.
 MAKE_VARIABLES = (("SMP", "8"), ("MEM", "1G"), ("ACCEL", "auto"), ("ICOUNT", "0"),
                   ("BENCH", "all"), ("RUNS", ""), ("ARGS", ""), ("TIMEOUT", ""),
-                  ("PROFILE", "full"), ("SEED", ""), ("CPU", "max"), ("NUMA", "0"))
+                  ("PROFILE", "full"), ("SEED", ""), ("CPU", "max"), ("NUMA", "0"),
+                  ("FIRMWARE", "bios"))
 
 __all__ = ["ConfigError", "validate", "add_options"]
 
@@ -87,7 +88,8 @@ def validate(opts):
         raise ConfigError(f"PROFILE='{opts.profile}': expected one of "
                           f"{', '.join(results.PROFILES)}")
     cfg.update(qemu.validate_config(smp=opts.smp, mem=opts.mem, accel=opts.accel,
-                                    icount=opts.icount, cpu=opts.cpu, numa=opts.numa))
+                                    icount=opts.icount, cpu=opts.cpu, numa=opts.numa,
+                                    firmware=opts.firmware))
     cfg["timeout"] = qemu.parse_timeout(opts.timeout, DEFAULT_TIMEOUT[bool(cfg["icount"])])
     cfg["cmdline"] = compose_cmdline(cfg)
     qemu.check_cmdline(cfg["cmdline"])

@@ -119,6 +119,7 @@ def store(cfg, boot, root):
         "commit": commit,
         "smp": cfg["smp"], "mem": cfg["mem"], "accel": cfg["accel"],
         "accel_requested": cfg.get("accel_requested"), "icount": cfg["icount"],
+        "firmware": cfg.get("firmware"),
         "profile": cfg["profile"], "bench": cfg["bench"], "runs": cfg["runs"],
         "seed": cfg["seed"], "cmdline": cfg["cmdline"], "make": cfg["make"],
         "cpu_model": cfg.get("cpu"), "numa_nodes": cfg.get("numa"),

@@ -4,8 +4,10 @@
  */
 #include <stdint.h>
 
+#include "arch/x86_64/acpi.h"
 #include "arch/x86_64/apic.h"
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/exit.h"
 #include "arch/x86_64/gdt.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/numa.h"
@@ -44,7 +46,10 @@ void arch_configure(const struct mb2_info *mi, struct cmdline *cl)
     selftest_configure(cl); /* test_paging, test_fault */
     paging_init(mi, cl);    /* direct map of all RAM, paging_map_mmio(), test_paging_limit_gib */
     numa_init(mi);          /* SRAT/SLIT topology, "numa:" lines (exit 35 when invalid) */
-    tsc_init(cl);           /* plat_tsc_khz(), tsc_source() */
+    acpi_init(mi);          /* acpi_table(), acpi_fadt() */
+    uart_select(cl);        /* console=, SPCR: the console for the rest of the run */
+    exit_configure(cl);     /* exit=: how the run ends */
+    tsc_init(cl);           /* plat_tsc_khz(), tsc_source(): CPUID, PIT, HPET, PM timer */
     smp_configure(cl);      /* smp_* keys, test_smp_dispatch, test_ap_fail, ... */
 }
 

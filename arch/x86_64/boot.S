@@ -21,6 +21,8 @@
 #define MB2_HEADER_MAGIC 0xe85250d6
 #define MB2_ARCH_I386 0
 #define MB2_HEADER_LEN (mb2_header_end - mb2_header)
+#define MB2_HEADER_TAG_FRAMEBUFFER 5
+#define MB2_HEADER_TAG_OPTIONAL 1
 
 #define COM1 0x3f8
 #define COM_LSR 5
@@ -39,6 +41,15 @@ mb2_header:
     .long MB2_ARCH_I386
     .long MB2_HEADER_LEN
     .long 0x100000000 - (MB2_HEADER_MAGIC + MB2_ARCH_I386 + MB2_HEADER_LEN)
+    /* Framebuffer tag, optional, no preferred mode.  The console is the
+     * serial port; the tag tells GRUB that the kernel copes without VGA
+     * text, which UEFI machines do not have (GRUB would otherwise warn that
+     * "no console will be available to OS").  The framebuffer GRUB may set
+     * up is not used. */
+    .balign 8
+    .word MB2_HEADER_TAG_FRAMEBUFFER, MB2_HEADER_TAG_OPTIONAL
+    .long 20
+    .long 0, 0, 0                   /* width, height, depth: any */
     /* end tag: type 0, flags 0, size 8 */
     .balign 8
     .word 0, 0

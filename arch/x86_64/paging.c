@@ -24,6 +24,7 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/paging.h"
+#include "lib/phys_range.h"
 #include "lib/spinlock.h"
 #include "plat/platform.h"
 #include "arch/x86_64/x86.h"
@@ -138,17 +139,13 @@ static bool is_ram(uint32_t type)
     return type == MB2_MEM_USABLE || type == MB2_MEM_ACPI_RECLAIMABLE || type == MB2_MEM_NVS;
 }
 
-struct map_range {
-    uint64_t base, end;
-};
-
 static uint64_t round_down_2m(uint64_t x)
 {
     return x & ~(uint64_t)(PAGE_SIZE_2M - 1);
 }
 
 /* The memory map's regions rounded out to 2 MiB, clipped, sorted, merged. */
-static unsigned direct_map_ranges(const struct mb2_info *mi, struct map_range *out)
+static unsigned direct_map_ranges(const struct mb2_info *mi, struct phys_range *out)
 {
     unsigned n = 0;
     for (unsigned i = 0; i < mi->region_count; i++) {
@@ -173,30 +170,16 @@ static unsigned direct_map_ranges(const struct mb2_info *mi, struct map_range *o
                 continue;
             end = max_phys;
         }
-        struct map_range c = {round_down_2m(r->base), round_down_2m(end + PAGE_SIZE_2M - 1)};
-        unsigned j = n++; /* insertion sort by base */
-        while (j > 0 && out[j - 1].base > c.base) {
-            out[j] = out[j - 1];
-            j--;
-        }
-        out[j] = c;
+        out[n++] = (struct phys_range){round_down_2m(r->base),
+                                       round_down_2m(end + PAGE_SIZE_2M - 1)};
     }
-    unsigned merged = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (merged > 0 && out[i].base <= out[merged - 1].end) {
-            if (out[i].end > out[merged - 1].end)
-                out[merged - 1].end = out[i].end;
-        } else {
-            out[merged++] = out[i];
-        }
-    }
-    return merged;
+    return phys_ranges_sort_join(out, n);
 }
 
 /* Page-directory pages to take from RAM for the direct map of ranges[], in
  * the worst case: one per GiB touched without 1 GiB pages, two per range
  * (its unaligned ends) with them; none when the pool's share holds them. */
-static uint64_t ram_tables_needed(const struct map_range *ranges, unsigned n, bool gib_pages)
+static uint64_t ram_tables_needed(const struct phys_range *ranges, unsigned n, bool gib_pages)
 {
     uint64_t pds = 0;
     for (unsigned i = 0; i < n; i++)
@@ -241,7 +224,7 @@ static uint64_t ram_tables_place(const struct mb2_info *mi, uint64_t pages)
 
 void paging_init(const struct mb2_info *mi, struct cmdline *cl)
 {
-    static struct map_range ranges[MB2_MAX_REGIONS];
+    static struct phys_range ranges[MB2_MAX_REGIONS];
     bool gib_pages = cpu_has_1g_pages();
     uint64_t limit_gib = 0;
     cmdline_u64(cl, "test_paging_limit_gib", 0, PAGING_LIMIT_GIB_MIN, PAGING_MAX_PHYS >> 30,

@@ -175,7 +175,10 @@ _Noreturn void trap_report(const struct trap_frame *f)
     kprintf("  R13 0x%016lx  R14 0x%016lx  R15 0x%016lx\n", f->r13, f->r14, f->r15);
     if (f->vector == VECTOR_PAGE_FAULT)
         print_page_fault(f->error_code, cr2);
-    if (in_guard_page(f->rsp) || (f->vector == VECTOR_PAGE_FAULT && in_guard_page(cr2)))
+    /* A push into the guard page faults with CR2 there; the double fault it
+     * becomes may report RSP still at the bottom of the stack, just above. */
+    bool pf_or_df = f->vector == VECTOR_PAGE_FAULT || f->vector == VECTOR_DOUBLE_FAULT;
+    if (in_guard_page(f->rsp) || (pf_or_df && in_guard_page(cr2)))
         kprintf("  kernel stack overflow: RSP/CR2 in the guard page below the boot stack\n");
     kprintf("  fault at 0x%016lx\n", f->rip);
     trap_print_backtrace(f->rbp);

@@ -34,6 +34,9 @@
 #define MSR_FS_BASE 0xc0000100
 #define MSR_GS_BASE 0xc0000101
 #define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_KVM_SYSTEM_TIME 0x12          /* kvmclock, original MSR */
+#define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01 /* kvmclock, KVM_FEATURE_CLOCKSOURCE2 */
+#define KVM_SYSTEM_TIME_ENABLE X86_BIT(0)
 
 /* ---- RFLAGS ---- */
 #define RFLAGS_IF X86_BIT(9)
@@ -46,6 +49,9 @@
 #define CPUID_FREQUENCY 0x16
 #define CPUID_HV_BASE 0x40000000
 #define CPUID_HV_TIMING 0x40000010 /* VMware/KVM convention: EAX = TSC kHz */
+#define CPUID_KVM_FEATURES 0x40000001 /* EAX: KVM_FEATURE_* */
+#define KVM_FEATURE_CLOCKSOURCE X86_BIT(0)
+#define KVM_FEATURE_CLOCKSOURCE2 X86_BIT(3)
 #define CPUID_EXT_MAX 0x80000000
 #define CPUID_EXT_FEATURES 0x80000001
 #define CPUID_EXT_EDX_PDPE1GB X86_BIT(26)
@@ -84,6 +90,13 @@ static inline uint8_t inb(uint16_t port)
 {
     uint8_t v;
     __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
     return v;
 }
 

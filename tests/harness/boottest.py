@@ -89,8 +89,11 @@ def _judge(boot):
         boot.check(boot)
 
 
-def run_boots(suite, kernel, out, boots, parallel=2, prefix=""):
-    """Builds, boots and judges every case; returns (booted cases, {cmdline: iso})."""
+def run_boots(suite, kernel, out, boots, parallel=2, prefix="", boot_fn=None):
+    """Builds, boots and judges every case; returns (booted cases, {cmdline: iso}).
+    boot_fn(boot, iso, out) boots one case (default: qemu.run with the case's
+    machine; a suite with machine settings of its own passes its own)."""
+    boot_fn = boot_fn or _boot_one
     isos = {}
     with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
         cmdlines = sorted({b.cmdline for b in boots})
@@ -110,7 +113,7 @@ def run_boots(suite, kernel, out, boots, parallel=2, prefix=""):
                 suite.skip(prefix + b.name, str(e))
                 continue
             runnable.append(b)
-        list(pool.map(lambda b: _boot_one(b, isos[b.cmdline], out), runnable))
+        list(pool.map(lambda b: boot_fn(b, isos[b.cmdline], out), runnable))
     for b in runnable:
         suite.run(prefix + b.name, _judge, b)
     return runnable, isos

@@ -21,6 +21,7 @@ import test_ktap  # noqa: E402
 import test_lava  # noqa: E402
 import test_report  # noqa: E402
 import test_real  # noqa: E402
+import test_ingest  # noqa: E402
 
 
 def run_test(suite, test, fn):
@@ -42,7 +43,7 @@ def main(argv):
     suite = testlib.Suite("results")
     try:
         for module in (test_extract, test_ktap, test_lava, test_bench, test_compare,
-                       test_report, test_real):
+                       test_report, test_ingest, test_real):
             prefix = module.__name__[5:]
             for name, fn in module.TESTS:
                 test = f"{prefix}_{name}"
