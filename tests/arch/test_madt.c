@@ -80,7 +80,7 @@ static bool scan_and_parse(uint64_t madt_pa)
 
 /* ---- tests ---------------------------------------------------------------- */
 
-static void valid_rsdt_madt(void)
+CHECK_TEST(valid_rsdt_madt)
 {
     reset();
     CHECK(scan_and_parse(madt_simple(4)));
@@ -104,7 +104,7 @@ static void valid_rsdt_madt(void)
 
 /* The scan's checksum test is lib's (test_acpi_tables.c); the parser checks
  * again because the kernel parses a copy. */
-static void bad_checksum_rejected(void)
+CHECK_TEST(bad_checksum_rejected)
 {
     reset();
     uint64_t m = madt_simple(2);
@@ -114,7 +114,7 @@ static void bad_checksum_rejected(void)
     CHECKF(strstr(msg, "APIC: bad checksum") != NULL, "message: %s", msg);
 }
 
-static void truncated_record(void)
+CHECK_TEST(truncated_record)
 {
     reset();
     struct tb t = madt_begin();
@@ -127,7 +127,7 @@ static void truncated_record(void)
            "message: %s", msg);
 }
 
-static void zero_length_record(void)
+CHECK_TEST(zero_length_record)
 {
     reset();
     struct tb t = madt_begin();
@@ -139,7 +139,7 @@ static void zero_length_record(void)
     CHECKF(strstr(msg, "type 1 at offset 52 has length 0") != NULL, "message: %s", msg);
 }
 
-static void record_shorter_than_its_type(void)
+CHECK_TEST(record_shorter_than_its_type)
 {
     reset();
     struct tb t = madt_begin();
@@ -152,7 +152,7 @@ static void record_shorter_than_its_type(void)
            "message: %s", msg);
 }
 
-static void stray_tail_byte(void)
+CHECK_TEST(stray_tail_byte)
 {
     reset();
     struct tb t = madt_begin();
@@ -163,7 +163,7 @@ static void stray_tail_byte(void)
     CHECKF(strstr(msg, "stray byte") != NULL, "message: %s", msg);
 }
 
-static void x2apic_entries_via_xsdt(void)
+CHECK_TEST(x2apic_entries_via_xsdt)
 {
     reset();
     struct tb t = madt_begin();
@@ -190,7 +190,7 @@ static void x2apic_entries_via_xsdt(void)
     CHECK_EQ_U(madt.cpu[2].uid, 2);
 }
 
-static void disabled_and_online_capable(void)
+CHECK_TEST(disabled_and_online_capable)
 {
     reset();
     struct tb t = madt_begin();
@@ -212,7 +212,7 @@ static void disabled_and_online_capable(void)
     CHECKF(msg[0] == '\0', "unexpected messages: %s", msg);
 }
 
-static void duplicates_and_bad_ids(void)
+CHECK_TEST(duplicates_and_bad_ids)
 {
     reset();
     struct tb t = madt_begin();
@@ -227,7 +227,7 @@ static void duplicates_and_bad_ids(void)
     CHECKF(strstr(msg, "id 0xff"), "message: %s", msg);
 }
 
-static void lapic_address_override(void)
+CHECK_TEST(lapic_address_override)
 {
     reset();
     struct tb t = madt_begin();
@@ -249,7 +249,7 @@ static void lapic_address_override(void)
     CHECKF(strstr(msg, "Local APIC Address Override record (type 5)"), "message: %s", msg);
 }
 
-static void too_many_cpus(void)
+CHECK_TEST(too_many_cpus)
 {
     reset();
     struct tb t = madt_begin();
@@ -261,7 +261,7 @@ static void too_many_cpus(void)
     CHECKF(strstr(msg, "more than 1024 CPUs"), "message: %s", msg);
 }
 
-static void wrong_signature_for_parser(void)
+CHECK_TEST(wrong_signature_for_parser)
 {
     reset();
     uint64_t f = other_table("FACP");
@@ -276,7 +276,7 @@ static void wrong_signature_for_parser(void)
 /* Random corruption of a valid MADT (checksum fixed up afterwards, so the
  * record walker is what gets exercised): must never crash or read past the
  * table, and whatever it accepts must be consistent. */
-static void mutated_madts_never_crash(void)
+CHECK_TEST(mutated_madts_never_crash)
 {
     reset();
     struct tb t = madt_begin();
@@ -304,23 +304,4 @@ static void mutated_madts_never_crash(void)
     CHECK(accepted > 0);
 }
 
-static const struct check_test tests[] = {
-    CHECK_TEST(valid_rsdt_madt),
-    CHECK_TEST(bad_checksum_rejected),
-    CHECK_TEST(truncated_record),
-    CHECK_TEST(zero_length_record),
-    CHECK_TEST(record_shorter_than_its_type),
-    CHECK_TEST(stray_tail_byte),
-    CHECK_TEST(x2apic_entries_via_xsdt),
-    CHECK_TEST(disabled_and_online_capable),
-    CHECK_TEST(duplicates_and_bad_ids),
-    CHECK_TEST(lapic_address_override),
-    CHECK_TEST(too_many_cpus),
-    CHECK_TEST(wrong_signature_for_parser),
-    CHECK_TEST(mutated_madts_never_crash),
-};
-
-int main(int argc, char **argv)
-{
-    return check_main(argc, argv, tests, CHECK_COUNT(tests));
-}
+CHECK_MAIN()

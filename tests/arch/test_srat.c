@@ -96,7 +96,7 @@ static uint64_t qemu_like(void)
     return tb_end(&t);
 }
 
-static void qemu_shaped_table(void)
+CHECK_TEST(qemu_shaped_table)
 {
     reset();
     CHECK(parse(qemu_like()));
@@ -120,7 +120,7 @@ static void qemu_shaped_table(void)
     CHECK_EQ_U(topo.distance[1][0], 21);
 }
 
-static void domains_become_dense_nodes(void)
+CHECK_TEST(domains_become_dense_nodes)
 {
     reset();
     struct tb t = srat_begin();
@@ -145,7 +145,7 @@ static void domains_become_dense_nodes(void)
     CHECK_EQ_U(topo.distance[0][1], 20); /* domains 3 and 7 */
 }
 
-static void short_records_rejected(void)
+CHECK_TEST(short_records_rejected)
 {
     static const struct { uint8_t type, len; const char *name; } cases[] = {
         {SRAT_CPU_APIC, 12, "Processor Local APIC Affinity record (type 0) at offset 48 has length 12, needs 16"},
@@ -169,7 +169,7 @@ static void short_records_rejected(void)
            "message: %s", msg);
 }
 
-static void out_of_range_domains_rejected(void)
+CHECK_TEST(out_of_range_domains_rejected)
 {
     reset();
     struct tb t = srat_begin();
@@ -193,7 +193,7 @@ static void out_of_range_domains_rejected(void)
     CHECK_EQ_U(topo.nodes, 0);
 }
 
-static void overlapping_ranges_rejected(void)
+CHECK_TEST(overlapping_ranges_rejected)
 {
     reset();
     struct tb t = srat_begin();
@@ -216,7 +216,7 @@ static void overlapping_ranges_rejected(void)
     CHECK(parse(tb_end(&t)));
 }
 
-static void duplicate_cpu_rejected(void)
+CHECK_TEST(duplicate_cpu_rejected)
 {
     reset();
     struct tb t = srat_begin();
@@ -226,7 +226,7 @@ static void duplicate_cpu_rejected(void)
     CHECKF(strstr(msg, "APIC id 4 listed again at offset 64"), "message: %s", msg);
 }
 
-static void bad_slits_rejected(void)
+CHECK_TEST(bad_slits_rejected)
 {
     reset();
     CHECK(parse(qemu_like()));
@@ -255,7 +255,7 @@ static void bad_slits_rejected(void)
 
 /* Random corruption (checksum fixed up): never a crash or a read past the
  * table; what is accepted is consistent. */
-static void mutated_srats_never_crash(void)
+CHECK_TEST(mutated_srats_never_crash)
 {
     reset();
     uint64_t pa = qemu_like();
@@ -282,18 +282,4 @@ static void mutated_srats_never_crash(void)
     CHECK(accepted > 0);
 }
 
-static const struct check_test tests[] = {
-    CHECK_TEST(qemu_shaped_table),
-    CHECK_TEST(domains_become_dense_nodes),
-    CHECK_TEST(short_records_rejected),
-    CHECK_TEST(out_of_range_domains_rejected),
-    CHECK_TEST(overlapping_ranges_rejected),
-    CHECK_TEST(duplicate_cpu_rejected),
-    CHECK_TEST(bad_slits_rejected),
-    CHECK_TEST(mutated_srats_never_crash),
-};
-
-int main(int argc, char **argv)
-{
-    return check_main(argc, argv, tests, CHECK_COUNT(tests));
-}
+CHECK_MAIN()

@@ -86,26 +86,48 @@ static inline int check_exit(void)
     return check_state.failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-/* A test program's tests as one table, run in order by its main:
- *     static const struct check_test tests[] = {CHECK_TEST(a), CHECK_TEST(b)};
- *     int main(int argc, char **argv) { return check_main(argc, argv, tests, CHECK_COUNT(tests)); }
- * The first argument, when given, renames the suite (the sanitizer build
- * reports as "<suite>/san"). */
+/* A test program declares each test with CHECK_TEST(name) { ... } and ends
+ * with CHECK_MAIN(), which runs them in the order they stand in the file.
+ * Each test registers itself before main (a constructor appends it to the
+ * program's list), so no table repeats the names.  The program's first
+ * argument, when given, renames the suite (the sanitizer build reports as
+ * "<suite>/san"). */
 struct check_test {
     const char *name;
     void (*fn)(void);
+    struct check_test *next;
 };
 
-static inline int check_main(int argc, char **argv, const struct check_test *tests, size_t n)
+static struct check_test *check_tests, **check_tests_tail = &check_tests;
+
+static inline void check_register(struct check_test *t)
+{
+    *check_tests_tail = t;
+    check_tests_tail = &t->next;
+}
+
+#define CHECK_TEST(fn)                                                       \
+    static void fn(void);                                                    \
+    static struct check_test check_test_##fn = {#fn, fn, NULL};              \
+    __attribute__((constructor)) static void check_register_##fn(void)       \
+    {                                                                        \
+        check_register(&check_test_##fn);                                    \
+    }                                                                        \
+    static void fn(void)
+
+static inline int check_main(int argc, char **argv)
 {
     if (argc > 1)
         check_state.suite = argv[1];
-    for (size_t i = 0; i < n; i++)
-        check_run(tests[i].name, tests[i].fn);
+    for (struct check_test *t = check_tests; t; t = t->next)
+        check_run(t->name, t->fn);
     return check_exit();
 }
 
-#define CHECK_TEST(fn) {#fn, fn}
-#define CHECK_COUNT(table) (sizeof(table) / sizeof((table)[0]))
+#define CHECK_MAIN()                                                         \
+    int main(int argc, char **argv)                                          \
+    {                                                                        \
+        return check_main(argc, argv);                                       \
+    }
 
 #endif /* TESTS_CHECK_H */

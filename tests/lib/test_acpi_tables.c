@@ -42,7 +42,7 @@ static int walk(uint64_t pa, size_t len, size_t first, unsigned *n)
 
 /* ---- tests ---------------------------------------------------------------- */
 
-static void valid_rsdt(void)
+CHECK_TEST(valid_rsdt)
 {
     reset();
     uint64_t list[3] = {other_table("FACP"), some_apic(4), other_table("HPET")};
@@ -59,7 +59,7 @@ static void valid_rsdt(void)
     CHECKF(tabs.msg[0] == '\0', "unexpected messages: %s", tabs.msg);
 }
 
-static void bad_checksum_table_ignored(void)
+CHECK_TEST(bad_checksum_table_ignored)
 {
     reset();
     uint64_t m = some_apic(2);
@@ -79,7 +79,7 @@ static void bad_checksum_table_ignored(void)
     CHECKF(strstr(msg, "bad checksum") != NULL, "message: %s", msg);
 }
 
-static void table_check_rejects(void)
+CHECK_TEST(table_check_rejects)
 {
     reset();
     uint64_t f = other_table("FACP");
@@ -97,7 +97,7 @@ static void table_check_rejects(void)
     CHECK(acpi_table_check(at(m), 60, "APIC", 44, msg, sizeof msg));
 }
 
-static void walk_hands_out_every_record(void)
+CHECK_TEST(walk_hands_out_every_record)
 {
     reset();
     struct tb t = tb_begin("TEST", 40);
@@ -111,7 +111,7 @@ static void walk_hands_out_every_record(void)
     CHECKF(msg[0] == '\0', "unexpected messages: %s", msg);
 }
 
-static void truncated_record(void)
+CHECK_TEST(truncated_record)
 {
     reset();
     struct tb t = tb_begin("TEST", 44);
@@ -126,7 +126,7 @@ static void truncated_record(void)
            "message: %s", msg);
 }
 
-static void zero_length_record(void)
+CHECK_TEST(zero_length_record)
 {
     reset();
     struct tb t = tb_begin("TEST", 44);
@@ -139,7 +139,7 @@ static void zero_length_record(void)
     CHECKF(strstr(msg, "type 1 at offset 52 has length 0") != NULL, "message: %s", msg);
 }
 
-static void stray_tail_byte(void)
+CHECK_TEST(stray_tail_byte)
 {
     reset();
     struct tb t = tb_begin("TEST", 44);
@@ -151,7 +151,7 @@ static void stray_tail_byte(void)
     CHECKF(strstr(msg, "1 stray byte(s) at offset 52") != NULL, "message: %s", msg);
 }
 
-static void messages_fill_without_overflow(void)
+CHECK_TEST(messages_fill_without_overflow)
 {
     char small[32];
     small[0] = '\0';
@@ -162,7 +162,7 @@ static void messages_fill_without_overflow(void)
     CHECK(strncmp(small, "acpi: line 0", 12) == 0);
 }
 
-static void bad_xsdt_falls_back_to_rsdt(void)
+CHECK_TEST(bad_xsdt_falls_back_to_rsdt)
 {
     reset();
     uint64_t list[1] = {some_apic(2)};
@@ -178,7 +178,7 @@ static void bad_xsdt_falls_back_to_rsdt(void)
            tabs.msg);
 }
 
-static void bad_rsdp(void)
+CHECK_TEST(bad_rsdp)
 {
     reset();
     uint64_t list[1] = {some_apic(1)};
@@ -197,7 +197,7 @@ static void bad_rsdp(void)
     CHECKF(strstr(tabs.msg, "signature"), "message: %s", tabs.msg);
 }
 
-static void unmappable_and_oversized_tables(void)
+CHECK_TEST(unmappable_and_oversized_tables)
 {
     reset();
     uint64_t big = other_table("BIGT");
@@ -219,7 +219,7 @@ static void unmappable_and_oversized_tables(void)
     CHECKF(strstr(tabs.msg, "no usable root table"), "message: %s", tabs.msg);
 }
 
-static void root_table_oddities(void)
+CHECK_TEST(root_table_oddities)
 {
     reset(); /* more tables than kept, and a length that splits an entry */
     uint64_t m = some_apic(1);
@@ -256,7 +256,7 @@ static void root_table_oddities(void)
     CHECK(acpi_find(&tabs, "APIC") != NULL);
 }
 
-static void xsdt_preferred_to_rsdt(void)
+CHECK_TEST(xsdt_preferred_to_rsdt)
 {
     reset();
     uint64_t list[2] = {other_table("FACP"), some_apic(1)};
@@ -268,23 +268,4 @@ static void xsdt_preferred_to_rsdt(void)
     CHECK(acpi_find(&tabs, "APIC") != NULL);
 }
 
-static const struct check_test tests[] = {
-    CHECK_TEST(valid_rsdt),
-    CHECK_TEST(bad_checksum_table_ignored),
-    CHECK_TEST(table_check_rejects),
-    CHECK_TEST(walk_hands_out_every_record),
-    CHECK_TEST(truncated_record),
-    CHECK_TEST(zero_length_record),
-    CHECK_TEST(stray_tail_byte),
-    CHECK_TEST(messages_fill_without_overflow),
-    CHECK_TEST(xsdt_preferred_to_rsdt),
-    CHECK_TEST(bad_xsdt_falls_back_to_rsdt),
-    CHECK_TEST(bad_rsdp),
-    CHECK_TEST(unmappable_and_oversized_tables),
-    CHECK_TEST(root_table_oddities),
-};
-
-int main(int argc, char **argv)
-{
-    return check_main(argc, argv, tests, CHECK_COUNT(tests));
-}
+CHECK_MAIN()

@@ -35,7 +35,7 @@ static unsigned line_count(void)
     return n;
 }
 
-static void cmdline_split(void)
+CHECK_TEST(cmdline_split)
 {
     CHECK(cmdline_parse(&cl, ""));
     CHECK_EQ_U(cl.count, 0);
@@ -67,7 +67,7 @@ static void cmdline_split(void)
     CHECK_STR_EQ(cmdline_str(&cl, "k"), "v");
 }
 
-static void cmdline_u64_getter(void)
+CHECK_TEST(cmdline_u64_getter)
 {
     uint64_t v;
     CHECK(cmdline_parse(&cl, "a=42 b=0x10 c=0XfF d=1 e=1000 f=0 g=1001 h=abc i= j=12abc k=-1 "
@@ -105,7 +105,7 @@ static void cmdline_u64_getter(void)
     CHECK_EQ_U(cl.errors, 10);   /* ...and every key was asked for */
 }
 
-static void cmdline_size_getter(void)
+CHECK_TEST(cmdline_size_getter)
 {
     uint64_t v;
     const uint64_t K = 1024, M = K * K, G = M * K;
@@ -140,7 +140,7 @@ static void cmdline_size_getter(void)
                "K/M/G suffix)");
 }
 
-static void cmdline_bool_getter(void)
+CHECK_TEST(cmdline_bool_getter)
 {
     bool b;
     CHECK(cmdline_parse(&cl, "a=1 b=yes c=on d=true e=0 f=no g=off h=false bare i=maybe j=TRUE k="));
@@ -161,7 +161,7 @@ static void cmdline_bool_getter(void)
     CHECK_EQ_U(cl.errors, 3);
 }
 
-static void cmdline_enum_getter(void)
+CHECK_TEST(cmdline_enum_getter)
 {
     static const char *const accel[] = {"auto", "tcg", "kvm"};
     unsigned v;
@@ -178,7 +178,7 @@ static void cmdline_enum_getter(void)
     CHECK_EQ_U(cl.errors, 4);
 }
 
-static void cmdline_list_getter(void)
+CHECK_TEST(cmdline_list_getter)
 {
     static const char *const bench[] = {"refcount", "pcp", "contig", "stress"};
     static const char *names64[64];
@@ -218,7 +218,7 @@ static void cmdline_list_getter(void)
     CHECK_LINE("cmdline: b: internal error: 65 names offered, a list holds at most 64");
 }
 
-static void cmdline_str_getter(void)
+CHECK_TEST(cmdline_str_getter)
 {
     CHECK(cmdline_parse(&cl, "seed=0xabc name=x,y empty= flag"));
     CHECK_STR_EQ(cmdline_str(&cl, "seed"), "0xabc");
@@ -230,7 +230,7 @@ static void cmdline_str_getter(void)
     CHECK(cmdline_finish(&cl));              /* every key was read */
 }
 
-static void cmdline_duplicates_and_empty_keys(void)
+CHECK_TEST(cmdline_duplicates_and_empty_keys)
 {
     uint64_t v;
     CHECK(!cmdline_parse(&cl, "runs=1 x=2 runs=2 =5 = b"));
@@ -248,7 +248,7 @@ static void cmdline_duplicates_and_empty_keys(void)
     CHECK_LINE("cmdline: parameter 'flag' given twice (flag=1, then flag=1)");
 }
 
-static void cmdline_overlong(void)
+CHECK_TEST(cmdline_overlong)
 {
     static char text[CMDLINE_MAX_LEN + 16];
     /* The longest accepted line: CMDLINE_MAX_LEN - 1 characters. */
@@ -278,7 +278,7 @@ static void cmdline_overlong(void)
     CHECK_LINE(line);
 }
 
-static void cmdline_too_many_params(void)
+CHECK_TEST(cmdline_too_many_params)
 {
     static char text[CMDLINE_MAX_LEN];
     size_t len = 0;
@@ -296,7 +296,7 @@ static void cmdline_too_many_params(void)
     CHECK(cmdline_u64(&cl, "p63", 0, 0, 100, &v) && v == 63);
 }
 
-static void cmdline_unknown_keys(void)
+CHECK_TEST(cmdline_unknown_keys)
 {
     uint64_t v;
     CHECK(cmdline_parse(&cl, "runs=3 foo=1 bar smp=2"));
@@ -312,7 +312,7 @@ static void cmdline_unknown_keys(void)
     CHECK_STR_EQ(cl.error, "");
 }
 
-static void cmdline_errors_accumulate(void)
+CHECK_TEST(cmdline_errors_accumulate)
 {
     uint64_t v;
     bool b;
@@ -334,7 +334,7 @@ static void cmdline_errors_accumulate(void)
     CHECK_STR_EQ(cl.error, expect);
 }
 
-static void cmdline_error_text_full(void)
+CHECK_TEST(cmdline_error_text_full)
 {
     /* 64 unknown keys with long names overflow the 1 KiB error text. */
     static char text[CMDLINE_MAX_LEN];
@@ -352,23 +352,4 @@ static void cmdline_error_text_full(void)
     CHECK(strstr(cl.error, "'unknown_key_63'") == NULL);
 }
 
-static const struct check_test tests[] = {
-    CHECK_TEST(cmdline_split),
-    CHECK_TEST(cmdline_u64_getter),
-    CHECK_TEST(cmdline_size_getter),
-    CHECK_TEST(cmdline_bool_getter),
-    CHECK_TEST(cmdline_enum_getter),
-    CHECK_TEST(cmdline_list_getter),
-    CHECK_TEST(cmdline_str_getter),
-    CHECK_TEST(cmdline_duplicates_and_empty_keys),
-    CHECK_TEST(cmdline_overlong),
-    CHECK_TEST(cmdline_too_many_params),
-    CHECK_TEST(cmdline_unknown_keys),
-    CHECK_TEST(cmdline_errors_accumulate),
-    CHECK_TEST(cmdline_error_text_full),
-};
-
-int main(int argc, char **argv)
-{
-    return check_main(argc, argv, tests, CHECK_COUNT(tests));
-}
+CHECK_MAIN()

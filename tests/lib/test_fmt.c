@@ -92,7 +92,7 @@ static unsigned rng_below(unsigned n)
 
 /* ---- tables ----------------------------------------------------------------- */
 
-static void fmt_table_integers(void)
+CHECK_TEST(fmt_table_integers)
 {
     reported = 0;
     T("plain text, no conversions");
@@ -121,7 +121,7 @@ static void fmt_table_integers(void)
     U("%+.0d|% .0d|%+u|% x", 0, 0, 5u, 5u);
 }
 
-static void fmt_table_strings_chars_pointers(void)
+CHECK_TEST(fmt_table_strings_chars_pointers)
 {
     reported = 0;
     char unterminated[3] = {'a', 'b', 'c'};
@@ -143,7 +143,7 @@ static void fmt_table_strings_chars_pointers(void)
     U("%y|%5y|100%!");
 }
 
-static void fmt_table_doubles(void)
+CHECK_TEST(fmt_table_doubles)
 {
     reported = 0;
     T("%f|%f|%f|%f|%f", 0.0, -0.0, 1.0, -1.0, 3.14159265358979);
@@ -166,7 +166,7 @@ static void fmt_table_doubles(void)
     T("%lf|%5.1lf", 2.25, 2.25);
 }
 
-static void fmt_special_values(void)
+CHECK_TEST(fmt_special_values)
 {
     reported = 0;
     double inf = from_bits(0x7ff0000000000000ull), nan = from_bits(0x7ff8000000000000ull);
@@ -183,7 +183,7 @@ static void fmt_special_values(void)
 }
 
 /* Every tie k/2^n (n <= 12) at the precision that puts it exactly on a half. */
-static void fmt_float_ties(void)
+CHECK_TEST(fmt_float_ties)
 {
     reported = 0;
     for (int n = 1; n <= 12; n++) {
@@ -250,7 +250,7 @@ static uint64_t random_value(void)
      : (sp)       ? U(fmt, pv, val)                                                  \
                   : U(fmt, val))
 
-static void fmt_random_integers(void)
+CHECK_TEST(fmt_random_integers)
 {
     reported = 0;
     static const char *const lens[] = {"", "hh", "h", "l", "ll", "z", "j", "t"};
@@ -284,7 +284,7 @@ static void fmt_random_integers(void)
     }
 }
 
-static void fmt_random_strings_pointers(void)
+CHECK_TEST(fmt_random_strings_pointers)
 {
     reported = 0;
     static const char *const strs[] = {"", "a", "hello", "with space", "0123456789abcdefghij"};
@@ -319,7 +319,7 @@ static double random_benchmark_double(void)
     }
 }
 
-static void fmt_random_doubles(void)
+CHECK_TEST(fmt_random_doubles)
 {
     reported = 0;
     rng_state = 0xdeadbeefcafef00dull;
@@ -347,7 +347,7 @@ static void fmt_random_doubles(void)
 
 /* ---- snprintf contract ------------------------------------------------------------ */
 
-static void fmt_truncation(void)
+CHECK_TEST(fmt_truncation)
 {
     char buf[32];
     CHECK(fmt_snprintf(NULL, 0, "%d-%s", 12345, "abc") == 9);
@@ -411,7 +411,7 @@ static int vformat(struct chunks *c, const char *fmt, ...)
     return n;
 }
 
-static void fmt_vformat_sink(void)
+CHECK_TEST(fmt_vformat_sink)
 {
     struct chunks c = {0};
     int n = vformat(&c, "a=%d b=%-4s| c=%5.2f%%", 1, "xy", 2.345);
@@ -447,7 +447,7 @@ static int length_unchecked(const char *fmt, ...)
     return n;
 }
 
-static void fmt_huge_width(void)
+CHECK_TEST(fmt_huge_width)
 {
     /* Counting continues past the buffer; the value is the full length. */
     char buf[8];
@@ -460,21 +460,4 @@ static void fmt_huge_width(void)
     CHECK(length_unchecked("x%99999999999999999999d", 1) == -1);
 }
 
-static const struct check_test tests[] = {
-    CHECK_TEST(fmt_table_integers),
-    CHECK_TEST(fmt_table_strings_chars_pointers),
-    CHECK_TEST(fmt_table_doubles),
-    CHECK_TEST(fmt_special_values),
-    CHECK_TEST(fmt_float_ties),
-    CHECK_TEST(fmt_random_integers),
-    CHECK_TEST(fmt_random_strings_pointers),
-    CHECK_TEST(fmt_random_doubles),
-    CHECK_TEST(fmt_truncation),
-    CHECK_TEST(fmt_vformat_sink),
-    CHECK_TEST(fmt_huge_width),
-};
-
-int main(int argc, char **argv)
-{
-    return check_main(argc, argv, tests, CHECK_COUNT(tests));
-}
+CHECK_MAIN()

@@ -37,7 +37,7 @@ static const char *capture_end(void)
     return out;
 }
 
-static void ktap_top_level_block(void)
+CHECK_TEST(ktap_top_level_block)
 {
     capture_begin();
     ktap_begin(0, 3);
@@ -49,7 +49,7 @@ static void ktap_top_level_block(void)
                     "not ok 3 mm_check # free frames: 12 listed, 13 counted\n");
 }
 
-static void ktap_nested_block_is_indented(void)
+CHECK_TEST(ktap_nested_block_is_indented)
 {
     capture_begin();
     ktap_begin(1, 1);
@@ -59,7 +59,7 @@ static void ktap_nested_block_is_indented(void)
     CHECK_STR_EQ(s, "  KTAP version 1\n  1..1\n  ok 1 refcount\n    KTAP version 1\n    1..0\n");
 }
 
-static void ktap_diagnostic_stays_one_line(void)
+CHECK_TEST(ktap_diagnostic_stays_one_line)
 {
     capture_begin();
     ktap_result(0, false, 1, "mm_check", "two\nlines\r");
@@ -67,7 +67,7 @@ static void ktap_diagnostic_stays_one_line(void)
     CHECK_STR_EQ(s, "not ok 1 mm_check # two lines \n");
 }
 
-static void ktap_long_diagnostic_is_cut(void)
+CHECK_TEST(ktap_long_diagnostic_is_cut)
 {
     char diag[2 * KTAP_LINE_MAX];
     memset(diag, 'x', sizeof diag - 1);
@@ -82,14 +82,4 @@ static void ktap_long_diagnostic_is_cut(void)
     CHECK(strchr(s, '\n') == s + len - 1);
 }
 
-static const struct check_test tests[] = {
-    CHECK_TEST(ktap_top_level_block),
-    CHECK_TEST(ktap_nested_block_is_indented),
-    CHECK_TEST(ktap_diagnostic_stays_one_line),
-    CHECK_TEST(ktap_long_diagnostic_is_cut),
-};
-
-int main(int argc, char **argv)
-{
-    return check_main(argc, argv, tests, CHECK_COUNT(tests));
-}
+CHECK_MAIN()

@@ -185,7 +185,7 @@ static void build_full(struct builder *b)
     b_end(b);
 }
 
-static void mb2_well_formed(void)
+CHECK_TEST(mb2_well_formed)
 {
     struct builder b;
     build_full(&b);
@@ -219,7 +219,7 @@ static void mb2_well_formed(void)
     CHECK_EQ_U(mb2_usable_bytes(&info), 0x9fc00 + 0x7ee0000);
 }
 
-static void mb2_absent_tags(void)
+CHECK_TEST(mb2_absent_tags)
 {
     struct builder b;
     b_init(&b);
@@ -241,7 +241,7 @@ static void mb2_absent_tags(void)
     CHECK_STR_EQ(info.cmdline, "");
 }
 
-static void mb2_header_errors(void)
+CHECK_TEST(mb2_header_errors)
 {
     struct builder b;
     build_full(&b);
@@ -268,7 +268,7 @@ static void mb2_header_errors(void)
     free(raw);
 }
 
-static void mb2_tag_errors(void)
+CHECK_TEST(mb2_tag_errors)
 {
     struct builder b;
     /* A tag whose size is below its own header. */
@@ -322,7 +322,7 @@ static void b_padding_cmdline(struct builder *b)
     b_tag(b, 1, s, sizeof(s));
 }
 
-static void mb2_mmap_errors(void)
+CHECK_TEST(mb2_mmap_errors)
 {
     struct builder b;
     b_init(&b);
@@ -391,7 +391,7 @@ static void mb2_mmap_errors(void)
     CHECK_EQ_U(mb2_max_usable_end(&info), 0x4000);
 }
 
-static void mb2_too_many_regions(void)
+CHECK_TEST(mb2_too_many_regions)
 {
     static struct entry many[MB2_MAX_REGIONS + 1];
     for (unsigned i = 0; i < MB2_MAX_REGIONS + 1; i++)
@@ -412,7 +412,7 @@ static void mb2_too_many_regions(void)
               "(MB2_MAX_REGIONS)");
 }
 
-static void mb2_string_errors(void)
+CHECK_TEST(mb2_string_errors)
 {
     struct builder b;
     b_init(&b);
@@ -439,7 +439,7 @@ static void mb2_string_errors(void)
               "within the tag's 19 bytes");
 }
 
-static void mb2_modules(void)
+CHECK_TEST(mb2_modules)
 {
     struct builder b;
     b_init(&b);
@@ -471,7 +471,7 @@ static void mb2_modules(void)
     CHECK(strstr(err, "more than 16 modules (MB2_MAX_MODULES)") != NULL);
 }
 
-static void mb2_duplicate_tags(void)
+CHECK_TEST(mb2_duplicate_tags)
 {
     struct builder b;
     b_init(&b);
@@ -495,7 +495,7 @@ static void mb2_duplicate_tags(void)
     CHECK(strstr(err, "a second acpi old tag") != NULL);
 }
 
-static void mb2_rsdp_tags(void)
+CHECK_TEST(mb2_rsdp_tags)
 {
     struct builder b;
     /* Tag 15 alone: ACPI 2.0 RSDP, 36 bytes. */
@@ -537,7 +537,7 @@ static bool parse_rsdp_tag(uint32_t tag, const uint8_t *r, uint32_t plen)
     return parse(&b);
 }
 
-static void mb2_rsdp_errors(void)
+CHECK_TEST(mb2_rsdp_errors)
 {
     uint8_t r[64];
     make_rsdp(r, 0);
@@ -600,7 +600,7 @@ static void mb2_rsdp_errors(void)
     CHECK(strstr(err, "tag 14 (acpi old)") != NULL);
 }
 
-static void mb2_small_error_buffer(void)
+CHECK_TEST(mb2_small_error_buffer)
 {
     struct builder b;
     b_init(&b);
@@ -616,7 +616,7 @@ static void mb2_small_error_buffer(void)
 
 /* Every truncation of a well-formed structure fails cleanly, reading nothing
  * beyond the bytes given (ASan checks the exact-size copies). */
-static void mb2_truncation_sweep(void)
+CHECK_TEST(mb2_truncation_sweep)
 {
     struct builder b;
     build_full(&b);
@@ -632,7 +632,7 @@ static void mb2_truncation_sweep(void)
 
 /* Random corruption: whatever the bytes, the parser returns (no crash, no
  * out-of-bounds read) and a successful parse satisfies every promise. */
-static void mb2_corruption_sweep(void)
+CHECK_TEST(mb2_corruption_sweep)
 {
     struct builder clean, b;
     build_full(&clean);
@@ -665,24 +665,4 @@ static void mb2_corruption_sweep(void)
     CHECK(accepted > 100);
 }
 
-static const struct check_test tests[] = {
-    CHECK_TEST(mb2_well_formed),
-    CHECK_TEST(mb2_absent_tags),
-    CHECK_TEST(mb2_header_errors),
-    CHECK_TEST(mb2_tag_errors),
-    CHECK_TEST(mb2_mmap_errors),
-    CHECK_TEST(mb2_too_many_regions),
-    CHECK_TEST(mb2_string_errors),
-    CHECK_TEST(mb2_modules),
-    CHECK_TEST(mb2_duplicate_tags),
-    CHECK_TEST(mb2_rsdp_tags),
-    CHECK_TEST(mb2_rsdp_errors),
-    CHECK_TEST(mb2_small_error_buffer),
-    CHECK_TEST(mb2_truncation_sweep),
-    CHECK_TEST(mb2_corruption_sweep),
-};
-
-int main(int argc, char **argv)
-{
-    return check_main(argc, argv, tests, CHECK_COUNT(tests));
-}
+CHECK_MAIN()
