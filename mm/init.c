@@ -48,35 +48,6 @@ static bool fail(char *err, size_t errlen, const char *fmt, ...)
     return false;
 }
 
-static void sort_ranges(struct phys_range *r, unsigned n)
-{
-    for (unsigned i = 1; i < n; i++) {
-        struct phys_range x = r[i];
-        unsigned j = i;
-        while (j > 0 && r[j - 1].base > x.base) {
-            r[j] = r[j - 1];
-            j--;
-        }
-        r[j] = x;
-    }
-}
-
-/* Sorted; merges overlapping or touching ranges; returns the new count. */
-static unsigned merge_ranges(struct phys_range *r, unsigned n)
-{
-    unsigned out = 0;
-    sort_ranges(r, n);
-    for (unsigned i = 0; i < n; i++) {
-        if (out && r[i].base <= r[out - 1].end) {
-            if (r[i].end > r[out - 1].end)
-                r[out - 1].end = r[i].end;
-        } else {
-            r[out++] = r[i];
-        }
-    }
-    return out;
-}
-
 /* Copies and page-rounds one list (inward for usable, outward for reserved). */
 static bool normalise(const struct phys_range *in, unsigned n, struct phys_range *out, unsigned *n_out,
                       bool inward, const char *what, char *err, size_t errlen)
@@ -105,7 +76,7 @@ static bool normalise(const struct phys_range *in, unsigned n, struct phys_range
         if (b < e)
             out[k++] = (struct phys_range){b, e};
     }
-    *n_out = merge_ranges(out, k);
+    *n_out = phys_ranges_sort_join(out, k);
     return true;
 }
 

@@ -1,22 +1,15 @@
 /*
- * acpi.c - ACPI tables for the boot CPU's own devices (see acpi.h).
- *
- * The tables are physical memory.  The direct map covers every region of
- * the memory map (ACPI and reserved regions included), so a table is
- * normally read there; one it does not cover (firmware that left it out of
- * the map) is mapped uncached with paging_map_mmio: slow but correct for a
- * few bytes read once.
+ * acpi.c - the firmware's ACPI tables, found once (see acpi.h).
  */
 #include "arch/x86_64/acpi.h"
 
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/paging.h"
 #include "kernel/console.h"
-#include "lib/acpi_tables.h"
 #include "plat/platform.h"
 
 static struct acpi_tables tables;
-static bool scanned;
+static bool scanned, usable;
 static struct acpi_fadt fadt;
 static bool fadt_valid;
 static char msg[ACPI_MSG_LEN];
@@ -57,10 +50,41 @@ void acpi_print_lines(const char *text)
         kprintf("%s\n", line);
 }
 
+static void print_tables(void)
+{
+    char list[ACPI_MAX_TABLES * (ACPI_SIG_LEN + 1) + 1];
+    size_t used = 0;
+    for (unsigned i = 0; i < tables.count; i++) {
+        const struct acpi_table *t = &tables.table[i];
+        for (unsigned k = 0; k < ACPI_SIG_LEN; k++)
+            list[used++] = t->sig[k];
+        list[used++] = t->valid ? ' ' : '!'; /* '!': failed validation, ignored */
+    }
+    if (used > 0 && list[used - 1] == ' ')
+        used--;
+    list[used] = '\0';
+    kprintf("acpi: RSDP rev %u (oem %s) -> %s at 0x%llx: %u tables (%u invalid): %s\n",
+            tables.rsdp_revision, tables.oem_id, tables.xsdt ? "XSDT" : "RSDT",
+            (unsigned long long)tables.root_pa, tables.count, tables.invalid, list);
+}
+
+const struct acpi_tables *acpi_tables_of(const struct mb2_info *mi)
+{
+    if (!scanned) {
+        scanned = true;
+        if (!mi->rsdp)
+            return NULL;
+        usable = acpi_scan(mi->rsdp, mi->rsdp_len, map_cb, NULL, &tables);
+        acpi_print_lines(tables.msg);
+        if (usable)
+            print_tables();
+    }
+    return usable ? &tables : NULL;
+}
+
 void acpi_init(const struct mb2_info *mi)
 {
-    if (mi->rsdp)
-        scanned = acpi_scan(mi->rsdp, mi->rsdp_len, map_cb, NULL, &tables);
+    acpi_tables_of(mi);
     uint32_t len;
     const void *t = acpi_table("FACP", &len);
     if (t == NULL)
@@ -72,7 +96,7 @@ void acpi_init(const struct mb2_info *mi)
 
 const void *acpi_table(const char *sig, uint32_t *len)
 {
-    if (!scanned)
+    if (!usable)
         return NULL;
     const struct acpi_table *t = acpi_find(&tables, sig);
     if (t == NULL)

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arch/x86_64/acpi_boot.h"
+#include "arch/x86_64/acpi.h"
 #include "arch/x86_64/srat.h"
 #include "kernel/console.h"
 #include "kernel/exit.h"
@@ -23,7 +23,7 @@ static char summary[SUMMARY_LEN];
 
 static _Noreturn void bad_table(const char *which)
 {
-    acpi_boot_print(msg);
+    acpi_print_lines(msg);
     kprintf("numa: the %s is invalid: cannot tell the NUMA topology; stopping "
             "(exit check-failed)\n", which);
     kernel_exit(EXIT_CHECK_FAILED);
@@ -95,23 +95,23 @@ static void distances(char *out, size_t len, unsigned node, char sep)
 
 void numa_init(const struct mb2_info *mi)
 {
-    const struct acpi_tables *tables = acpi_boot_tables(mi);
+    const struct acpi_tables *tables = acpi_tables_of(mi);
     const struct acpi_table *srat = tables ? acpi_find(tables, "SRAT") : NULL;
     if (!srat) {
         kprintf("numa: no SRAT: one node\n");
         return;
     }
-    const void *p = acpi_boot_map(srat->pa, srat->len);
+    const void *p = acpi_map_phys(srat->pa, srat->len);
     msg[0] = '\0';
     if (!p || !srat_parse(p, srat->len, &topo, msg, sizeof msg))
         bad_table("SRAT");
     const struct acpi_table *slit = acpi_find(tables, "SLIT");
     if (slit) {
-        p = acpi_boot_map(slit->pa, slit->len);
+        p = acpi_map_phys(slit->pa, slit->len);
         if (!p || !srat_parse_slit(p, slit->len, &topo, msg, sizeof msg))
             bad_table("SLIT");
     }
-    acpi_boot_print(msg);
+    acpi_print_lines(msg);
     kprintf("numa: %u node(s) from the SRAT (%u CPU and %u memory entries, %u disabled), "
             "distances %s\n",
             topo.nodes, topo.cpu_count, topo.mem_count, topo.disabled,

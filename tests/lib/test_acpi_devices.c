@@ -71,7 +71,7 @@ static void spcr(uint8_t type, uint8_t space, uint8_t width, uint64_t addr, uint
     seal();
 }
 
-static void spcr_io_port(void)
+CHECK_TEST(spcr_io_port)
 {
     struct acpi_spcr s;
     spcr(ACPI_SPCR_16550, ACPI_SPACE_IO, 8, 0x2f8, 7);
@@ -84,7 +84,7 @@ static void spcr_io_port(void)
     CHECK_STR_EQ(msg, "");
 }
 
-static void spcr_mmio32_with_clock(void)
+CHECK_TEST(spcr_mmio32_with_clock)
 {
     struct acpi_spcr s;
     begin("SPCR", 88, 4);
@@ -103,7 +103,7 @@ static void spcr_mmio32_with_clock(void)
     CHECK_EQ_U(s.uart_clock_hz, 48000000);
 }
 
-static void spcr_clock_ignored_before_revision_3(void)
+CHECK_TEST(spcr_clock_ignored_before_revision_3)
 {
     struct acpi_spcr s;
     spcr(ACPI_SPCR_16550, ACPI_SPACE_IO, 8, 0x3f8, 7);
@@ -114,7 +114,7 @@ static void spcr_clock_ignored_before_revision_3(void)
 }
 
 /* One broken field at a time; each must be refused with its own message. */
-static void spcr_refuses_what_it_cannot_drive(void)
+CHECK_TEST(spcr_refuses_what_it_cannot_drive)
 {
     static const struct {
         uint8_t type, space, width;
@@ -139,7 +139,7 @@ static void spcr_refuses_what_it_cannot_drive(void)
     }
 }
 
-static void spcr_table_checks(void)
+CHECK_TEST(spcr_table_checks)
 {
     struct acpi_spcr s;
     spcr(ACPI_SPCR_16550, ACPI_SPACE_IO, 8, 0x3f8, 7);
@@ -179,7 +179,7 @@ static void fadt_q35(uint32_t len)
     seal();
 }
 
-static void fadt_reset_and_pm_timer(void)
+CHECK_TEST(fadt_reset_and_pm_timer)
 {
     struct acpi_fadt f;
     fadt_q35(244);
@@ -194,7 +194,7 @@ static void fadt_reset_and_pm_timer(void)
     CHECK_STR_EQ(msg, "");
 }
 
-static void fadt_acpi1_has_no_reset_register(void)
+CHECK_TEST(fadt_acpi1_has_no_reset_register)
 {
     struct acpi_fadt f;
     fadt_q35(116);
@@ -207,7 +207,7 @@ static void fadt_acpi1_has_no_reset_register(void)
     CHECK_EQ_U(f.pm_timer_bits, 24);
 }
 
-static void fadt_unusable_devices_are_left_out(void)
+CHECK_TEST(fadt_unusable_devices_are_left_out)
 {
     struct acpi_fadt f;
     fadt_q35(244);
@@ -249,7 +249,7 @@ static void fadt_unusable_devices_are_left_out(void)
     CHECK(!f.has_pm_timer && strstr(msg, "length 3") != NULL);
 }
 
-static void fadt_table_checks(void)
+CHECK_TEST(fadt_table_checks)
 {
     struct acpi_fadt f;
     fadt_q35(244);
@@ -279,7 +279,7 @@ static void hpet(uint8_t space, uint64_t base)
     seal();
 }
 
-static void hpet_valid(void)
+CHECK_TEST(hpet_valid)
 {
     struct acpi_hpet h;
     hpet(ACPI_SPACE_MEMORY, 0xfed00000);
@@ -290,7 +290,7 @@ static void hpet_valid(void)
     CHECK_EQ_U(h.min_tick, 128);
 }
 
-static void hpet_refused(void)
+CHECK_TEST(hpet_refused)
 {
     struct acpi_hpet h;
     hpet(ACPI_SPACE_IO, 0xfed0);
@@ -306,7 +306,7 @@ static void hpet_refused(void)
     CHECK(!acpi_parse_hpet(tbl, 55, &h, msg, sizeof msg));
 }
 
-static void hpet_period(void)
+CHECK_TEST(hpet_period)
 {
     msg[0] = '\0';
     /* QEMU's and most chipsets' HPET: 69841279 fs, 14.318 MHz */
@@ -321,7 +321,7 @@ static void hpet_period(void)
 
 /* Random bytes with a valid header and checksum, at every length from 0 up:
  * the parsers may refuse them but never read outside `avail` (ASan). */
-static void random_tables_never_crash(void)
+CHECK_TEST(random_tables_never_crash)
 {
     static const char *const sigs[] = {"SPCR", "FACP", "HPET"};
     srand(14);
@@ -350,23 +350,4 @@ static void random_tables_never_crash(void)
     CHECK(table_len() < TABLE_MAX);
 }
 
-static const struct check_test tests[] = {
-    CHECK_TEST(spcr_io_port),
-    CHECK_TEST(spcr_mmio32_with_clock),
-    CHECK_TEST(spcr_clock_ignored_before_revision_3),
-    CHECK_TEST(spcr_refuses_what_it_cannot_drive),
-    CHECK_TEST(spcr_table_checks),
-    CHECK_TEST(fadt_reset_and_pm_timer),
-    CHECK_TEST(fadt_acpi1_has_no_reset_register),
-    CHECK_TEST(fadt_unusable_devices_are_left_out),
-    CHECK_TEST(fadt_table_checks),
-    CHECK_TEST(hpet_valid),
-    CHECK_TEST(hpet_refused),
-    CHECK_TEST(hpet_period),
-    CHECK_TEST(random_tables_never_crash),
-};
-
-int main(int argc, char **argv)
-{
-    return check_main(argc, argv, tests, CHECK_COUNT(tests));
-}
+CHECK_MAIN()

@@ -10,7 +10,7 @@
 
 CHECK_SUITE("lib");
 
-static void sorted_and_joined(void)
+CHECK_TEST(sorted_and_joined)
 {
     struct phys_range r[] = {
         {0x9000, 0xa000},   /* after a gap */
@@ -27,7 +27,7 @@ static void sorted_and_joined(void)
     CHECK(r[2].base == 0x9000 && r[2].end == 0xa000);
 }
 
-static void gaps_are_kept(void)
+CHECK_TEST(gaps_are_kept)
 {
     struct phys_range r[] = {{0x3000, 0x4000}, {0x1000, 0x2000}};
     CHECK_EQ_U(phys_ranges_sort_join(r, 2), 2);
@@ -37,7 +37,7 @@ static void gaps_are_kept(void)
 }
 
 /* A UEFI-like map: hundreds of touching descriptors in reverse order. */
-static void long_touching_map_becomes_one(void)
+CHECK_TEST(long_touching_map_becomes_one)
 {
     static struct phys_range r[600];
     for (unsigned i = 0; i < 600; i++)
@@ -46,13 +46,4 @@ static void long_touching_map_becomes_one(void)
     CHECK(r[0].base == 0 && r[0].end == (uint64_t)600 << 12);
 }
 
-static const struct check_test tests[] = {
-    CHECK_TEST(sorted_and_joined),
-    CHECK_TEST(gaps_are_kept),
-    CHECK_TEST(long_touching_map_becomes_one),
-};
-
-int main(int argc, char **argv)
-{
-    return check_main(argc, argv, tests, CHECK_COUNT(tests));
-}
+CHECK_MAIN()

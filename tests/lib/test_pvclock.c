@@ -30,7 +30,7 @@ static void kvm_scale(uint64_t tsc_khz, uint32_t *mul, int8_t *shift)
     *shift = (int8_t)s;
 }
 
-static void rates_round_trip(void)
+CHECK_TEST(rates_round_trip)
 {
     static const uint64_t khz[] = {1000000, 2445411, 2500000, 3000000, 3600000, 100000,
                                    4800000};
@@ -45,27 +45,18 @@ static void rates_round_trip(void)
     }
 }
 
-static void exact_scales(void)
+CHECK_TEST(exact_scales)
 {
     CHECK_EQ_U(pvclock_tsc_khz(0x80000000u, 0), 2000000); /* 0.5 ns per tick */
     CHECK_EQ_U(pvclock_tsc_khz(0x80000000u, -1), 4000000);
     CHECK_EQ_U(pvclock_tsc_khz(0x80000000u, 1), 1000000);
 }
 
-static void impossible_records_give_zero(void)
+CHECK_TEST(impossible_records_give_zero)
 {
     CHECK_EQ_U(pvclock_tsc_khz(0, 0), 0);
     CHECK_EQ_U(pvclock_tsc_khz(0x80000000u, 32), 0);
     CHECK_EQ_U(pvclock_tsc_khz(0x80000000u, -32), 0);
 }
 
-static const struct check_test tests[] = {
-    CHECK_TEST(rates_round_trip),
-    CHECK_TEST(exact_scales),
-    CHECK_TEST(impossible_records_give_zero),
-};
-
-int main(int argc, char **argv)
-{
-    return check_main(argc, argv, tests, CHECK_COUNT(tests));
-}
+CHECK_MAIN()

@@ -1,12 +1,12 @@
 /*
- * smp_madt.c - from the ACPI tables (acpi_boot.c) to the list of CPUs to start.
+ * smp_madt.c - from the ACPI tables (arch/x86_64/acpi.c) to the list of CPUs to start.
  *
  * The MADT is copied before it is parsed, so the checksum and every record
  * are checked on bytes that cannot change underneath (and test_madt_corrupt
  * can damage the copy, not the firmware's table).
  */
 #include "lib/acpi_tables.h"
-#include "arch/x86_64/acpi_boot.h"
+#include "arch/x86_64/acpi.h"
 #include "arch/x86_64/madt.h"
 #include "arch/x86_64/apic.h"
 #include "kernel/console.h"
@@ -29,7 +29,7 @@ static _Noreturn void no_madt(const char *why)
 
 void smp_read_madt(const struct mb2_info *mi, struct madt *madt)
 {
-    const struct acpi_tables *tables = acpi_boot_tables(mi);
+    const struct acpi_tables *tables = acpi_tables_of(mi);
     if (!tables)
         no_madt(mi->rsdp ? "no usable ACPI root table"
                          : "the boot loader passed no ACPI RSDP (Multiboot2 tag 14/15)");
@@ -41,7 +41,7 @@ void smp_read_madt(const struct mb2_info *mi, struct madt *madt)
                 MADT_COPY_MAX);
         no_madt("MADT too large");
     }
-    const void *src = acpi_boot_map(t->pa, t->len);
+    const void *src = acpi_map_phys(t->pa, t->len);
     if (!src)
         no_madt("cannot map the MADT");
     __builtin_memcpy(madt_copy, src, t->len);
@@ -54,7 +54,7 @@ void smp_read_madt(const struct mb2_info *mi, struct madt *madt)
     }
     madt_msg[0] = '\0';
     bool ok = madt_parse(madt_copy, t->len, madt, madt_msg, sizeof madt_msg);
-    acpi_boot_print(madt_msg);
+    acpi_print_lines(madt_msg);
     if (!ok)
         no_madt("the MADT is invalid");
     unsigned x2apic_entries = 0;
