@@ -248,7 +248,11 @@ def judge(key, bl, nl, icount, min_effect=MIN_EFFECT, derived=False):
     base = statistics.median(s.central() for s in bl)
     new = statistics.median(s.central() for s in nl)
     change = relative_change(base, new)
-    indep = results.machine_independent(metric, unit)
+    # Counts and ratios do not depend on the machine's speed - except where
+    # several CPUs run at once in timing mode: then how often a cache
+    # refilled or a lock was taken depends on how the CPUs interleaved, and
+    # such a figure is judged like a time, with its case.
+    indep = results.machine_independent(metric, unit) and (cpus == 1 or icount)
     if metric in ALWAYS_EXACT or (icount and (cpus == 1 or indep)):
         tol = 0 if metric in ALWAYS_EXACT else EXACT_TOLERANCE * max(abs(base), abs(new))
         verdict = "unchanged" if abs(new - base) <= tol else _direction_verdict(change, direction)

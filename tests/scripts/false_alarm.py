@@ -144,7 +144,10 @@ def measure_ab(dirs, boots, factor, resamples, seed=1, out=sys.stdout):
     """The paired rule on unchanged pairs, then with one case slowed by factor."""
     import random
     runs = [results.load_run(d) for d in dirs]
-    pairs = [(runs[i], runs[i + 1]) for i in range(0, len(runs) - 1, 2)]
+    # As make ab boots them: A B, then B A, then A B ..., so that a drift of
+    # the host over the boots falls on both sides alike.
+    pairs = [(runs[i], runs[i + 1]) if (i // 2) % 2 == 0 else (runs[i + 1], runs[i])
+             for i in range(0, len(runs) - 1, 2)]
     if len(pairs) < boots:
         sys.exit(f"false_alarm: {len(runs)} runs make {len(pairs)} pairs, fewer than "
                  f"--boots {boots}")

@@ -111,6 +111,24 @@ def test_judge_timing():
     expect(judged(key, v0, v1, icount=False).verdict == "regressed", "violations")
 
 
+def test_counts_of_interleaved_cpus_judged_with_their_case():
+    # At 1 CPU a refill count is a property of the code: +12 % is a change.
+    key, b = series("refills", "count", [1000.0])
+    _, n = series("refills", "count", [1120.0])
+    expect(judged(key, b, n, icount=False).verdict == "regressed", "1-CPU count")
+    # At 2 CPUs in timing mode it depends on how the CPUs interleaved (the
+    # bounded waits around each measured window): alone it decides nothing,
+    # with several boots it waits for its case.
+    key, b = series("refills", "count", [1000.0], cpus=2)
+    _, n = series("refills", "count", [1120.0], cpus=2)
+    expect(judged(key, b, n, icount=False).verdict == "n/a", "2-CPU count, one boot")
+    boots = [series("refills", "count", [1000.0 + 10 * i], cpus=2)[1][0] for i in range(3)]
+    v = compare.judge(key, boots, boots, icount=False)
+    expect(v.verdict == "pending-case", f"2-CPU count, 3 boots: {v.verdict}")
+    # Under icount it is exact again.
+    expect(judged(key, b, n, icount=True).verdict == "regressed", "icount count")
+
+
 def test_multiple_comparisons():
     """Ten figures with p = 0.008 each pass BH; one such figure among 300
     unchanged ones does not (q = 0.008 * 300 > 0.05)."""
