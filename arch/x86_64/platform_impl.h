@@ -18,6 +18,7 @@
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/x86.h"
 #include "arch/x86_64/percpu.h"
+#include "arch/x86_64/tsc_read.h"
 
 static inline unsigned plat_cpu_index(void)
 {
@@ -33,15 +34,12 @@ static inline unsigned plat_cpu_count(void)
 
 static inline uint64_t plat_tsc(void)
 {
-    return __builtin_ia32_rdtsc();
+    return x86_rdtsc();
 }
 
 static inline uint64_t plat_tsc_start(void)
 {
-    __builtin_ia32_lfence();
-    uint64_t t = __builtin_ia32_rdtsc();
-    __builtin_ia32_lfence();
-    return t;
+    return x86_rdtsc_fenced();
 }
 
 /* Every copy of this sequence is listed in section .tsc_stop_sites; on a

@@ -25,14 +25,10 @@ static inline unsigned plat_cpu_index(void) { return host_cpu_index; }
 static inline unsigned plat_cpu_count(void) { return host_cpu_count; }
 
 #if defined(__x86_64__)
-static inline uint64_t plat_tsc(void) { return __builtin_ia32_rdtsc(); }
-static inline uint64_t plat_tsc_start(void)
-{
-    __builtin_ia32_lfence();
-    uint64_t t = __builtin_ia32_rdtsc();
-    __builtin_ia32_lfence();
-    return t;
-}
+#include "arch/x86_64/tsc_read.h"
+
+static inline uint64_t plat_tsc(void) { return x86_rdtsc(); }
+static inline uint64_t plat_tsc_start(void) { return x86_rdtsc_fenced(); }
 static inline uint64_t plat_tsc_stop(void)
 {
     unsigned aux;
