@@ -45,17 +45,24 @@ void host_set_cpu(unsigned index)
     host_cpu_index = index;
 }
 
+/* Measured on first use, from whichever thread gets there first; threads
+ * that race to it each measure and one value wins (an atomic, so the race
+ * is benign and TSan-clean: the allocator's reclaim asks from every CPU). */
 uint64_t plat_tsc_khz(void)
 {
-    static uint64_t khz;
-    if (khz)
-        return khz;
+    static _Atomic uint64_t khz;
+    uint64_t k = atomic_load_explicit(&khz, memory_order_relaxed);
+    if (k)
+        return k;
     uint64_t t0 = host_monotonic_ns(), c0 = plat_tsc();
     while (host_monotonic_ns() - t0 < 20000000u)
         ;
     uint64_t t1 = host_monotonic_ns(), c1 = plat_tsc();
-    khz = (c1 - c0) * 1000000u / (t1 - t0);
-    return khz ? khz : 1;
+    k = (c1 - c0) * 1000000u / (t1 - t0);
+    if (k == 0)
+        k = 1;
+    atomic_store_explicit(&khz, k, memory_order_relaxed);
+    return k;
 }
 
 void plat_log(const char *fmt, ...)
