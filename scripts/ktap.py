@@ -198,7 +198,7 @@ def _print_tree(tests, depth=0):
 
 def main(argv):
     if len(argv) != 2:
-        print(__doc__.strip().splitlines()[-3], file=sys.stderr)
+        print("usage: ktap.py LOG", file=sys.stderr)
         return 2
     with open(argv[1], "rb") as f:
         report = parse(f.read())

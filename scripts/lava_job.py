@@ -27,9 +27,8 @@ ROOT = os.path.dirname(HERE)
 PLACEHOLDER = re.compile(r"@([A-Z_]+)@")
 MEM = re.compile(r"^([1-9][0-9]*)([MG])$")
 
-
-class ConfigError(Exception):
-    pass
+sys.path.insert(0, HERE)
+from qemu_select import ConfigError  # noqa: E402  (the tools' one error type)
 
 
 def commit():
