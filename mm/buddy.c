@@ -327,12 +327,20 @@ bool buddy_alloc_contig(struct arena *a, uint64_t n, uint64_t align, uint64_t *o
 
 struct frame *buddy_alloc_any(unsigned order)
 {
-    /* Highest arena first: low memory (DMA-reachable, below 4 GiB) is the
-     * last to go, as in Linux's zone fallback order. */
-    for (unsigned i = mm.n_arenas; i-- > 0;) {
-        struct arena *a = &mm_arenas[i];
+    /* The calling CPU's node first, the others by distance; within a node
+     * the highest arena first: low memory (DMA-reachable, below 4 GiB) is
+     * the last to go, as in Linux's zone fallback order (mm/numa.c).  Not
+     * every caller has interrupts off, but a CPU's index does not change
+     * under it, and its counters are written with them off. */
+    unsigned cpu = plat_cpu_index();
+    struct pcp *p = cpu < mm.max_cpus ? &mm_pcp[cpu] : NULL;
+    const uint8_t *arena_order = numa_arena_order(p);
+    for (unsigned k = 0; k < mm.n_arenas; k++) {
+        struct arena *a = &mm_arenas[arena_order[k]];
         plat_irqstate_t s = mm_lock_acquire(&a->lock);
         struct frame *f = buddy_alloc_block_locked(a, order);
+        if (f && p && a->node != p->node)
+            p->remote_buddy_allocs++;
         mm_lock_release(&a->lock, s);
         if (f)
             return f;

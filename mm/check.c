@@ -62,6 +62,7 @@ void mm_get_stats(struct mm_stats *out)
     out->total_frames = mm.total_frames;
     out->allocated_frames = mm.total_frames - out->free_frames - out->cached_frames;
     out->arenas = mm.n_arenas;
+    out->nodes = mm_numa_nodes();
     out->metadata_bytes = mm.metadata_bytes;
 }
 
@@ -307,6 +308,28 @@ bool mm_check(char *err, size_t errlen)
     return true;
 }
 
+/* Per node: its arenas' frames and the fallback order its CPUs use (which
+ * CPUs those are, the "numa:" boot lines say). */
+static void dump_nodes(void)
+{
+    for (unsigned n = 0; n < mm.nodes; n++) {
+        uint64_t managed = 0, free = 0;
+        unsigned arenas = 0;
+        for (unsigned i = 0; i < mm.n_arenas; i++)
+            if (mm_arenas[i].node == n) {
+                arenas++;
+                managed += mm_arenas[i].managed_frames;
+                free += mm_arenas[i].free_frames;
+            }
+        char order[4 * MM_MAX_ARENAS] = "";
+        for (unsigned k = 0, len = 0; k < mm.n_arenas && len < sizeof order; k++)
+            len += (unsigned)plat_snprintf(order + len, sizeof order - len, "%s%u", k ? "," : "",
+                                           mm.node_arenas[n][k]);
+        plat_log("mm:   node %u: %u arena(s), managed %llu free %llu, fallback arenas %s\n", n,
+                 arenas, (unsigned long long)managed, (unsigned long long)free, order);
+    }
+}
+
 void mm_dump(void)
 {
     struct mm_stats st;
@@ -316,11 +339,13 @@ void mm_dump(void)
              (unsigned long long)(st.metadata_bytes >> 10));
     for (unsigned i = 0; i < mm.n_arenas; i++) {
         const struct arena *a = &mm_arenas[i];
-        plat_log("mm:   arena %u [%#llx, %#llx) managed %llu free %llu\n", i,
+        plat_log("mm:   arena %u [%#llx, %#llx) node %u managed %llu free %llu\n", i,
                  (unsigned long long)(a->base_pfn << PAGE_SHIFT),
-                 (unsigned long long)(a->end_pfn << PAGE_SHIFT),
+                 (unsigned long long)(a->end_pfn << PAGE_SHIFT), a->node,
                  (unsigned long long)a->managed_frames, (unsigned long long)a->free_frames);
     }
+    if (st.nodes > 1)
+        dump_nodes();
     plat_log("mm: free %llu cached %llu allocated %llu\n", (unsigned long long)st.free_frames,
              (unsigned long long)st.cached_frames, (unsigned long long)st.allocated_frames);
     for (unsigned o = 0; o <= MM_MAX_ORDER; o++)
@@ -346,6 +371,13 @@ void mm_dump(void)
                                            pcp_high_order(i), p->high_count[i]);
         plat_log("mm:   cpu %u: high orders: blocks%s, hits %llu misses %llu\n", cpu, blocks,
                  (unsigned long long)ps.high_hits, (unsigned long long)ps.high_misses);
+        if (mm.nodes > 1)
+            plat_log("mm:   cpu %u: node %u (allocates from node %u): refills local %llu remote "
+                     "%llu (%llu remote frames), remote buddy allocations %llu\n", cpu, p->node,
+                     p->pref_node, (unsigned long long)ps.local_refills,
+                     (unsigned long long)ps.remote_refills,
+                     (unsigned long long)ps.remote_refill_frames,
+                     (unsigned long long)ps.remote_buddy_allocs);
     }
     plat_log("mm: lock acquisitions %llu contended %llu hold cycles %llu (estimated from %llu "
              "timed)\n", (unsigned long long)st.lock.acquisitions,

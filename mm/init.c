@@ -3,15 +3,18 @@
  * initial free lists.
  *
  *   1. usable ranges are shrunk inward to whole frames, sorted and merged
- *      where they touch or overlap; reserved ranges (kernel image, Multiboot2
- *      info, modules, the AP trampoline ...) are grown outward and merged.
+ *      where they touch or overlap - only with ranges of the same NUMA node
+ *      (mm_config.usable_node), so that an arena never spans two nodes;
+ *      reserved ranges (kernel image, Multiboot2 info, modules, the AP
+ *      trampoline ...) are grown outward and merged.
  *   2. free = usable minus reserved.  Each merged usable region with free
- *      frames becomes an arena whose span runs from its first to its last
- *      free frame; reserved frames inside a span get a slot flagged RESERVED.
+ *      frames becomes an arena of the region's node, whose span runs from
+ *      its first to its last free frame; reserved frames inside a span get
+ *      a slot flagged RESERVED.
  *      Separate regions are separate arenas, so a hole (the 3-4 GiB PCI
  *      window) costs no metadata; RAM above 4 GiB is just another arena.
- *      Beyond MM_MAX_ARENAS regions, the spans with the smallest gaps are
- *      joined and the gap frames flagged ABSENT.
+ *      Beyond MM_MAX_ARENAS regions, the neighbouring spans of one node with
+ *      the smallest gap are joined and the gap frames flagged ABSENT.
  *   3. a boot-time bump allocator carves each arena's metadata array (64
  *      bytes per frame of its span, page rounded) from the end of the largest
  *      free range left - high memory first, and never a tiny region it would
@@ -33,6 +36,9 @@ struct arena mm_arenas[MM_MAX_ARENAS];
 static struct phys_range usable_r[MM_MAX_RANGES], reserved_r[MM_MAX_RANGES];
 static struct phys_range free_r[2 * MM_MAX_RANGES];
 static struct phys_range span_r[MM_MAX_RANGES];
+/* The node of each usable, free and span range (reserved ranges: 0). */
+static unsigned usable_nd[MM_MAX_RANGES], reserved_nd[MM_MAX_RANGES];
+static unsigned free_nd[2 * MM_MAX_RANGES], span_nd[MM_MAX_RANGES];
 static struct phys_range meta_r[MM_MAX_ARENAS];
 
 static bool fail(char *err, size_t errlen, const char *fmt, ...)
@@ -48,9 +54,47 @@ static bool fail(char *err, size_t errlen, const char *fmt, ...)
     return false;
 }
 
-/* Copies and page-rounds one list (inward for usable, outward for reserved). */
-static bool normalise(const struct phys_range *in, unsigned n, struct phys_range *out, unsigned *n_out,
-                      bool inward, const char *what, char *err, size_t errlen)
+/* Sorts r[0..n) (node nd[i] each) by base and joins ranges of one node
+ * that overlap or touch; ranges of different nodes that overlap are an
+ * error (the map cannot say whose the memory is).  Returns the count left,
+ * or fails. */
+static bool sort_join_nodes(struct phys_range *r, unsigned *nd, unsigned n, unsigned *n_out,
+                            const char *what, char *err, size_t errlen)
+{
+    for (unsigned i = 1; i < n; i++) { /* insertion sort: maps are short, mostly sorted */
+        struct phys_range x = r[i];
+        unsigned xn = nd[i], j = i;
+        for (; j > 0 && r[j - 1].base > x.base; j--) {
+            r[j] = r[j - 1];
+            nd[j] = nd[j - 1];
+        }
+        r[j] = x;
+        nd[j] = xn;
+    }
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (k > 0 && r[i].base < r[k - 1].end && nd[i] != nd[k - 1])
+            return fail(err, errlen, "%s ranges [%#llx, %#llx) of node %u and [%#llx, %#llx) of "
+                        "node %u overlap", what, (unsigned long long)r[k - 1].base,
+                        (unsigned long long)r[k - 1].end, nd[k - 1],
+                        (unsigned long long)r[i].base, (unsigned long long)r[i].end, nd[i]);
+        if (k > 0 && r[i].base <= r[k - 1].end && nd[i] == nd[k - 1]) {
+            if (r[i].end > r[k - 1].end)
+                r[k - 1].end = r[i].end;
+        } else {
+            r[k] = r[i];
+            nd[k++] = nd[i];
+        }
+    }
+    *n_out = k;
+    return true;
+}
+
+/* Copies and page-rounds one list (inward for usable, outward for
+ * reserved), with the node of each range (in_node NULL: all node 0). */
+static bool normalise(const struct phys_range *in, const unsigned *in_node, unsigned n,
+                      struct phys_range *out, unsigned *out_node, unsigned *n_out, bool inward,
+                      const char *what, char *err, size_t errlen)
 {
     if (n > MM_MAX_RANGES)
         return fail(err, errlen, "%u %s ranges given, at most %u supported", n, what,
@@ -73,16 +117,23 @@ static bool normalise(const struct phys_range *in, unsigned n, struct phys_range
             b &= ~(PAGE_SIZE - 1);
             e = (e + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
         }
-        if (b < e)
+        if (in_node && in_node[i] >= MM_MAX_NODES)
+            return fail(err, errlen, "%s range %u [%#llx, %#llx) is on node %u, at most %u nodes "
+                        "supported", what, i, (unsigned long long)b, (unsigned long long)e,
+                        in_node[i], MM_MAX_NODES);
+        if (b < e) {
+            out_node[k] = in_node ? in_node[i] : 0;
             out[k++] = (struct phys_range){b, e};
+        }
     }
-    *n_out = phys_ranges_sort_join(out, k);
-    return true;
+    return sort_join_nodes(out, out_node, k, n_out, what, err, errlen);
 }
 
-/* free = usable - reserved (both sorted and merged). */
-static unsigned subtract(const struct phys_range *u, unsigned nu, const struct phys_range *r,
-                         unsigned nr, struct phys_range *out)
+/* free = usable - reserved (both sorted and merged); each free range keeps
+ * the node of the usable range it came from. */
+static unsigned subtract(const struct phys_range *u, const unsigned *u_node, unsigned nu,
+                         const struct phys_range *r, unsigned nr, struct phys_range *out,
+                         unsigned *out_node)
 {
     unsigned k = 0, j = 0;
     for (unsigned i = 0; i < nu; i++) {
@@ -90,20 +141,26 @@ static unsigned subtract(const struct phys_range *u, unsigned nu, const struct p
         while (j < nr && r[j].end <= b)
             j++;
         for (unsigned t = j; t < nr && r[t].base < e && b < e; t++) {
-            if (r[t].base > b)
+            if (r[t].base > b) {
+                out_node[k] = u_node[i];
                 out[k++] = (struct phys_range){b, r[t].base};
+            }
             if (r[t].end > b)
                 b = r[t].end;
         }
-        if (b < e)
+        if (b < e) {
+            out_node[k] = u_node[i];
             out[k++] = (struct phys_range){b, e};
+        }
     }
     return k;
 }
 
-/* One span per usable region that has free frames: [first free, last free). */
-static unsigned make_spans(const struct phys_range *u, unsigned nu, const struct phys_range *f,
-                           unsigned nf)
+/* One span per usable region that has free frames: [first free, last free),
+ * on the region's node.  0 when more than MM_MAX_ARENAS spans remain and no
+ * two neighbours share a node. */
+static unsigned make_spans(const struct phys_range *u, const unsigned *u_node, unsigned nu,
+                           const struct phys_range *f, unsigned nf)
 {
     unsigned n = 0, j = 0;
     for (unsigned i = 0; i < nu; i++) {
@@ -114,21 +171,29 @@ static unsigned make_spans(const struct phys_range *u, unsigned nu, const struct
             if (f[j].end > hi)
                 hi = f[j].end;
         }
-        if (lo < hi)
+        if (lo < hi) {
+            span_nd[n] = u_node[i];
             span_r[n++] = (struct phys_range){lo, hi};
+        }
     }
     while (n > MM_MAX_ARENAS) {
-        unsigned best = 0;
-        for (unsigned i = 1; i + 1 < n; i++)
-            if (span_r[i + 1].base - span_r[i].end < span_r[best + 1].base - span_r[best].end)
+        unsigned best = n;
+        for (unsigned i = 0; i + 1 < n; i++)
+            if (span_nd[i] == span_nd[i + 1] &&
+                (best == n ||
+                 span_r[i + 1].base - span_r[i].end < span_r[best + 1].base - span_r[best].end))
                 best = i;
+        if (best == n)
+            return 0;
         plat_log("mm: more than %u memory regions: joining [%#llx, %#llx) and [%#llx, %#llx)\n",
                  MM_MAX_ARENAS, (unsigned long long)span_r[best].base,
                  (unsigned long long)span_r[best].end, (unsigned long long)span_r[best + 1].base,
                  (unsigned long long)span_r[best + 1].end);
         span_r[best].end = span_r[best + 1].end;
-        for (unsigned i = best + 1; i + 1 < n; i++)
+        for (unsigned i = best + 1; i + 1 < n; i++) {
             span_r[i] = span_r[i + 1];
+            span_nd[i] = span_nd[i + 1];
+        }
         n--;
     }
     return n;
@@ -167,6 +232,7 @@ static void arena_setup(unsigned i, uint64_t meta_pa, unsigned nu, unsigned nf)
     struct arena *a = &mm_arenas[i];
     __builtin_memset(a, 0, sizeof *a);
     a->index = i;
+    a->node = span_nd[i];
     a->base_pfn = span_r[i].base >> PAGE_SHIFT;
     a->end_pfn = span_r[i].end >> PAGE_SHIFT;
     a->meta = plat_phys_to_virt(meta_pa);
@@ -222,14 +288,27 @@ bool mm_init(const struct phys_range *usable, unsigned n_usable, const struct ph
         return fail(err, errlen, "max_cpus %u outside 1..%u", cfg->max_cpus, PLAT_MAX_CPUS);
     if (!pcp_config_valid(&cfg->pcp, err, errlen))
         return false;
-    if (!normalise(usable, n_usable, usable_r, &nu, true, "usable", err, errlen) ||
-        !normalise(reserved, n_reserved, reserved_r, &nr, false, "reserved", err, errlen))
+    if (cfg->numa && !numa_valid(cfg->numa, err, errlen))
         return false;
-    nf = subtract(usable_r, nu, reserved_r, nr, free_r);
+    unsigned nodes = cfg->numa ? cfg->numa->nodes : 1;
+    if (!normalise(usable, cfg->usable_node, n_usable, usable_r, usable_nd, &nu, true, "usable",
+                   err, errlen) ||
+        !normalise(reserved, NULL, n_reserved, reserved_r, reserved_nd, &nr, false, "reserved",
+                   err, errlen))
+        return false;
+    for (unsigned i = 0; i < nu; i++)
+        if (usable_nd[i] >= nodes)
+            return fail(err, errlen, "usable range [%#llx, %#llx) is on node %u, but the topology "
+                        "has %u node(s)", (unsigned long long)usable_r[i].base,
+                        (unsigned long long)usable_r[i].end, usable_nd[i], nodes);
+    nf = subtract(usable_r, usable_nd, nu, reserved_r, nr, free_r, free_nd);
     if (nf == 0)
         return fail(err, errlen, "no usable memory: %u usable ranges (%u whole-frame), all "
                     "reserved or smaller than a frame", n_usable, nu);
-    ns = make_spans(usable_r, nu, free_r, nf);
+    ns = make_spans(usable_r, usable_nd, nu, free_r, nf);
+    if (ns == 0)
+        return fail(err, errlen, "more than %u memory regions, and no two neighbours on one "
+                    "node to join: at most %u arenas", MM_MAX_ARENAS, MM_MAX_ARENAS);
 
     uint64_t meta_bytes = 0;
     for (unsigned i = 0; i < ns; i++) {
@@ -260,6 +339,7 @@ bool mm_init(const struct phys_range *usable, unsigned n_usable, const struct ph
                     "is placed", (unsigned long long)(meta_bytes >> 10));
     }
     pcp_init(&cfg->pcp);
+    numa_apply(cfg->numa);
     mm.ready = true;
     return true;
 }

@@ -27,6 +27,9 @@
 
 #define MM_MAX_ORDER 10 /* largest buddy block: 2^10 frames = 4 MiB */
 #define MM_MAX_ARENAS 32
+#define MM_MAX_NODES 64    /* NUMA nodes (as many as the SRAT parser accepts) */
+#define MM_NODE_LOCAL 10   /* SLIT distance of a node to itself */
+#define MM_NODE_REMOTE 20  /* the distance assumed between nodes without a SLIT */
 
 struct frame; /* metadata slot; opaque outside mm/ */
 
@@ -52,12 +55,39 @@ struct pcp_config {
     unsigned batch;     /* frames moved per refill / drain (<= capacity) */
 };
 
+/* The NUMA topology as the allocator uses it: which node each CPU sits on
+ * and how far every node is from every other (ACPI SLIT units: 10 to
+ * itself, more to others).  A CPU's cache refills, and its buddy
+ * allocations come, from its own node first, then from the other nodes in
+ * increasing distance (ties: lower node first), as Linux orders its
+ * zonelists.  Nodes need not have memory (CPU-only nodes fall back by
+ * distance like any other). */
+struct mm_numa {
+    unsigned nodes;                                 /* 1..MM_MAX_NODES */
+    uint8_t distance[MM_MAX_NODES][MM_MAX_NODES];   /* [from][to] */
+    uint16_t cpu_node[PLAT_MAX_CPUS];               /* by CPU index */
+};
+
+/* nodes nodes at MM_NODE_LOCAL / MM_NODE_REMOTE, every CPU on node 0. */
+void mm_numa_default(struct mm_numa *numa, unsigned nodes);
+
 struct mm_config {
     struct pcp_config pcp;
     unsigned max_cpus;  /* per-CPU caches to create (<= PLAT_MAX_CPUS) */
+    /* Node of usable[i] for each range given to mm_init, or NULL: all on
+     * node 0.  A parallel array rather than a field of struct phys_range:
+     * that type also carries the reserved ranges, the page tables' and the
+     * boot code's ranges, where a node means nothing, and a NULL here
+     * leaves every caller without NUMA unchanged.  Ranges of different
+     * nodes are never merged, even where they touch, so no arena spans two
+     * nodes; ranges of different nodes must not overlap. */
+    const unsigned *usable_node;
+    /* Topology, or NULL: one node.  Copied; the CPU map may be given later
+     * (mm_numa_configure), once the CPUs are known. */
+    const struct mm_numa *numa;
 };
 
-/* Defaults (see mm/pcp.c for the measurements behind them). */
+/* Defaults (see mm/pcp.c for the measurements behind them): one node. */
 void mm_default_config(struct mm_config *cfg);
 
 /* Builds arenas from the usable ranges minus the reserved ones (kernel image,
@@ -70,6 +100,27 @@ void mm_default_config(struct mm_config *cfg);
 bool mm_init(const struct phys_range *usable, unsigned n_usable,
              const struct phys_range *reserved, unsigned n_reserved,
              const struct mm_config *cfg, char *err, size_t errlen);
+
+/* Replaces the topology mm_init was given (same node count: the arenas'
+ * nodes are fixed) and recomputes every node's fallback order; call only at
+ * a quiescent point, e.g. once the CPUs are online and their nodes known.
+ * Drains every cache.  false, with a message, on a bad table (node count
+ * differs, a CPU's node out of range, a diagonal distance other than
+ * MM_NODE_LOCAL, an off-diagonal one of MM_NODE_LOCAL or less). */
+bool mm_numa_configure(const struct mm_numa *numa, char *err, size_t errlen);
+unsigned mm_numa_nodes(void);           /* 1 without a topology */
+unsigned mm_cpu_node(unsigned cpu);     /* the node cpu sits on */
+/* SLIT distance between two nodes (MM_NODE_LOCAL to itself). */
+unsigned mm_node_distance(unsigned from, unsigned to);
+/* cpu's cache and buddy allocations are served in the fallback order of
+ * `node` instead of its own node's (Linux's preferred-node policy), so a
+ * benchmark can make one node's CPUs live on another node's memory; the
+ * local/remote counters still compare with the node the CPU sits on.
+ * MM_NODE_OWN restores the default.  Drains cpu's cache, so what it holds
+ * next comes from the new order.  Call on cpu itself or at a quiescent
+ * point.  false for a CPU without a cache or a node out of range. */
+#define MM_NODE_OWN UINT32_MAX
+bool mm_pcp_prefer_node(unsigned cpu, uint32_t node);
 
 /* ---- single frames and the refcount protocol ---------------------------- */
 
@@ -110,6 +161,7 @@ void frame_drop(struct frame *f);
 void frame_unique_to_shared(struct frame *f);
 
 uint64_t frame_pa(const struct frame *f);
+unsigned frame_node(const struct frame *f);   /* the NUMA node of its memory */
 void *frame_va(const struct frame *f);
 uint64_t frame_refcount(const struct frame *f);  /* raw value, relaxed load */
 /* Owner tag kept in the metadata: stamped on allocation by callers that want
@@ -154,6 +206,14 @@ struct pcp_stats {
     uint64_t high_hits;     /* order 1..3 / 9 allocations served from the cache */
     uint64_t high_misses;   /* order 1..3 / 9 allocations that went to the buddy
                              * allocator with the cache on (one block each) */
+    /* NUMA: against the node the CPU sits on (mm_cpu_node), whatever node
+     * it prefers.  local_refills + remote_refills == refills. */
+    uint64_t local_refills;         /* refills served by the CPU's node alone */
+    uint64_t remote_refills;        /* refills that took frames from another node */
+    uint64_t remote_refill_frames;  /* frames those brought from other nodes */
+    uint64_t remote_buddy_allocs;   /* buddy allocations (cache misses that take one
+                                     * block, caches off, high orders) served by
+                                     * another node */
 };
 void mm_pcp_stats(unsigned cpu, struct pcp_stats *out);
 void mm_pcp_stats_reset(void); /* quiescent point only */
@@ -176,6 +236,7 @@ struct mm_stats {
     uint64_t allocated_frames;  /* total - free - cached */
     uint64_t free_blocks[MM_MAX_ORDER + 1];
     unsigned arenas;
+    unsigned nodes;
     uint64_t metadata_bytes;
     struct mm_lock_stats lock;  /* summed over arenas */
 };

@@ -9,15 +9,19 @@
  *                  per-arena array indexed by (pfn - arena base pfn).  Holds
  *                  the refcount (state machine: frame.c), flags, buddy order,
  *                  free-list links, owner tag and the allocating CPU.
- *   struct arena   one per merged run of usable RAM: metadata array, buddy
- *                  free lists per order, the TTAS lock guarding them.
+ *   struct arena   one per merged run of usable RAM of one NUMA node:
+ *                  metadata array, buddy free lists per order, the TTAS
+ *                  lock guarding them, the node.
  *   struct pcp     one per CPU: a bounded LIFO of order-0 frames and one
  *                  bounded LIFO of blocks per cached high order (1..3, 9),
  *                  touched only by its CPU with interrupts off (no lock, no
  *                  atomic RMW).
  *
- * Allocation order: per-CPU cache, then the buddy allocator of the highest
- * arena that has a block (low memory is kept for whoever needs it).
+ * Allocation order: per-CPU cache, then the buddy allocators in the fallback
+ * order of the CPU's (preferred) node: that node's arenas first, then every
+ * other node's by increasing distance (mm/numa.c), and within a node the
+ * highest arena that has a block first (low memory is kept for whoever
+ * needs it).
  * Ownership of a free frame: exactly one of {a buddy free list (the arena lock
  * holder), one CPU's cache (that CPU), a frame in transit inside one
  * allocator call (that call)}.  An allocated frame is owned by its holders and
@@ -321,6 +325,7 @@ struct arena {
     uint64_t base_pfn, end_pfn;             /* span [base, end) */
     uint64_t managed_frames;                /* frames the allocator hands out */
     unsigned index;
+    unsigned node;                          /* NUMA node of all its memory */
 };
 
 /* Read-only lookup table (one line for the common 1-3 arenas): pointer and
@@ -392,9 +397,16 @@ struct pcp {
     uint16_t high_limit[PCP_HIGH_SLOTS];
     uint64_t high_hits;
     uint64_t high_misses;
-    /* third line: slow-path counters */
+    /* third line: slow-path counters and the NUMA placement (set at
+     * quiescent points, read by this CPU's refills and buddy allocations) */
     uint64_t drains __cacheline_aligned;
     uint64_t reclaims;          /* reclaim requests this CPU answered */
+    uint64_t local_refills;
+    uint64_t remote_refills;
+    uint64_t remote_refill_frames;
+    uint64_t remote_buddy_allocs;
+    uint16_t node;              /* the node this CPU sits on */
+    uint16_t pref_node;         /* whose fallback order it allocates in */
 } __cacheline_aligned;
 
 _Static_assert(sizeof(struct pcp) % CACHE_LINE_SIZE == 0, "per-CPU cache must be whole lines");
@@ -419,8 +431,15 @@ struct mm_state {
     uint64_t total_frames;
     uint64_t metadata_bytes;
     struct pcp_config pcp_cfg;
+    /* NUMA (mm/numa.c): node_arenas[n] lists every arena index in node n's
+     * fallback order, computed once per topology, so a miss walks a
+     * precomputed list instead of sorting distances. */
+    unsigned nodes;
+    uint8_t distance[MM_MAX_NODES][MM_MAX_NODES];
+    uint8_t node_arenas[MM_MAX_NODES][MM_MAX_ARENAS];
     bool ready;
 };
+_Static_assert(MM_MAX_ARENAS <= 256, "node_arenas holds arena indices in bytes");
 
 extern struct mm_state mm;
 extern struct arena mm_arenas[MM_MAX_ARENAS];
@@ -474,6 +493,20 @@ struct frame *buddy_alloc_any(unsigned order);
 void buddy_free_unit(struct frame *head, unsigned order);
 /* Full free-list consistency walk; false + message on the first problem. */
 bool buddy_verify_locked(struct arena *a, char *err, size_t errlen);
+
+/* ---- numa.c ------------------------------------------------------------- */
+/* Checks a topology (node count, distances, every CPU's node); false with
+ * a message. */
+bool numa_valid(const struct mm_numa *numa, char *err, size_t errlen);
+/* Takes the topology (NULL: one node) after the arenas and caches are
+ * built: distances, each CPU's node, every node's fallback order. */
+void numa_apply(const struct mm_numa *numa);
+/* The arena order of p's preferred node (node 0's for a CPU without a
+ * cache: p NULL). */
+static inline const uint8_t *numa_arena_order(const struct pcp *p)
+{
+    return mm.node_arenas[p ? p->pref_node : 0];
+}
 
 /* ---- pcp.c -------------------------------------------------------------- */
 /* Slow paths of frame_alloc/frame_release (interrupts already off). */

@@ -107,6 +107,8 @@ void mm_default_config(struct mm_config *cfg)
     cfg->pcp.capacity = MM_PCP_DEFAULT_CAPACITY;
     cfg->pcp.batch = MM_PCP_DEFAULT_BATCH;
     cfg->max_cpus = PLAT_MAX_CPUS;
+    cfg->usable_node = NULL;
+    cfg->numa = NULL;
 }
 
 bool pcp_config_valid(const struct pcp_config *cfg, char *err, size_t errlen)
@@ -239,17 +241,21 @@ void pcp_reclaim_end(void)
 
 /* Interrupts off, on p's CPU.  While another CPU reclaims cached frames to
  * satisfy an allocation, a refill takes one frame, not a batch: otherwise the
- * frames it asked for would be back in a cache before it could take them. */
+ * frames it asked for would be back in a cache before it could take them.
+ * Arenas in the fallback order of p's preferred node (mm/numa.c). */
 static uint32_t pcp_refill(struct pcp *p)
 {
     uint64_t want = atomic_load_explicit(&pcp_pressure, memory_order_relaxed) ? 1 : p->batch;
-    uint64_t got = 0;
+    uint64_t got = 0, remote = 0;
     struct frame *chain = NULL;
-    for (unsigned i = mm.n_arenas; i-- > 0 && got < want;) {
-        struct arena *a = &mm_arenas[i];
+    const uint8_t *order = numa_arena_order(p);
+    for (unsigned k = 0; k < mm.n_arenas && got < want; k++) {
+        struct arena *a = &mm_arenas[order[k]];
         plat_irqstate_t s = mm_lock_acquire(&a->lock);
-        got += buddy_take_locked(a, want - got, &chain);
+        uint64_t n = buddy_take_locked(a, want - got, &chain);
         mm_lock_release(&a->lock, s);
+        got += n;
+        remote += a->node != p->node ? n : 0;
     }
     /* The blocks left the free lists under the lock: they are ours, so
      * spreading them into the cache needs no lock. */
@@ -266,6 +272,9 @@ static uint32_t pcp_refill(struct pcp *p)
     }
     p->count += (uint32_t)got;
     p->refills += got != 0;
+    p->local_refills += got != 0 && remote == 0;
+    p->remote_refills += remote != 0;
+    p->remote_refill_frames += remote;
     return (uint32_t)got;
 }
 
@@ -481,6 +490,10 @@ void mm_pcp_stats(unsigned cpu, struct pcp_stats *out)
     out->cached = pcp_cached_frames(p);
     out->high_hits = p->high_hits;
     out->high_misses = p->high_misses;
+    out->local_refills = p->local_refills;
+    out->remote_refills = p->remote_refills;
+    out->remote_refill_frames = p->remote_refill_frames;
+    out->remote_buddy_allocs = p->remote_buddy_allocs;
 }
 
 void mm_pcp_stats_reset(void)
@@ -489,5 +502,7 @@ void mm_pcp_stats_reset(void)
         struct pcp *p = &mm_pcp[cpu];
         p->hits = p->misses = p->refills = p->drains = p->frees = p->remote_frees = 0;
         p->high_hits = p->high_misses = 0;
+        p->local_refills = p->remote_refills = p->remote_refill_frames = 0;
+        p->remote_buddy_allocs = 0;
     }
 }

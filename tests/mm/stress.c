@@ -10,7 +10,10 @@
  * every epoch, at a quiescent point: mm_check, frames conserved (the
  * allocator's allocated count equals what the threads hold), and no two held
  * allocations overlap.  The cache configuration changes between epochs
- * (small, default, off).  At the end everything is released and every
+ * (small, default, off), and so does the NUMA map: the two memory ranges are
+ * two nodes, and the CPUs' nodes swap every epoch (mm_numa_configure), so
+ * refills go local, fall back remote when a node runs dry, and the
+ * counters must add up.  At the end everything is released and every
  * managed frame must be UNUSED.
  *
  * Usage: test_mm_stress [cpus epochs ops_per_epoch]; built plain, with
@@ -300,9 +303,16 @@ static void stress(void)
 {
     struct phys_range u[] = {{16 * MiB, 48 * MiB}, {4 * GiB, 4 * GiB + 16 * MiB}};
     struct phys_range r[] = {{20 * MiB, 20 * MiB + 3 * PAGE_SIZE}};
+    static const unsigned u_node[] = {0, 1};
+    static struct mm_numa topo;
+    mm_numa_default(&topo, 2);
+    for (unsigned cpu = 0; cpu < n_cpus; cpu++)
+        topo.cpu_node[cpu] = (uint16_t)(cpu * 2 / n_cpus);
     struct mm_config cfg;
     mm_default_config(&cfg);
     cfg.max_cpus = n_cpus;
+    cfg.usable_node = u_node;
+    cfg.numa = &topo;
     if (!mt_init_cfg(u, 2, r, 1, &cfg))
         return;
     arena_lo = 16 * MiB;
@@ -316,6 +326,10 @@ static void stress(void)
     unsigned epochs = 0;
     for (; epochs < n_epochs; epochs++) {
         CHECK(mm_pcp_configure(&modes[epochs % 5]));
+        char err[200];
+        for (unsigned cpu = 0; cpu < n_cpus; cpu++)
+            topo.cpu_node[cpu] = (uint16_t)((cpu * 2 / n_cpus + epochs) % 2);
+        CHECKF(mm_numa_configure(&topo, err, sizeof err), "mm_numa_configure: %s", err);
         plat_run_on_cpus(n_cpus, epoch_job, NULL);
         plat_run_on_cpus(n_cpus, inbox_job, NULL);
         check_epoch(epochs);
@@ -336,6 +350,7 @@ static void stress(void)
         }
     CHECK_EQ_U(not_unused, 0);
     uint64_t ops = 0, nomem = 0, claims = 0, hits = 0, received = 0, remote = 0, high = 0;
+    uint64_t local_refills = 0;
     for (unsigned cpu = 0; cpu < n_cpus; cpu++) {
         struct pcp_stats ps;
         mm_pcp_stats(cpu, &ps);
@@ -346,10 +361,15 @@ static void stress(void)
         received += cpus[cpu].received;
         remote += ps.remote_frees;
         high += ps.high_hits;
+        local_refills += ps.local_refills;
+        CHECKF(ps.local_refills + ps.remote_refills == ps.refills,
+               "cpu %u: %llu local + %llu remote refills, %llu refills", cpu,
+               (unsigned long long)ps.local_refills, (unsigned long long)ps.remote_refills,
+               (unsigned long long)ps.refills);
     }
     /* The mix must really have exercised the cross-CPU paths and the
      * high-order caches. */
-    CHECK(received > 0 && hits > 0 && claims > 0 && remote > 0 && high > 0);
+    CHECK(received > 0 && hits > 0 && claims > 0 && remote > 0 && high > 0 && local_refills > 0);
     fprintf(stderr, "stress %s: %u cpus, %u epochs, %llu ops, %llu out-of-memory, %llu claims, "
             "%llu from_in_use, %llu references received, %llu remote frees, %llu high-order "
             "cache hits\n",
