@@ -10,7 +10,7 @@
  *
  * Call order (kmain): arch_early_init, arch_cpu_init, arch_configure,
  * arch_reserve_ranges, arch_split_usable, [mm_init], arch_smp_init,
- * arch_selftest_run.
+ * [arch_cpu_node, mm_numa_configure], arch_selftest_run.
  */
 #ifndef KERNEL_ARCH_H
 #define KERNEL_ARCH_H
@@ -49,10 +49,17 @@ unsigned arch_reserve_ranges(const struct mb2_info *mi, const struct phys_range 
                              unsigned n_avoid, struct phys_range *out, unsigned max);
 
 /* Cuts the usable ranges r[0..n) where one NUMA node's memory ends and
- * another's begins, so that no allocator arena spans two nodes.  Writes at
+ * another's begins, so that no allocator arena spans two nodes, and writes
+ * each range's node to node[] (all 0 without a NUMA topology).  Writes at
  * most max; returns the new count. */
 #define ARCH_MAX_SPLITS 64
-unsigned arch_split_usable(struct phys_range *r, unsigned n, unsigned max);
+unsigned arch_split_usable(struct phys_range *r, unsigned *node, unsigned n, unsigned max);
+
+/* NUMA distance between two nodes (10 to itself; 20 to others when the
+ * firmware gives no distances), and, after arch_smp_init, the node of a CPU
+ * by index (-1: the firmware does not place it). */
+unsigned arch_numa_distance(unsigned from, unsigned to);
+int arch_cpu_node(unsigned cpu);
 
 /* Every CPU the firmware lists brought online; plat_run_on_cpus() works
  * after it.  Stops the run (EXIT_CHECK_FAILED) when the CPU tables are

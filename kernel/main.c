@@ -28,20 +28,32 @@
 
 void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa); /* called by boot.S */
 
+/* The NUMA topology for the allocator: node count and distances from the
+ * firmware; the CPUs' nodes once they are online (mm_numa_start).  static:
+ * 6 KiB, not on the boot stack. */
+static struct mm_numa numa;
+
 /* The frame allocator over every usable frame the boot information reports,
- * cut at NUMA node boundaries, minus the reserved ranges.  Cache geometry
- * from the benchmark keys when given (pcp_capacity=, pcp_batch=), otherwise
- * the allocator's defaults. */
+ * cut at NUMA node boundaries (each piece on its node), minus the reserved
+ * ranges.  Cache geometry from the benchmark keys when given
+ * (pcp_capacity=, pcp_batch=), otherwise the allocator's defaults. */
 static void mm_start(const struct bench_config *bench, const struct phys_range *reserved,
-                     unsigned n_reserved)
+                     unsigned n_reserved, unsigned nodes)
 {
     /* static: 16 KiB and more, not on the 16 KiB boot stack */
     static struct phys_range usable[MB2_MAX_REGIONS + ARCH_MAX_SPLITS];
+    static unsigned usable_node[MB2_MAX_REGIONS + ARCH_MAX_SPLITS];
     unsigned n_usable = boot_usable_ranges(usable, MB2_MAX_REGIONS);
-    n_usable = arch_split_usable(usable, n_usable, MB2_MAX_REGIONS + ARCH_MAX_SPLITS);
+    n_usable = arch_split_usable(usable, usable_node, n_usable, MB2_MAX_REGIONS + ARCH_MAX_SPLITS);
+    mm_numa_default(&numa, nodes ? nodes : 1);
+    for (unsigned a = 0; a < nodes; a++)
+        for (unsigned b = 0; b < nodes; b++)
+            numa.distance[a][b] = (uint8_t)arch_numa_distance(a, b);
     struct mm_config cfg;
     mm_default_config(&cfg);
     cfg.max_cpus = PLAT_MAX_CPUS;
+    cfg.usable_node = usable_node;
+    cfg.numa = &numa;
     if (bench->pcp_capacity) {
         cfg.pcp.capacity = bench->pcp_capacity;
         cfg.pcp.batch = bench->pcp_batch ? bench->pcp_batch : (bench->pcp_capacity + 3) / 4;
@@ -58,6 +70,28 @@ static void mm_start(const struct bench_config *bench, const struct phys_range *
     kprintf("mm: set-up %llu.%03llu ms (metadata for %u range(s))\n",
             (unsigned long long)(us / 1000), (unsigned long long)(us % 1000), n_usable);
     mm_dump();
+}
+
+/* Once every CPU is online, and before any allocates: each CPU's node, so
+ * that its refills come from its own node first. */
+static void mm_numa_start(void)
+{
+    unsigned unplaced = 0;
+    for (unsigned cpu = 0; cpu < plat_cpu_count(); cpu++) {
+        int node = arch_cpu_node(cpu);
+        unplaced += node < 0;
+        numa.cpu_node[cpu] = (uint16_t)(node < 0 ? 0 : node);
+    }
+    if (unplaced)
+        kprintf("mm: %u CPU(s) the SRAT does not list: placed on node 0\n", unplaced);
+    char err[160];
+    if (!mm_numa_configure(&numa, err, sizeof err)) {
+        kprintf("mm: cannot take the NUMA topology: %s\n", err);
+        kernel_exit(EXIT_CHECK_FAILED);
+    }
+    if (numa.nodes > 1)
+        kprintf("mm: %u NUMA nodes: each CPU refills from its own node first, then by distance\n",
+                numa.nodes);
 }
 
 /* What the results need to know about this machine and run (meta.csv). */
@@ -124,9 +158,12 @@ void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa)
     report_pass(REPORT_CMDLINE);
 
     /* ---- 3. work ---- */
-    mm_start(&bench_cfg, reserved, n_reserved); /* frame_alloc() and friends, "mm:" lines */
+    struct arch_facts facts;
+    arch_facts(&facts);
+    mm_start(&bench_cfg, reserved, n_reserved, facts.numa_nodes); /* frame_alloc(), "mm:" lines */
     report_pass(REPORT_MM_INIT);
     arch_smp_init(boot_mb2());   /* every CPU online, plat_run_on_cpus(), "smp:" lines */
+    mm_numa_start();             /* each CPU's node: refills from it first */
     report_pass(REPORT_SMP);
     if (arch_selftest_run() > 0) /* test_paging, test_fault */
         report_pass(REPORT_SELFTESTS);

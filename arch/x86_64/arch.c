@@ -70,9 +70,19 @@ unsigned arch_reserve_ranges(const struct mb2_info *mi, const struct phys_range 
     return n;
 }
 
-unsigned arch_split_usable(struct phys_range *r, unsigned n, unsigned max)
+unsigned arch_split_usable(struct phys_range *r, unsigned *node, unsigned n, unsigned max)
 {
-    return numa_split_ranges(r, n, max);
+    return numa_split_ranges(r, node, n, max);
+}
+
+unsigned arch_numa_distance(unsigned from, unsigned to)
+{
+    return numa_distance(from, to);
+}
+
+int arch_cpu_node(unsigned cpu)
+{
+    return numa_cpu_node(cpu);
 }
 
 void arch_smp_init(const struct mb2_info *mi)

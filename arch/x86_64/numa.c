@@ -15,7 +15,6 @@
 
 #define SUMMARY_LEN 4096
 #define LIST_LEN 256
-#define NODE_GAP 0x1000 /* one frame */
 
 static struct numa_topology topo;
 static char msg[ACPI_MSG_LEN];
@@ -137,7 +136,16 @@ unsigned numa_nodes(void)
     return topo.nodes;
 }
 
-unsigned numa_split_ranges(struct phys_range *r, unsigned n, unsigned max)
+/* The node of the SRAT memory range holding pa, or -1. */
+static int mem_node(uint64_t pa)
+{
+    for (unsigned m = 0; m < topo.mem_count; m++)
+        if (topo.mem[m].base <= pa && pa < topo.mem[m].end)
+            return (int)topo.mem[m].node;
+    return -1;
+}
+
+unsigned numa_split_ranges(struct phys_range *r, unsigned *node, unsigned n, unsigned max)
 {
     unsigned before = n;
     for (unsigned m = 0; m < topo.mem_count; m++) {
@@ -146,23 +154,44 @@ unsigned numa_split_ranges(struct phys_range *r, unsigned n, unsigned max)
             for (unsigned i = 0; i < n; i++) {
                 if (r[i].base < cuts[c] && cuts[c] < r[i].end) {
                     if (n == max) {
-                        kprintf("numa: more than %u usable ranges at node boundaries; the rest "
-                                "are not split\n", max);
-                        return n;
+                        kprintf("numa: more than %u usable ranges at node boundaries; stopping "
+                                "(exit check-failed)\n", max);
+                        kernel_exit(EXIT_CHECK_FAILED);
                     }
-                    /* The frame allocator merges touching ranges into one
-                     * arena: the boundary's first frame stays out of it. */
-                    r[n] = (struct phys_range){cuts[c] + NODE_GAP, r[i].end};
+                    r[n++] = (struct phys_range){cuts[c], r[i].end};
                     r[i].end = cuts[c];
-                    n += r[n].base < r[n].end;
                 }
             }
         }
     }
+    /* Each piece now lies within one SRAT range or in none; memory the SRAT
+     * does not place goes to node 0, said once. */
+    uint64_t unplaced = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int nd = topo.nodes ? mem_node(r[i].base) : 0;
+        if (nd < 0)
+            unplaced += r[i].end - r[i].base;
+        node[i] = nd < 0 ? 0 : (unsigned)nd;
+    }
     if (n != before)
-        kprintf("numa: usable memory cut at node boundaries: %u range(s) -> %u (the first "
-                "frame of each cut kept out, so no arena spans two nodes)\n", before, n);
+        kprintf("numa: usable memory cut at node boundaries: %u range(s) -> %u\n", before, n);
+    if (unplaced)
+        kprintf("numa: %llu KiB of usable memory lies in no SRAT memory range: given to node 0\n",
+                (unsigned long long)(unplaced >> 10));
     return n;
+}
+
+unsigned numa_distance(unsigned from, unsigned to)
+{
+    return topo.distance[from][to];
+}
+
+int numa_cpu_node(unsigned cpu)
+{
+    const struct plat_smp_info *si = plat_smp_info();
+    if (!topo.nodes || cpu >= si->cpus_online)
+        return 0;
+    return srat_cpu_node(&topo, si->apic_id[cpu]);
 }
 
 const char *numa_summary(void)
