@@ -43,7 +43,8 @@
  *   harness.c  scratch memory, CPU sweep, the loop phases, point sets, rows
  *   run.c      bench_run: meta.csv, timer overhead, the benchmarks in order,
  *              invariant checks at quiescent points, blocks, verdict
- *   bench_refcount.c bench_pcp.c bench_contig.c bench_stress.c bench_smp.c
+ *   bench_refcount.c bench_pcp.c (+ bench_numa.c) bench_contig.c bench_stress.c
+ *   bench_smp.c
  *
  * State: one struct bench_ctx owned by CPU 0; a job reads its point from its
  * argument, and CPUs running a job write only their own cache-line-aligned
@@ -421,6 +422,9 @@ bool bench_mm_check(const char *where);
 void bench_smp(void);
 void bench_refcount(void);
 void bench_pcp(void);
+/* pcp's node_local / node_remote cases at cache geometry cfg (configured by
+ * the caller); nothing on one node. */
+void bench_pcp_numa(const struct pcp_config *cfg);
 void bench_contig(void);
 void bench_stress(void);
 

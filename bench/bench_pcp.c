@@ -24,7 +24,8 @@
  * set, the K values of batch another.
  * Every CPU count of the sweep runs pairs, remote and random; batch runs at 1
  * and all CPUs, and again for each capacity of the capacity sweep (cache on,
- * batch scaled with the capacity).
+ * batch scaled with the capacity).  With two or more NUMA nodes the cases
+ * node_local and node_remote follow (bench_numa.c).
  *
  * Latency: a random 1-in-k choice of allocations is timed alone and
  * classified by whether this CPU's hit counter moved: paths hit and miss
@@ -548,6 +549,10 @@ void bench_pcp(void)
     struct pcp_config orig;
     if (!pcp_setup(&setup, &orig) || !main_series(&setup) || !capacity_sweep(&setup))
         return;
+    if (!bench_ctx.failed && mm_numa_nodes() > 1 && configure(&setup.base)) {
+        bench_pcp_numa(&setup.base);
+        series_check("numa");
+    }
     if (!bench_ctx.failed)
         configure(&orig);
 }

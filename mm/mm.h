@@ -5,8 +5,9 @@
  * A frame is a 4 KiB physical page; its handle is a pointer to its 64-byte
  * metadata slot (struct frame, see mm_int.h), found from a physical address by
  * PFN arithmetic.  Allocation order: the current CPU's cache first, the global
- * buddy allocator on a miss (batch refill); frees go to the current CPU's
- * cache and overflow back in batches.  Order 1..3 and 9 units have per-CPU
+ * buddy allocator on a miss (batch refill: the CPU's NUMA node first, the
+ * others by distance); frees go to the current CPU's cache and overflow
+ * back in batches.  Order 1..3 and 9 units have per-CPU
  * block lists too (one block per miss, bounded; mm/pcp.c); contiguous
  * requests and the other orders go straight to the buddy allocator.
  *

@@ -70,12 +70,51 @@ def tables(run):
         head = ["order"] + [f"{c} {m}" for c in cases for m in ("p50", "p99", "success")]
         out.append(Table("contig", f"contig: allocation latency ({unit}) and success rate "
                          f"by order", head, rows, tuple(range(len(head)))))
+    out += numa_tables(run, series, unit)
     for bench in ("smp", "stress"):
         rest = [k for k in series if k.bench == bench and not k.param and k.case != "check"]
         if rest:
             rows = [[k.case, k.metric, fmt_value(series[k].central()),
                      results.display_unit(series[k].unit, run.icount)] for k in rest]
             out.append(Table(bench, bench, ["case", "metric", "value", "unit"], rows, (2,)))
+    return out
+
+
+def numa_nodes(topology):
+    """The kernel's numa_topology meta row -> [(node, cpus, mem_mib, dist)]:
+    "node0:cpus=0-1:mem_mib=512:dist=10/20;node1:..." (empty without an SRAT)."""
+    nodes = []
+    for part in filter(None, (topology or "").split(";")):
+        name, *fields = part.split(":")
+        kv = dict(f.split("=", 1) for f in fields if "=" in f)
+        nodes.append((name.removeprefix("node"), kv.get("cpus", "?"), kv.get("mem_mib", "?"),
+                      kv.get("dist", "?").replace("/", " ")))
+    return nodes
+
+
+def numa_tables(run, series, unit):
+    """The NUMA topology the kernel read, and which node served the pcp
+    node_local / node_remote allocations (nothing on one node)."""
+    nodes = numa_nodes((run.meta.get("kernel_meta") or {}).get("numa_topology"))
+    if len(nodes) < 2:
+        return []
+    out = [Table("numa", f"numa: {len(nodes)} nodes (SRAT/SLIT as the kernel read them)",
+                 ["node", "cpus", "memory MiB", "distances"], [list(n) for n in nodes],
+                 (2,))]
+    keys = [k for k in series if k.bench == "pcp" and k.metric == "refills"
+            and k.case in ("node_local", "node_remote")]
+    if keys:
+        def val(k, metric):
+            s = series.get(results.Key(k.bench, k.case, k.cpus, k.param, metric))
+            return s.central() if s else None
+        rows = [[k.case, k.cpus, fmt_value(val(k, "refills")), fmt_value(val(k, "local_refills")),
+                 fmt_value(val(k, "remote_refills")),
+                 fmt_value(val(k, "served_node_local_frac"), "ratio"),
+                 fmt_value(val(k, "ns_per_op"))] for k in keys]
+        out.append(Table("numa", "numa: which node served the allocations (pcp node_local / "
+                         "node_remote; under TCG no latency difference between nodes)",
+                         ["case", "cpus", "refills", "node-local", "remote",
+                          "served_node_local_frac", f"{unit}/op"], rows, (1, 2, 3, 4, 5, 6)))
     return out
 
 

@@ -4,8 +4,10 @@ host tools enforce.
 
   - SMP=8 with NUMA=2 and NUMA=4 (QEMU -numa): the kernel reads the SRAT and
     reports exactly the topology QEMU was given (CPUs and memory per node,
-    distances), cuts the usable memory at node boundaries so that arenas
-    end there, and writes the topology to meta.csv;
+    distances), builds every arena on the node its memory belongs to (none
+    spans a boundary), writes the topology to meta.csv, and the allocator's
+    counters say every refill of pcp's node_local case came from the CPU's
+    own node and every one of node_remote from another;
   - MEM=64G boots through the reserve=off memory backend on a host with far
     less free RAM than that, and reports the metadata set-up time;
   - RAM above the direct map's limit (lowered by test_paging_limit_gib) is a
@@ -35,7 +37,11 @@ BIG_MEM = "64G"
 NODE_LINE = re.compile(r"^numa: node (\d+) \(proximity domain (\d+)\): (\d+) CPU\(s\) "
                        r"\(APIC ids ([\d,-]+)\), (\d+) MiB in \d+ range\(s\), distances ([\d ]+)$",
                        re.M)
-ARENA_LINE = re.compile(r"^mm:   arena \d+ \[0x([0-9a-f]+), 0x([0-9a-f]+)\)", re.M)
+ARENA_LINE = re.compile(r"^mm:   arena \d+ \[0x([0-9a-f]+), 0x([0-9a-f]+)\) node (\d+)", re.M)
+# pcp's NUMA rows as the kernel printed them (the per-point totals, no run=).
+NUMA_ROW = re.compile(r"^pcp,(node_local|node_remote),(\d+),k=\d+;serve=\w+,"
+                      r"(refills|local_refills|remote_refills|served_node_local_frac),([\d.]+),",
+                      re.M)
 META_TOPO = re.compile(r"^numa_topology,(.*)$", re.M)
 
 
@@ -67,13 +73,35 @@ def topology(nodes):
                 f"node {i}: read back {found[i]}, QEMU was given CPUs {first}..{first + count - 1}, " \
                 f"{size >> 20} MiB"
         assert re.search(rf"^numa: {nodes} node\(s\) from the SRAT", log, re.M), "no summary line"
-        # No arena may straddle a node boundary.
-        bounds = [first_bytes for first_bytes in
-                  (sum(sz for _, _, sz in layout[:k]) for k in range(1, nodes))]
-        for lo, hi in ARENA_LINE.findall(log):
+        # Every arena on the node whose memory it holds (QEMU places node i's
+        # memory after node i-1's, the PCI hole aside), none across a boundary.
+        bounds = [sum(sz for _, _, sz in layout[:k]) for k in range(1, nodes)]
+        arenas = ARENA_LINE.findall(log)
+        assert arenas, "no arena lines"
+        for lo, hi, node in arenas:
             lo, hi = int(lo, 16), int(hi, 16)
             for b in bounds:
                 assert not (lo < b < hi), f"arena [{lo:#x}, {hi:#x}) spans the node boundary {b:#x}"
+            want = sum(1 for b in bounds if lo >= b)
+            assert int(node) == want, f"arena [{lo:#x}, {hi:#x}) on node {node}, expected {want}"
+        assert re.search(rf"^mm: {nodes} NUMA nodes: each CPU refills from its own node first",
+                         log, re.M), "the allocator was not given the CPUs' nodes"
+        # The counters: node_local refills all from the CPU's node, node_remote
+        # all from another, at 1 CPU and at all CPUs.
+        rows = {}
+        for case, cpus, metric, value in NUMA_ROW.findall(log):
+            rows[(case, int(cpus), metric)] = float(value)
+        for cpus in (1, boot.smp):
+            refills = rows.get(("node_local", cpus, "refills"))
+            assert refills, f"no node_local refills at {cpus} CPU(s): {sorted(rows)}"
+            assert rows[("node_local", cpus, "local_refills")] == refills, rows
+            assert rows[("node_local", cpus, "remote_refills")] == 0, rows
+            assert rows[("node_local", cpus, "served_node_local_frac")] == 1, rows
+            refills = rows.get(("node_remote", cpus, "refills"))
+            assert refills, f"no node_remote refills at {cpus} CPU(s)"
+            assert rows[("node_remote", cpus, "remote_refills")] == refills, rows
+            assert rows[("node_remote", cpus, "local_refills")] == 0, rows
+            assert rows[("node_remote", cpus, "served_node_local_frac")] == 0, rows
         meta = META_TOPO.findall(log)
         assert meta, "no numa_topology row in meta.csv"
         want = ";".join(f"node{i}:cpus={runs(list(range(f, f + c)))}:mem_mib={sz >> 20}:dist="
@@ -160,8 +188,8 @@ def Boot(name, smp, mem, cmdline, **kw):
 
 BOOTS = [
     Boot("mem64g-backend", 2, BIG_MEM, "", check=big_memory),
-    Boot("numa2-smp8", 8, "1G", "bench=smp profile=quick", numa=2, check=topology(2)),
-    Boot("numa4-smp8", 8, "1G", "bench=smp profile=quick", numa=4, check=topology(4)),
+    Boot("numa2-smp8", 8, "1G", "bench=smp,pcp profile=quick", numa=2, check=topology(2)),
+    Boot("numa4-smp8", 8, "1G", "bench=smp,pcp profile=quick", numa=4, check=topology(4)),
     Boot("ram-above-limit", 1, "4G", "test_paging_limit_gib=2", expect="check-failed",
          check=boottest.expect_lines(
              r"^paging: the memory map reports RAM up to 0x[0-9a-f]+ .* below 0x80000000 "
