@@ -325,25 +325,46 @@ bool buddy_alloc_contig(struct arena *a, uint64_t n, uint64_t align, uint64_t *o
     return ok;
 }
 
+/* Out of line: only an allocation another node served pays for it.
+ * Interrupts off: the cache's counters are touched only that way. */
+static __attribute__((noinline, cold)) void count_remote_buddy(struct pcp *p)
+{
+    plat_irqstate_t s = plat_irq_save();
+    p->remote_buddy_allocs++;
+    plat_irq_restore(s);
+}
+
+static struct frame *buddy_alloc_in(struct arena *a, unsigned order)
+{
+    plat_irqstate_t s = mm_lock_acquire(&a->lock);
+    struct frame *f = buddy_alloc_block_locked(a, order);
+    mm_lock_release(&a->lock, s);
+    return f;
+}
+
 struct frame *buddy_alloc_any(unsigned order)
 {
     /* The calling CPU's node first, the others by distance; within a node
      * the highest arena first: low memory (DMA-reachable, below 4 GiB) is
-     * the last to go, as in Linux's zone fallback order (mm/numa.c).  Not
-     * every caller has interrupts off, but a CPU's index does not change
-     * under it, and its counters are written with them off. */
-    unsigned cpu = plat_cpu_index();
-    struct pcp *p = cpu < mm.max_cpus ? &mm_pcp[cpu] : NULL;
-    const uint8_t *arena_order = numa_arena_order(p);
-    for (unsigned k = 0; k < mm.n_arenas; k++) {
-        struct arena *a = &mm_arenas[arena_order[k]];
-        plat_irqstate_t s = mm_lock_acquire(&a->lock);
-        struct frame *f = buddy_alloc_block_locked(a, order);
-        if (f && p && a->node != p->node)
-            p->remote_buddy_allocs++;
-        mm_lock_release(&a->lock, s);
-        if (f)
+     * the last to go, as in Linux's zone fallback order (mm/numa.c).  On
+     * one node there is no CPU to look up (p stays NULL: node 0's order,
+     * nothing remote): the global path of every non-NUMA machine pays one
+     * load and branch.  Not every caller has interrupts off, but a CPU's
+     * index does not change under it. */
+    struct pcp *p = NULL;
+    if (mm.nodes > 1) {
+        unsigned cpu = plat_cpu_index();
+        p = cpu < mm.max_cpus ? &mm_pcp[cpu] : NULL;
+    }
+    const uint8_t *next = numa_arena_order(p), *end = next + mm.n_arenas;
+    for (; next < end; next++) {
+        struct arena *a = &mm_arenas[*next];
+        struct frame *f = buddy_alloc_in(a, order);
+        if (f) {
+            if (unlikely(p != NULL) && a->node != p->node)
+                count_remote_buddy(p);
             return f;
+        }
     }
     return NULL;
 }
