@@ -36,9 +36,8 @@ struct arena mm_arenas[MM_MAX_ARENAS];
 static struct phys_range usable_r[MM_MAX_RANGES], reserved_r[MM_MAX_RANGES];
 static struct phys_range free_r[2 * MM_MAX_RANGES];
 static struct phys_range span_r[MM_MAX_RANGES];
-/* The node of each usable, free and span range (reserved ranges: 0). */
-static unsigned usable_nd[MM_MAX_RANGES], reserved_nd[MM_MAX_RANGES];
-static unsigned free_nd[2 * MM_MAX_RANGES], span_nd[MM_MAX_RANGES];
+/* The node of each usable and span range (reserved ranges: 0). */
+static unsigned usable_nd[MM_MAX_RANGES], reserved_nd[MM_MAX_RANGES], span_nd[MM_MAX_RANGES];
 static struct phys_range meta_r[MM_MAX_ARENAS];
 
 static bool fail(char *err, size_t errlen, const char *fmt, ...)
@@ -129,11 +128,9 @@ static bool normalise(const struct phys_range *in, const unsigned *in_node, unsi
     return sort_join_nodes(out, out_node, k, n_out, what, err, errlen);
 }
 
-/* free = usable - reserved (both sorted and merged); each free range keeps
- * the node of the usable range it came from. */
-static unsigned subtract(const struct phys_range *u, const unsigned *u_node, unsigned nu,
-                         const struct phys_range *r, unsigned nr, struct phys_range *out,
-                         unsigned *out_node)
+/* free = usable - reserved (both sorted and merged). */
+static unsigned subtract(const struct phys_range *u, unsigned nu, const struct phys_range *r,
+                         unsigned nr, struct phys_range *out)
 {
     unsigned k = 0, j = 0;
     for (unsigned i = 0; i < nu; i++) {
@@ -141,17 +138,13 @@ static unsigned subtract(const struct phys_range *u, const unsigned *u_node, uns
         while (j < nr && r[j].end <= b)
             j++;
         for (unsigned t = j; t < nr && r[t].base < e && b < e; t++) {
-            if (r[t].base > b) {
-                out_node[k] = u_node[i];
+            if (r[t].base > b)
                 out[k++] = (struct phys_range){b, r[t].base};
-            }
             if (r[t].end > b)
                 b = r[t].end;
         }
-        if (b < e) {
-            out_node[k] = u_node[i];
+        if (b < e)
             out[k++] = (struct phys_range){b, e};
-        }
     }
     return k;
 }
@@ -301,7 +294,7 @@ bool mm_init(const struct phys_range *usable, unsigned n_usable, const struct ph
             return fail(err, errlen, "usable range [%#llx, %#llx) is on node %u, but the topology "
                         "has %u node(s)", (unsigned long long)usable_r[i].base,
                         (unsigned long long)usable_r[i].end, usable_nd[i], nodes);
-    nf = subtract(usable_r, usable_nd, nu, reserved_r, nr, free_r, free_nd);
+    nf = subtract(usable_r, nu, reserved_r, nr, free_r);
     if (nf == 0)
         return fail(err, errlen, "no usable memory: %u usable ranges (%u whole-frame), all "
                     "reserved or smaller than a frame", n_usable, nu);

@@ -44,6 +44,23 @@ static inline bool mt_init(const struct phys_range *u, unsigned nu, const struct
     return mt_init_cfg(u, nu, r, nr, NULL);
 }
 
+/* mm_init on NUMA nodes: range u[i] on node[i], the topology numa, the
+ * default caches (pcp NULL) or pcp, max_cpus caches. */
+static inline bool mt_init_numa(const struct phys_range *u, const unsigned *node, unsigned nu,
+                                const struct phys_range *r, unsigned nr,
+                                const struct mm_numa *numa, const struct pcp_config *pcp,
+                                unsigned max_cpus)
+{
+    struct mm_config cfg;
+    mm_default_config(&cfg);
+    cfg.max_cpus = max_cpus;
+    if (pcp)
+        cfg.pcp = *pcp;
+    cfg.usable_node = node;
+    cfg.numa = numa;
+    return mt_init_cfg(u, nu, r, nr, &cfg);
+}
+
 /* One usable range, nothing reserved. */
 static inline bool mt_init1(uint64_t base, uint64_t size)
 {

@@ -308,12 +308,7 @@ static void stress(void)
     mm_numa_default(&topo, 2);
     for (unsigned cpu = 0; cpu < n_cpus; cpu++)
         topo.cpu_node[cpu] = (uint16_t)(cpu * 2 / n_cpus);
-    struct mm_config cfg;
-    mm_default_config(&cfg);
-    cfg.max_cpus = n_cpus;
-    cfg.usable_node = u_node;
-    cfg.numa = &topo;
-    if (!mt_init_cfg(u, 2, r, 1, &cfg))
+    if (!mt_init_numa(u, u_node, 2, r, 1, &topo, NULL, n_cpus))
         return;
     arena_lo = 16 * MiB;
     arena_hi = 48 * MiB;

@@ -24,13 +24,8 @@ static bool init_nodes(unsigned nodes, unsigned capacity, unsigned batch, bool c
         mm_numa_default(&topo, nodes);
     for (unsigned cpu = 0; cpu < MT_CPUS; cpu++)
         topo.cpu_node[cpu] = (uint16_t)(cpu * nodes / MT_CPUS);
-    struct mm_config cfg;
-    mm_default_config(&cfg);
-    cfg.max_cpus = MT_CPUS;
-    cfg.pcp = (struct pcp_config){cache, capacity, batch};
-    cfg.usable_node = node;
-    cfg.numa = &topo;
-    return mt_init_cfg(u, nodes, NULL, 0, &cfg);
+    const struct pcp_config pcp = {cache, capacity, batch};
+    return mt_init_numa(u, node, nodes, NULL, 0, &topo, &pcp, MT_CPUS);
 }
 
 static uint64_t node_frames(void)
@@ -75,12 +70,7 @@ static void numa_arenas_per_node(void)
     unsigned node[] = {0, 0, 1};
     struct phys_range r[] = {{24 * MiB - PAGE_SIZE, 24 * MiB + PAGE_SIZE}};
     mm_numa_default(&topo, 2);
-    struct mm_config cfg;
-    mm_default_config(&cfg);
-    cfg.max_cpus = MT_CPUS;
-    cfg.usable_node = node;
-    cfg.numa = &topo;
-    if (!mt_init_cfg(u, 3, r, 1, &cfg))
+    if (!mt_init_numa(u, node, 3, r, 1, &topo, NULL, MT_CPUS))
         return;
     CHECK_EQ_U(mm.n_arenas, 2);
     CHECK_EQ_U(mm_arenas[0].end_pfn << PAGE_SHIFT, 24 * MiB - PAGE_SIZE);
@@ -127,12 +117,7 @@ static void numa_highest_arena_within_node(void)
     mm_numa_default(&topo, 2);
     for (unsigned cpu = 0; cpu < MT_CPUS; cpu++)
         topo.cpu_node[cpu] = cpu >= MT_CPUS / 2;
-    struct mm_config cfg;
-    mm_default_config(&cfg);
-    cfg.max_cpus = MT_CPUS;
-    cfg.usable_node = node;
-    cfg.numa = &topo;
-    if (!mt_init_cfg(u, 3, NULL, 0, &cfg))
+    if (!mt_init_numa(u, node, 3, NULL, 0, &topo, NULL, MT_CPUS))
         return;
     CHECK_EQ_U(mm.node_arenas[0][0], 2);
     CHECK_EQ_U(mm.node_arenas[0][1], 0);
@@ -350,7 +335,7 @@ static void numa_bad_input(void)
     /* Pairs on one node: the joins stay inside nodes. */
     for (unsigned i = 0; i < 40; i++)
         many_node[i] = (i / 2) % 2;
-    if (!mt_init_cfg(many, 40, NULL, 0, &cfg))
+    if (!mt_init_numa(many, many_node, 40, NULL, 0, &topo, NULL, MT_CPUS))
         return;
     CHECK_EQ_U(mm.n_arenas, MM_MAX_ARENAS);
     for (unsigned a = 0; a < mm.n_arenas; a++) {
