@@ -2,11 +2,12 @@
  * bench_host.c - runs bench/ on host threads against the real mm/, the way
  * the kernel's main does: parse the command line, init the allocator, run.
  *
- *   bench_host [--cpus N] [--mem MIB] [--] [key=value ...]
+ *   bench_host [--cpus N] [--mem MIB] [--nodes K] [--] [key=value ...]
  *
  * The allocator manages MIB MiB (default 256) of the host platform's fake
  * physical memory starting at 16 MiB; N threads (default 4) stand in for
- * CPUs.  Output is the kernel's serial contract on stdout (blocks, progress,
+ * CPUs.  With K NUMA nodes (default 1), memory and CPUs are split evenly
+ * in order, as QEMU's -numa does for NUMA=, distances 10/20.  Output is the kernel's serial contract on stdout (blocks, progress,
  * @@VERDICT), log lines on stderr.  Exit status mirrors the kernel's exit
  * codes: 0 pass, 1 check failed, 3 bad command line, 4 bad usage or mm_init
  * failure.
@@ -41,7 +42,7 @@ static unsigned long parse_num(const char *opt, const char *s, unsigned long lo,
 
 int main(int argc, char **argv)
 {
-    unsigned cpus = 4;
+    unsigned cpus = 4, nodes = 1;
     unsigned long mem_mib = 256;
     char text[CMDLINE_MAX_LEN] = "";
     size_t len = 0;
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
             cpus = (unsigned)parse_num("--cpus", argv[++i], 1, 64);
         } else if (!strcmp(argv[i], "--mem")) {
             mem_mib = parse_num("--mem", argv[++i], 16, 16384);
+        } else if (!strcmp(argv[i], "--nodes")) {
+            nodes = (unsigned)parse_num("--nodes", argv[++i], 1, 8);
         } else if (!strcmp(argv[i], "--")) {
             continue;
         } else {
@@ -72,13 +75,29 @@ int main(int argc, char **argv)
         return EXIT_CONFIG;
     }
 
+    if (nodes > cpus) {
+        fprintf(stderr, "bench_host: --nodes %u: more nodes than CPUs (%u)\n", nodes, cpus);
+        return EXIT_USAGE;
+    }
     host_set_cpu_count(cpus);
+    static struct mm_numa numa;
+    struct phys_range usable[8];
+    unsigned node[8];
+    uint64_t per_node = ((uint64_t)mem_mib << 20) / nodes & ~(uint64_t)0xfff;
+    mm_numa_default(&numa, nodes);
+    for (unsigned n = 0; n < nodes; n++) {
+        usable[n] = (struct phys_range){PHYS_BASE + n * per_node, PHYS_BASE + (n + 1) * per_node};
+        node[n] = n;
+    }
+    for (unsigned c = 0; c < cpus; c++)
+        numa.cpu_node[c] = (uint16_t)(c * nodes / cpus);
     struct mm_config mcfg;
     mm_default_config(&mcfg);
     mcfg.max_cpus = cpus;
-    struct phys_range usable = {PHYS_BASE, PHYS_BASE + ((uint64_t)mem_mib << 20)};
+    mcfg.usable_node = node;
+    mcfg.numa = &numa;
     char err[256];
-    if (!mm_init(&usable, 1, NULL, 0, &mcfg, err, sizeof err)) {
+    if (!mm_init(usable, nodes, NULL, 0, &mcfg, err, sizeof err)) {
         fprintf(stderr, "bench_host: mm_init: %s\n", err);
         return EXIT_USAGE;
     }

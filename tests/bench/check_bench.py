@@ -102,8 +102,8 @@ class Output:
         return out
 
 
-def run(driver, args, cpus=CPUS, timeout=TIMEOUT, env=None):
-    cmd = [driver, "--cpus", str(cpus), "--"] + args
+def run(driver, args, cpus=CPUS, timeout=TIMEOUT, env=None, nodes=1):
+    cmd = [driver, "--cpus", str(cpus), "--nodes", str(nodes), "--"] + args
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
@@ -297,6 +297,26 @@ def check_pcp(res, hist, cpus=CPUS):
         assert want in paths, f"no pcp hist path {want}"
 
 
+def check_pcp_numa(res, cpus):
+    """pcp's node_local / node_remote cases on two nodes: which node served
+    the allocations, and the allocator's refill counters, exactly."""
+    for n in (1, cpus):
+        for case, serve, frac in (("node_local", "own_node", 1), ("node_remote",
+                                                                  "nearest_other_node", 0)):
+            keys = [k for k in res if k[:3] == ("pcp", case, n) and k[4] == "refills"
+                    and param_dict(k[3]).get("serve") == serve and "run" not in param_dict(k[3])]
+            assert len(keys) == 1, f"{case} at {n} CPU(s): refills rows {keys}"
+            param = keys[0][3]
+            refills = res[("pcp", case, n, param, "refills")]
+            assert refills > 0, f"{case} at {n} CPU(s): no refills"
+            local = res[("pcp", case, n, param, "local_refills")]
+            remote = res[("pcp", case, n, param, "remote_refills")]
+            assert (local, remote) == ((refills, 0) if frac else (0, refills)), \
+                f"{case} at {n} CPU(s): {refills} refills, {local} local, {remote} remote"
+            served = res[("pcp", case, n, param, "served_node_local_frac")]
+            assert served == frac, f"{case} at {n} CPU(s): served_node_local_frac {served}"
+
+
 def check_contig(res, cpus=CPUS):
     for case in ("fresh", "fragmented"):
         for n in (1, cpus):
@@ -471,6 +491,16 @@ def main(argv):
             "the busy-wait leaked into the cache-off path"
     s.run("host_test_slow_hit", slow_hit)
 
+    def pcp_numa():
+        o = run(args.driver, ["profile=quick", "bench=pcp", "runs=2", "iters=400",
+                              "sweep_capacities=16"], nodes=2)
+        check_framing(o)
+        check_pcp_numa(o.results(), CPUS)
+        r1 = run(args.driver, ["profile=quick", "bench=pcp", "runs=2", "iters=400",
+                               "sweep_capacities=16"]).results()
+        assert not [k for k in r1 if k[1].startswith("node_")], "NUMA cases on one node"
+    s.run("host_pcp_numa", pcp_numa)
+
     def bad(args_, key):
         o = run(args.driver, args_)
         assert o.status == 3, f"{args_}: exit status {o.status}"
@@ -485,17 +515,20 @@ def main(argv):
 
     if args.tsan_driver:
         # pcp on 2 threads: with caches off every operation takes the arena's
-        # ticket lock, which under TSan's slowdown convoys badly at 4.
-        def tsan(benches, cpus):
+        # ticket lock, which under TSan's slowdown convoys badly at 4.  On two
+        # nodes, so the node_local / node_remote cases run under TSan too.
+        def tsan(benches, cpus, nodes=1):
             env = dict(os.environ, TSAN_OPTIONS="halt_on_error=1 exitcode=66")
             o = run(args.tsan_driver, ["profile=quick", "runs=2", "iters=200",
                                        "stress_ops=3000", "stress_epochs=2",
                                        "sweep_capacities=32", "contig_mem=4M",
-                                       f"bench={benches}"], cpus=cpus, env=env)
+                                       f"bench={benches}"], cpus=cpus, env=env, nodes=nodes)
             assert "ThreadSanitizer" not in o.stderr, o.stderr[:3000]
             check_framing(o)
+            if nodes > 1:
+                check_pcp_numa(o.results(), cpus)
         s.run("host_tsan_refcount_contig_stress", tsan, "refcount,contig,stress", CPUS)
-        s.run("host_tsan_pcp", tsan, "pcp", 2)
+        s.run("host_tsan_pcp", tsan, "pcp", 2, 2)
     if args.kernel:
         os.makedirs(args.out, exist_ok=True)
         kernel_suite(s, args.kernel, args.out)
