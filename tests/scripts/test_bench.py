@@ -322,5 +322,38 @@ def test_concurrency_icount():
         expect("exceeds" not in out, "icount warned about host cores")
 
 
+def test_summary_numa():
+    """The summary's NUMA tables: the topology from the kernel's meta row and
+    which node served pcp's node_local / node_remote refills; nothing on one
+    node."""
+    import results
+    import summary
+
+    class Run:
+        def __init__(self, topology):
+            self.meta = {"kernel_meta": {"numa_topology": topology}}
+            self.icount = False
+
+    def row(case, metric, value):
+        serve = "own_node" if case == "node_local" else "nearest_other_node"
+        return results.Row("pcp", case, 4, f"k=1024;serve={serve}", metric, value, "count")
+    rows = [row(c, m, v) for c, vals in (("node_local", (696, 696, 0, 1.0)),
+                                         ("node_remote", (696, 0, 696, 0.0)))
+            for m, v in zip(("refills", "local_refills", "remote_refills",
+                             "served_node_local_frac"), vals)]
+    series = results.group(rows)
+    topo = "node0:cpus=0-1:mem_mib=512:dist=10/20;node1:cpus=2-3:mem_mib=512:dist=20/10"
+    tables = summary.numa_tables(Run(topo), series, "ns")
+    expect(len(tables) == 2, f"{len(tables)} NUMA tables")
+    expect(tables[0].rows == [["0", "0-1", "512", "10 20"], ["1", "2-3", "512", "20 10"]],
+           f"topology rows {tables[0].rows}")
+    expect([r[:6] for r in tables[1].rows] == [["node_local", 4, "696", "696", "0", "1.0000"],
+                                               ["node_remote", 4, "696", "0", "696", "0.0000"]],
+           f"refill rows {tables[1].rows}")
+    expect(summary.numa_tables(Run("node0:cpus=0-3:mem_mib=1024:dist=10"), series, "ns") == [],
+           "a table for one node")
+    expect(summary.numa_tables(Run(""), series, "ns") == [], "a table without an SRAT")
+
+
 TESTS = [(name[5:], fn) for name, fn in globals().items()
          if name.startswith("test_") and callable(fn)]
