@@ -347,10 +347,9 @@ struct frame *buddy_alloc_any(unsigned order)
     /* The calling CPU's node first, the others by distance; within a node
      * the highest arena first: low memory (DMA-reachable, below 4 GiB) is
      * the last to go, as in Linux's zone fallback order (mm/numa.c).  On
-     * one node there is no CPU to look up (p stays NULL: node 0's order,
-     * nothing remote): the global path of every non-NUMA machine pays one
-     * load and branch.  Not every caller has interrupts off, but a CPU's
-     * index does not change under it. */
+     * one node there is no CPU to look up and nothing remote to count (p
+     * stays NULL: node 0's order).  Not every caller has interrupts off,
+     * but a CPU's index does not change under it. */
     struct pcp *p = NULL;
     if (mm.nodes > 1) {
         unsigned cpu = plat_cpu_index();
