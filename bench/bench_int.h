@@ -156,6 +156,7 @@ enum sample_path {
 #define BENCH_SET_MAX 16 /* points per set: fits SAMPLE_POINT_MASK */
 
 /* Per-CPU slot: written only by its CPU while a job runs, read by CPU 0 after. */
+#define BENCH_PROBE_WORDS 8
 #define SLOT_COUNTERS 8
 struct bench_slot {
     _Alignas(CACHE_LINE_SIZE) uint64_t cycles; /* per-op time basis of the run:
@@ -168,8 +169,9 @@ struct bench_slot {
     uint64_t sample_skip;                      /* operations until the next sample */
     uint64_t sample_rng;
     uint64_t timer_overhead;                   /* this CPU's empty fenced region */
-    uint64_t probe;                            /* host-speed probe around the window
+    uint64_t probe;                            /* host-speed probe around the job
                                                 * (bench_speed_probe; 0: none) */
+    uint64_t probe_buf[BENCH_PROBE_WORDS];     /* the probe's memory */
     unsigned irq_pending;                      /* seen before the job started */
     unsigned loop_state;                       /* enum loop_phase reached */
     _Alignas(CACHE_LINE_SIZE) atomic_uint_least64_t private_line; /* xadd_private */
@@ -265,10 +267,10 @@ uint64_t bench_scratch_frames(void);
 void bench_scratch_keep(void);
 void bench_scratch_release_all(void);
 
-/* The host-speed probe (harness.c): cycles of a fixed dependent chain, the
- * fastest of a few timings.  bench_probe_calibrate takes the slots' probes
+/* The host-speed probe (harness.c): cycles of a fixed dependent chain over
+ * buf[BENCH_PROBE_WORDS], the fastest of a few timings.  bench_probe_calibrate takes the slots' probes
  * (after every CPU has stored one) as the boot's first fastest probe. */
-uint64_t bench_speed_probe(void);
+uint64_t bench_speed_probe(uint64_t *buf);
 void bench_probe_calibrate(void);
 
 /* CPU counts to sweep: 1, 2, 4, ... and cpus itself; returns how many. */

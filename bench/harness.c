@@ -222,7 +222,8 @@ void bench_latency_rows(const struct bench_point *pt, const char *prefix, uint64
  * slower, which no number of runs inside one stretch averages out.  So every
  * CPU probes the host just before and just after each job (outside the
  * loop, so the windows carry none of it; a run lasts milliseconds): the
- * fastest of PROBE_PARTS timings of a fixed dependent chain (a gap lands in
+ * fastest of PROBE_PARTS timings of a fixed dependent chain of arithmetic,
+ * loads and stores in the CPU's own slot (a gap lands in
  * one part, a slow host in all of them), the slower of the two probes kept.
  * A run whose slowest CPU probed more than HOST_SLOW_RATIO times the
  * fastest probe of the boot ran on a slowed host: its per-run rows stay,
@@ -238,14 +239,17 @@ void bench_latency_rows(const struct bench_point *pt, const char *prefix, uint64
 #define HOST_SLOW_RATIO 1.25
 #define HOST_MIN_FAST_RUNS 3
 
-__attribute__((noinline)) uint64_t bench_speed_probe(void)
+__attribute__((noinline)) uint64_t bench_speed_probe(uint64_t *buf)
 {
     uint64_t best = UINT64_MAX, x = 1;
     for (unsigned p = 0; p < PROBE_PARTS; p++) {
         uint64_t t0 = plat_tsc_start();
         for (unsigned i = 0; i < PROBE_ITERS; i++) {
+            /* arithmetic, a load and a store per step: the emulator's
+             * memory path as well as its ALU */
             x = x * 6364136223846793005ull + 1442695040888963407ull;
-            __asm__ volatile("" : "+r"(x)); /* a chain the compiler cannot fold */
+            buf[(x >> 61) & (BENCH_PROBE_WORDS - 1)] += x;
+            x ^= buf[i & (BENCH_PROBE_WORDS - 1)];
         }
         uint64_t dt = plat_tsc_stop() - t0;
         best = dt < best ? dt : best;
@@ -369,9 +373,9 @@ static void point_job(void *arg)
     if (bench_ctx.cfg->icount) {
         pt->job(pt->arg);
     } else {
-        uint64_t probe = bench_speed_probe();
+        uint64_t probe = bench_speed_probe(s->probe_buf);
         pt->job(pt->arg);
-        uint64_t after = bench_speed_probe();
+        uint64_t after = bench_speed_probe(s->probe_buf);
         s->probe = after > probe ? after : probe;
     }
     if (s->loop_state == LOOP_NONE) {

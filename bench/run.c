@@ -162,7 +162,7 @@ static void timer_overhead_job(void *arg)
     s->timer_overhead = best;
     s->probe = 0; /* none under icount: harness.c, the host's speed */
     for (int i = 0; i < 16 && !bench_ctx.cfg->icount; i++) {
-        uint64_t probe = bench_speed_probe();
+        uint64_t probe = bench_speed_probe(s->probe_buf);
         s->probe = s->probe == 0 || probe < s->probe ? probe : s->probe;
     }
     uint64_t seed = bench_ctx.cfg->seed ^ 0x5a3b1e5ull ^ ((uint64_t)cpu << 32);
