@@ -223,8 +223,8 @@ void bench_latency_rows(const struct bench_point *pt, const char *prefix, uint64
  * CPU probes the host just before and just after each job (outside the
  * loop, so the windows carry none of it; a run lasts milliseconds): the
  * fastest of PROBE_PARTS timings of a fixed dependent chain of arithmetic,
- * loads and stores in the CPU's own slot (a gap lands in
- * one part, a slow host in all of them), the slower of the two probes kept.
+ * loads and stores in the CPU's own slot (a gap lands in one part, a slow
+ * host in all of them), the slower of the two probes kept.
  * A run whose slowest CPU probed more than HOST_SLOW_RATIO times the
  * fastest probe of the boot ran on a slowed host: its per-run rows stay,
  * but the medians come from the full-speed runs (host_slowed_runs says how
