@@ -24,6 +24,10 @@
  * the waits are bounded (before the window by the CPU's measured portion,
  * after it by half that), so a host that cannot run the CPUs at once does not
  * pay for the waiting too.
+ * Just before and after each job every CPU probes the host's speed (a fixed
+ * chain of instructions, harness.c): runs the host ran slowed keep their
+ * per-run rows but stay out of the medians while enough full-speed runs
+ * remain (host_slowed_runs counts them).
  * One unfenced TSC read per chunk finds the gaps where the CPU did not run
  * (a chunk far longer than the shortest one): the per-operation time is the
  * window minus its gaps, and desched_frac says how much was taken out.  From
@@ -153,6 +157,7 @@ enum sample_path {
 #define BENCH_SET_MAX 16 /* points per set: fits SAMPLE_POINT_MASK */
 
 /* Per-CPU slot: written only by its CPU while a job runs, read by CPU 0 after. */
+#define BENCH_PROBE_WORDS 8
 #define SLOT_COUNTERS 8
 struct bench_slot {
     _Alignas(CACHE_LINE_SIZE) uint64_t cycles; /* per-op time basis of the run:
@@ -165,6 +170,9 @@ struct bench_slot {
     uint64_t sample_skip;                      /* operations until the next sample */
     uint64_t sample_rng;
     uint64_t timer_overhead;                   /* this CPU's empty fenced region */
+    uint64_t probe;                            /* host-speed probe around the job
+                                                * (bench_speed_probe; 0: none) */
+    uint64_t probe_buf[BENCH_PROBE_WORDS];     /* the probe's memory */
     unsigned irq_pending;                      /* seen before the job started */
     unsigned loop_state;                       /* enum loop_phase reached */
     _Alignas(CACHE_LINE_SIZE) atomic_uint_least64_t private_line; /* xadd_private */
@@ -178,6 +186,8 @@ struct bench_run_figures {
     /* Windows of the CPUs that ran a loop. */
     unsigned windows;
     double overlap_frac, concurrency, desched_frac, start_skew_cycles;
+    uint64_t probe;        /* slowest CPU's host-speed probe (0: none) */
+    bool host_slowed;      /* probe over HOST_SLOW_RATIO x the fastest seen */
 };
 
 /* A measurement point: the (bench, case, cpus, param) every row of it
@@ -206,6 +216,9 @@ struct bench_point {
     struct bench_run_figures *figures; /* [run] */
     double *cpu_cycles_per_op;         /* [run * cpus + cpu], NaN: no work */
     double cycles_per_op_median;
+    unsigned slowed_runs;              /* runs the host ran slowed */
+    bool median_all_runs;              /* too few full-speed runs: medians
+                                        * over every run (host_slowed row) */
     uint64_t samples[PATH_COUNT];      /* kept by its latency rows, per path */
     unsigned index;                    /* in its set */
 };
@@ -215,6 +228,7 @@ struct bench_ctx {
     unsigned cpus;               /* CPUs used: min(online, max_cpus) */
     uint64_t tsc_khz;
     uint64_t gap_cycles;         /* a chunk this much over the shortest is a gap */
+    uint64_t probe_min;          /* fastest host-speed probe of the boot so far */
     const char *unit_ns;         /* "ns", or "instr" when the TSC counts instructions */
     const char *unit_cycles;     /* "cycles" or "instr" */
     bool failed;                 /* an invariant failed: stop, verdict check-failed */
@@ -253,6 +267,12 @@ uint64_t bench_scratch_frames(void);
 /* Everything allocated so far lives for the whole run (harness buffers). */
 void bench_scratch_keep(void);
 void bench_scratch_release_all(void);
+
+/* The host-speed probe (harness.c): cycles of a fixed dependent chain over
+ * buf[BENCH_PROBE_WORDS], the fastest of a few timings.  bench_probe_calibrate takes the slots' probes
+ * (after every CPU has stored one) as the boot's first fastest probe. */
+uint64_t bench_speed_probe(uint64_t *buf);
+void bench_probe_calibrate(void);
 
 /* CPU counts to sweep: 1, 2, 4, ... and cpus itself; returns how many. */
 unsigned bench_cpu_sweep(unsigned cpus, unsigned *out, unsigned cap);
@@ -325,6 +345,13 @@ static inline void bench_loop_end(struct bench_loop *l, uint64_t ops)
  * per-CPU rows, its sampling pass and latency rows.  Afterwards each point's
  * counters, figures and run count describe its timed runs. */
 void bench_measure_set(struct bench_point *pts, unsigned n);
+
+/* After a set's runs (bench_measure_set calls it): marks the runs the host
+ * ran slowed (probe over HOST_SLOW_RATIO x bench_ctx.probe_min, never under
+ * icount) and decides whether enough full-speed runs remain for the medians;
+ * then the median cycles per operation over the runs the medians use. */
+void bench_judge_host_speed(struct bench_point *pt);
+double bench_median_cycles_per_op(const struct bench_point *pt);
 
 /* After a measurement: pooled sampled latencies as p50_ns..p999_ns rows and
  * a hist.csv part (path "all"); by_path adds <path>_ns_p50.. rows and a

@@ -213,6 +213,63 @@ void bench_latency_rows(const struct bench_point *pt, const char *prefix, uint64
         hist_rows(pt, path, cycles, n);
 }
 
+/* ---- the host's speed -----------------------------------------------------
+ *
+ * Under an emulator a guest instruction costs whatever the host core gives
+ * the vCPU thread at that moment, and the development host's own cores ran a
+ * fixed loop at two speeds, 1.6-2.2 times apart, in stretches of 0.1-0.5 s,
+ * with no steal time reported: one boot of three ran every loop 1.6 times
+ * slower, which no number of runs inside one stretch averages out.  So every
+ * CPU probes the host just before and just after each job (outside the
+ * loop, so the windows carry none of it; a run lasts milliseconds): the
+ * fastest of PROBE_PARTS timings of a fixed dependent chain of arithmetic,
+ * loads and stores in the CPU's own slot (a gap lands in one part, a slow
+ * host in all of them), the slower of the two probes kept.
+ * A run whose slowest CPU probed more than HOST_SLOW_RATIO times the
+ * fastest probe of the boot ran on a slowed host: its per-run rows stay,
+ * but the medians come from the full-speed runs (host_slowed_runs says how
+ * many were left out), unless fewer than HOST_MIN_FAST_RUNS remain, when
+ * they come from every run and the point says host_slowed=1.  Under icount
+ * time is instructions and the host cannot slow a run: nothing is probed, so
+ * the probes cannot move the exact figures (multi-CPU ones depend on where
+ * the round-robin vCPU switches fall).
+ */
+#define PROBE_PARTS 4
+#define PROBE_ITERS 256
+#define HOST_SLOW_RATIO 1.25
+#define HOST_MIN_FAST_RUNS 3
+
+__attribute__((noinline)) uint64_t bench_speed_probe(uint64_t *buf)
+{
+    uint64_t best = UINT64_MAX, x = 1;
+    for (unsigned p = 0; p < PROBE_PARTS; p++) {
+        uint64_t t0 = plat_tsc_start();
+        for (unsigned i = 0; i < PROBE_ITERS; i++) {
+            /* arithmetic, a load and a store per step: the emulator's
+             * memory path as well as its ALU */
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            buf[(x >> 61) & (BENCH_PROBE_WORDS - 1)] += x;
+            x ^= buf[i & (BENCH_PROBE_WORDS - 1)];
+        }
+        uint64_t dt = plat_tsc_stop() - t0;
+        best = dt < best ? dt : best;
+    }
+    return best;
+}
+
+/* The fastest probe of the boot so far (CPU 0, between dispatches). */
+static void probe_seen(uint64_t probe)
+{
+    if (probe && (bench_ctx.probe_min == 0 || probe < bench_ctx.probe_min))
+        bench_ctx.probe_min = probe;
+}
+
+void bench_probe_calibrate(void)
+{
+    for (unsigned c = 0; c < bench_ctx.cpus; c++)
+        probe_seen(bench_ctx.slot[c].probe);
+}
+
 /* ---- the loop ------------------------------------------------------------ */
 
 void bench_loop_begin(struct bench_loop *l, struct bench_slot *s, uint64_t chunks)
@@ -313,7 +370,14 @@ static void point_job(void *arg)
     struct bench_point *pt = arg;
     struct bench_slot *s = &bench_ctx.slot[plat_cpu_index()];
     s->irq_pending = plat_irq_pending();
-    pt->job(pt->arg);
+    if (bench_ctx.cfg->icount) {
+        pt->job(pt->arg);
+    } else {
+        uint64_t probe = bench_speed_probe(s->probe_buf);
+        pt->job(pt->arg);
+        uint64_t after = bench_speed_probe(s->probe_buf);
+        s->probe = after > probe ? after : probe;
+    }
     if (s->loop_state == LOOP_NONE) {
         atomic_fetch_add_explicit(&bench_ctx.loop_arrived, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&bench_ctx.loop_finished, 1, memory_order_relaxed);
@@ -330,6 +394,7 @@ static void reset_slots(unsigned cpus, bool samples)
         struct bench_slot *s = &bench_ctx.slot[c];
         s->cycles = s->ops = 0;
         s->t_begin = s->t_end = s->gap_cycles = 0;
+        s->probe = 0;
         s->loop_state = LOOP_NONE;
         __builtin_memset(s->counter, 0, sizeof s->counter);
         if (samples) {
@@ -398,6 +463,8 @@ static void collect_run(struct bench_point *pt)
         per_cpu[c] = __builtin_nan("");
         if (s->ops == 0)
             continue; /* an idle CPU, or the consumer of producer/consumer pairs */
+        if (s->probe > f->probe)
+            f->probe = s->probe;
         per_cpu[c] = (double)s->cycles / (double)s->ops;
         sum_cpo += per_cpu[c];
         counted++;
@@ -410,7 +477,32 @@ static void collect_run(struct bench_point *pt)
     f->mops = max_cycles ? (double)f->ops * (double)bench_ctx.tsc_khz / ((double)max_cycles * 1000.0)
                          : 0;
     window_figures(pt->cpus, f);
+    probe_seen(f->probe);
     pt->run_count++;
+}
+
+void bench_judge_host_speed(struct bench_point *pt)
+{
+    unsigned with_work = 0;
+    pt->slowed_runs = 0;
+    for (unsigned r = 0; r < pt->run_count; r++) {
+        struct bench_run_figures *f = &pt->figures[r];
+        f->host_slowed = !bench_ctx.cfg->icount && f->probe &&
+                         (double)f->probe > HOST_SLOW_RATIO * (double)bench_ctx.probe_min;
+        if (f->ops == 0 && f->windows == 0)
+            continue;
+        with_work++;
+        pt->slowed_runs += f->host_slowed;
+    }
+    unsigned fast = with_work - pt->slowed_runs;
+    unsigned need = with_work < HOST_MIN_FAST_RUNS ? with_work : HOST_MIN_FAST_RUNS;
+    pt->median_all_runs = fast < need;
+}
+
+/* Whether run r enters the point's medians. */
+static bool run_in_median(const struct bench_point *pt, unsigned r)
+{
+    return pt->median_all_runs || !pt->figures[r].host_slowed;
 }
 
 static double median_of(double *v, unsigned n)
@@ -431,9 +523,10 @@ static double run_metric(const struct bench_point *pt, const char *metric, const
         if (f->ops == 0 && f->windows == 0)
             continue;
         plat_snprintf(run, sizeof run, "run=%u", r);
-        v[n] = get(f);
-        bench_row(pt, run, metric, v[n], unit);
-        n++;
+        double x = get(f);
+        bench_row(pt, run, metric, x, unit);
+        if (run_in_median(pt, r))
+            v[n++] = x;
     }
     if (n == 0)
         return __builtin_nan("");
@@ -450,6 +543,10 @@ static double fig_overlap(const struct bench_run_figures *f) { return f->overlap
 static double fig_concurrency(const struct bench_run_figures *f) { return f->concurrency; }
 static double fig_desched(const struct bench_run_figures *f) { return f->desched_frac; }
 static double fig_skew(const struct bench_run_figures *f) { return bench_cycles_to_ns(f->start_skew_cycles); }
+static double fig_host_speed(const struct bench_run_figures *f)
+{
+    return f->probe ? (double)bench_ctx.probe_min / (double)f->probe : 1.0;
+}
 
 #define CONCURRENT_MIN_OVERLAP 0.9
 #define CONCURRENT_MIN_SHARE 0.9   /* of the CPUs with a window */
@@ -482,7 +579,7 @@ static void per_cpu_rows(const struct bench_point *pt)
         unsigned n = 0;
         for (unsigned r = 0; r < pt->run_count; r++) {
             double x = pt->cpu_cycles_per_op[(size_t)r * pt->cpus + c];
-            if (x == x)
+            if (x == x && run_in_median(pt, r))
                 v[n++] = x;
         }
         if (n == 0)
@@ -493,12 +590,12 @@ static void per_cpu_rows(const struct bench_point *pt)
     }
 }
 
-static double median_cycles_per_op(const struct bench_point *pt)
+double bench_median_cycles_per_op(const struct bench_point *pt)
 {
     double v[BENCH_MAX_RUNS];
     unsigned n = 0;
     for (unsigned r = 0; r < pt->run_count; r++)
-        if (pt->figures[r].ops)
+        if (pt->figures[r].ops && run_in_median(pt, r))
             v[n++] = pt->figures[r].cycles_per_op;
     return n ? median_of(v, n) : __builtin_nan("");
 }
@@ -527,6 +624,12 @@ static void timing_rows(const struct bench_point *pt)
         per_cpu_rows(pt);
     if (pt->irq_pending)
         bench_row_u(pt, NULL, "irq_pending", pt->irq_pending, "count");
+    if (!bench_ctx.cfg->icount) {
+        run_metric(pt, "host_speed", "frac", fig_host_speed);
+        bench_row_u(pt, NULL, "host_slowed_runs", pt->slowed_runs, "count");
+        if (pt->median_all_runs)
+            bench_row_u(pt, NULL, "host_slowed", 1, "bool");
+    }
 }
 
 /* Mean sampling period so that the samples of `share` points fit the buffers. */
@@ -589,8 +692,11 @@ void bench_measure_set(struct bench_point *pts, unsigned n)
         }
     }
     bench_ctx.sampling = false;
-    for (unsigned i = 0; i < n; i++) /* the empty cases' medians, before any net row */
-        pts[i].cycles_per_op_median = median_cycles_per_op(&pts[i]);
+    for (unsigned i = 0; i < n; i++) {
+        bench_judge_host_speed(&pts[i]);
+        /* the empty cases' medians, before any net row */
+        pts[i].cycles_per_op_median = bench_median_cycles_per_op(&pts[i]);
+    }
     for (unsigned i = 0; i < n; i++) {
         timing_rows(&pts[i]);
         if (pts[i].cpus > 1)

@@ -32,7 +32,7 @@ struct profile_defaults {
 };
 static const struct profile_defaults profile_defaults[] = {
     [BENCH_PROFILE_QUICK] = {.runs = 3, .iters = 2000, .stress_ops = 20000, .stress_epochs = 4},
-    [BENCH_PROFILE_FULL] = {.runs = 5, .iters = 20000, .stress_ops = 1000000,
+    [BENCH_PROFILE_FULL] = {.runs = 11, .iters = 20000, .stress_ops = 1000000,
                             .stress_epochs = 10},
 };
 

@@ -131,6 +131,7 @@ static void emit_meta(const struct bench_meta *meta, char *buf, size_t cap)
     meta_add_u(&b, "timer_overhead_cycles_min", lo);
     meta_add_u(&b, "timer_overhead_cycles_max", hi);
     meta_add_u(&b, "gap_threshold_cycles", bench_ctx.gap_cycles);
+    meta_add_u(&b, "speed_probe_cycles", bench_ctx.probe_min);
     meta_add_u(&b, "samples_per_cpu", bench_ctx.sample_cap);
     struct pcp_config pcp;
     mm_pcp_get_config(&pcp);
@@ -159,6 +160,11 @@ static void timer_overhead_job(void *arg)
             best = t1 - t0;
     }
     s->timer_overhead = best;
+    s->probe = 0; /* none under icount: harness.c, the host's speed */
+    for (int i = 0; i < 16 && !bench_ctx.cfg->icount; i++) {
+        uint64_t probe = bench_speed_probe(s->probe_buf);
+        s->probe = s->probe == 0 || probe < s->probe ? probe : s->probe;
+    }
     uint64_t seed = bench_ctx.cfg->seed ^ 0x5a3b1e5ull ^ ((uint64_t)cpu << 32);
     s->sample_rng = rng_split(&seed) | 1; /* xorshift state: never 0 */
 }
@@ -248,6 +254,7 @@ enum bench_verdict bench_run(const struct bench_config *cfg, const struct bench_
     bench_ctx.unit_ns = cfg->icount ? "instr" : "ns";
     bench_ctx.unit_cycles = cfg->icount ? "instr" : "cycles";
     plat_run_on_cpus(bench_ctx.cpus, timer_overhead_job, NULL);
+    bench_probe_calibrate();
 
     if (!setup_buffers(&meta_buf)) {
         bench_fail("cannot allocate the harness buffers (%u CPUs) from the frame allocator",

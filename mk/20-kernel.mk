@@ -35,7 +35,7 @@ KERNEL_HOT_FNS := frame_alloc frame_free frame_alloc_order frame_clone frame_dro
                   frame_from_in_use frame_release_high \
                   rc_job_shared rc_job_private rc_job_packed rc_job_cas_shared \
                   rc_job_xadd_shared rc_job_xadd_private rc_job_empty \
-                  pcp_job alloc_op contig_job pair_job
+                  pcp_job alloc_op contig_job pair_job bench_speed_probe
 KERNEL_HOT_LDS := $(KERNEL_OBJDIR)/hot.ld
 
 KERNEL_CC := gcc

@@ -123,8 +123,11 @@ def boot(cfg, kernel, workdir):
     with open(log, "rb") as f:
         data = f.read()
     os.remove(log)  # the results directory keeps it
-    return Boot(res.verdict, res.status, res.seconds, data, host,
-                hostfacts.qemu_facts(hostfacts.qemu_binary(res.command)))
+    facts = hostfacts.qemu_facts(hostfacts.qemu_binary(res.command))
+    # How the guest's RAM was backed moves timing figures (qemu.ram_prealloc).
+    facts["guest_ram"] = "preallocated" if any("prealloc=on" in a for a in res.command) \
+        else "on demand"
+    return Boot(res.verdict, res.status, res.seconds, data, host, facts)
 
 
 # ---- main -----------------------------------------------------------------

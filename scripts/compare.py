@@ -68,7 +68,8 @@ MUST_MATCH = (("smp", "SMP"), ("accel", "accelerator"), ("icount", "icount"),
 # ... and in these facts of the host (--force compares anyway, saying so):
 # the QEMU version alone moves exact icount bring-up figures by 30-50 %, and the
 # host's core count decides which multi-CPU points can run at once.
-HOST_MUST_MATCH = (("qemu_version", "QEMU version"), ("host_cores", "host core count"))
+HOST_MUST_MATCH = (("qemu_version", "QEMU version"), ("host_cores", "host core count"),
+                   ("guest_ram", "guest RAM backing"))
 
 
 # ---- statistics ------------------------------------------------------------
@@ -396,6 +397,8 @@ def host_fact(run, field):
     host, cond = run.meta.get("host") or {}, run.meta.get("host_conditions") or {}
     if field == "qemu_version":
         return host.get("qemu_version") or host.get("qemu")
+    if field == "guest_ram":
+        return host.get("guest_ram")
     return cond.get("host_cores") or host.get("cpu_cores")
 
 
@@ -414,8 +417,8 @@ def check_comparable(runs, force=False):
                     f"figures from different configurations say nothing about the code")
         for field, label in HOST_MUST_MATCH:
             a, b = host_fact(first, field), host_fact(run, field)
-            if a == b:
-                continue
+            if a == b or (field == "guest_ram" and first.icount):
+                continue  # instruction counts do not depend on how RAM is backed
             what = f"{label} differs ({first.name}: {a!r}, {run.name}: {b!r})"
             if force or (field == "host_cores" and first.icount):
                 notes.append(f"{what}: every verdict below carries that difference")

@@ -473,17 +473,41 @@ def _iso_up_to_date(iso, record_path, record, inputs):
 
 # ---- boot ------------------------------------------------------------------
 
-def memory_args(mem_bytes, smp, numa):
-    """Guest RAM as memory-backend-ram objects with reserve=off, so MEM may
-    exceed the host's RAM (the guest touches only its metadata): one backend
-    for the machine, or one per NUMA node with its CPUs (numa_layout)."""
+# Guest RAM is preallocated when it is at most this share of what the host
+# can give (ram_prealloc).
+PREALLOC_MAX_SHARE = 0.25
+
+
+def ram_prealloc(mem_bytes, available=None):
+    """Whether the guest's RAM is faulted in when QEMU starts (prealloc=on)
+    rather than page by page as the guest first touches it.  Touched on
+    demand, the same loop ran at one of two speeds boot to boot here (1x or
+    1.5-1.9x slower, for a whole boot or switching in the middle of one): the
+    host's transparent huge pages back a guest page or not depending on what
+    the host had free at the fault and on when khugepaged collapses it.
+    Preallocated, all of it is faulted in at start while QEMU's
+    MADV_HUGEPAGE holds, and three boots agreed within 3-4 % where they had
+    differed by 60-90 % (docs/results.md).  A guest larger than
+    PREALLOC_MAX_SHARE of the host's available memory (MEM beyond the host's
+    RAM, e.g. 64G here) keeps reserve=off: the host pays only for what the
+    guest touches."""
+    available = host_mem_available() if available is None else available
+    return available is not None and mem_bytes <= available * PREALLOC_MAX_SHARE
+
+
+def memory_args(mem_bytes, smp, numa, prealloc=False):
+    """Guest RAM as memory-backend-ram objects, preallocated (ram_prealloc)
+    or with reserve=off, so MEM may exceed the host's RAM (the guest touches
+    only its metadata): one backend for the machine, or one per NUMA node
+    with its CPUs (numa_layout)."""
     mib = mem_bytes >> 20
+    backing = "prealloc=on" if prealloc else "reserve=off"
     if not numa:
-        return ["-m", f"{mib}M", "-object", f"memory-backend-ram,id=ram0,size={mib}M,reserve=off",
+        return ["-m", f"{mib}M", "-object", f"memory-backend-ram,id=ram0,size={mib}M,{backing}",
                 "-machine", "memory-backend=ram0"]
     args = ["-m", f"{mib}M"]
     for i, (first, count, size) in enumerate(numa_layout(numa, smp, mem_bytes)):
-        args += ["-object", f"memory-backend-ram,id=ram{i},size={size >> 20}M,reserve=off",
+        args += ["-object", f"memory-backend-ram,id=ram{i},size={size >> 20}M,{backing}",
                  "-numa", f"node,nodeid={i},memdev=ram{i},cpus={first}-{first + count - 1}"]
     return args
 
@@ -496,7 +520,7 @@ def qemu_command(iso, smp, mem, accel, icount, serial, gdb_port=None, cpu="max",
     cmd = [found["binary"]] + found["rom_args"] + machine_args(debug_exit, machine_opts) + \
         firmware_args(firmware, vars_copy) + \
         ["-cpu", cpu_model(cpu, firmware, accel), "-smp", str(smp)] + \
-        memory_args(mem_bytes, smp, numa)
+        memory_args(mem_bytes, smp, numa, ram_prealloc(mem_bytes))
     if accel == "kvm":
         cmd += ["-accel", "kvm"]
     elif icount:

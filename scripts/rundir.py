@@ -91,7 +91,33 @@ def warnings(meta, rows):
     cores = concurrency.host_cores_of(meta)
     out = hostfacts.host_warnings(meta.get("host_conditions") or {}, meta.get("smp"),
                                   meta.get("icount"), cores)
+    out += host_speed_warnings(meta, rows)
     return out + concurrency.warnings(concurrency.assess(rows, bool(meta.get("icount")), cores))
+
+
+def host_speed_warnings(meta, rows):
+    """Timing runs: the runs the kernel's host-speed probe found slowed
+    (left out of the medians), the points left with too few full-speed runs
+    (medians over every run), and guest RAM touched on demand."""
+    if meta.get("icount"):
+        return []
+    out = []
+    slowed = sum(int(r.value) for r in rows if r.metric == "host_slowed_runs")
+    timed = sum(1 for r in rows if r.metric == "ns_per_op" and r.run is not None)
+    if slowed:
+        out.append(f"the host ran {slowed} of {timed} timed runs slowed (host-speed probe over "
+                   f"1.25x the fastest): they are left out of the medians")
+    points = [f"{r.bench}/{r.case} cpus={r.cpus}{' ' + r.param if r.param else ''}"
+              for r in rows if r.metric == "host_slowed" and r.value]
+    if points:
+        shown = ", ".join(points[:5]) + (f" and {len(points) - 5} more" if len(points) > 5 else "")
+        out.append(f"{len(points)} point(s) had fewer than 3 full-speed runs, so their medians "
+                   f"carry the host's slowdown: {shown}")
+    if (meta.get("host") or {}).get("guest_ram") == "on demand":
+        out.append("guest RAM was touched on demand (MEM over a quarter of the host's available "
+                   "memory): timing figures can move 1.5x from boot to boot with the host's "
+                   "huge pages")
+    return out
 
 
 def store(cfg, boot, root):

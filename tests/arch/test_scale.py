@@ -179,7 +179,18 @@ def refusals(suite):
                         "-object", "memory-backend-ram,id=ram1,size=2048M,reserve=off",
                         "-numa", "node,nodeid=1,memdev=ram1,cpus=2-3"], args
         assert "reserve=off" in " ".join(qemu.memory_args(64 << 30, 1, 0))
+        pre = " ".join(qemu.memory_args(4 << 30, 4, 2, prealloc=True))
+        assert pre.count("prealloc=on") == 2 and "reserve=off" not in pre, pre
     suite.run("qemu/memory_backend_args", memory_backend_args)
+
+    def guest_ram_prealloc_rule():
+        # Preallocated while it is a small share of what the host can give;
+        # beyond that (MEM over the host's RAM) touched on demand.
+        assert qemu.ram_prealloc(1 << 30, available=24 << 30)
+        assert qemu.ram_prealloc(6 << 30, available=24 << 30)
+        assert not qemu.ram_prealloc(7 << 30, available=24 << 30)
+        assert not qemu.ram_prealloc(64 << 30, available=24 << 30)
+    suite.run("qemu/guest_ram_prealloc_rule", guest_ram_prealloc_rule)
 
 
 def Boot(name, smp, mem, cmdline, **kw):

@@ -2,7 +2,8 @@
  * test_bench_unit.c - unit tests of the harness pieces of bench/:
  * statistics (sorting, quantiles on known data, even and odd sizes),
  * histogram bucketing, CRC32 against published vectors, CSV escaping, block
- * framing, the CPU sweep and the command-line keys (good and bad values).
+ * framing, the CPU sweep, the command-line keys (good and bad values) and
+ * which runs a host slowdown keeps out of the medians.
  */
 #include <math.h>
 #include <stdio.h>
@@ -251,6 +252,66 @@ static void test_params_rejected(void)
     rejected("benhc=all", "benhc"); /* a typo is an unknown key */
 }
 
+/* A point of six runs whose slow runs (twice the time) are the ones whose
+ * host-speed probe was twice the fastest. */
+static void host_speed_point(struct bench_point *pt, struct bench_run_figures *f,
+                             const uint64_t *probe, unsigned runs)
+{
+    memset(pt, 0, sizeof *pt);
+    pt->figures = f;
+    pt->run_count = runs;
+    for (unsigned r = 0; r < runs; r++) {
+        memset(&f[r], 0, sizeof f[r]);
+        f[r].ops = 100;
+        f[r].windows = 1;
+        f[r].probe = probe[r];
+        f[r].cycles_per_op = probe[r] >= 2000 ? 20.0 : 10.0;
+    }
+}
+
+static void test_host_slowed_runs_leave_the_median(void)
+{
+    struct bench_config cfg = {.icount = 0};
+    struct bench_point pt;
+    struct bench_run_figures f[6];
+    const struct bench_config *saved = bench_ctx.cfg;
+    bench_ctx.cfg = &cfg;
+    bench_ctx.probe_min = 1000;
+
+    /* Three of six slowed: the median is the full-speed runs' (10), where
+     * all six would give 15. */
+    const uint64_t half[6] = {1000, 2000, 1100, 2000, 1000, 2000};
+    host_speed_point(&pt, f, half, 6);
+    bench_judge_host_speed(&pt);
+    CHECK_EQ_U(pt.slowed_runs, 3);
+    CHECK(!pt.median_all_runs);
+    CHECK(near(bench_median_cycles_per_op(&pt), 10));
+
+    /* Under the ratio (1.2x) is full speed; unprobed runs (0) are too. */
+    const uint64_t mild[6] = {1200, 0, 1000, 1200, 1000, 1000};
+    host_speed_point(&pt, f, mild, 6);
+    bench_judge_host_speed(&pt);
+    CHECK_EQ_U(pt.slowed_runs, 0);
+
+    /* Only two full-speed runs: too few, every run counts and says so. */
+    const uint64_t most[6] = {2000, 2000, 1000, 2000, 1000, 2000};
+    host_speed_point(&pt, f, most, 6);
+    bench_judge_host_speed(&pt);
+    CHECK_EQ_U(pt.slowed_runs, 4);
+    CHECK(pt.median_all_runs);
+    CHECK(near(bench_median_cycles_per_op(&pt), 20));
+
+    /* Under icount the probe counts instructions: nothing is ever slowed. */
+    cfg.icount = 1;
+    host_speed_point(&pt, f, half, 6);
+    bench_judge_host_speed(&pt);
+    CHECK_EQ_U(pt.slowed_runs, 0);
+    CHECK(near(bench_median_cycles_per_op(&pt), 15));
+
+    bench_ctx.cfg = saved;
+    bench_ctx.probe_min = 0;
+}
+
 int main(void)
 {
     RUN(test_quantiles_odd);
@@ -263,5 +324,6 @@ int main(void)
     RUN(test_cpu_sweep);
     RUN(test_params_defaults);
     RUN(test_params_rejected);
+    RUN(test_host_slowed_runs_leave_the_median);
     return check_exit();
 }

@@ -48,11 +48,19 @@ def busy_share(runs):
         "host load not recorded"
 
 
+def probe_line(runs):
+    """The boots' host-speed probes at start (meta.csv speed_probe_cycles):
+    a boot the host ran slowed throughout shows here, not in its medians."""
+    probes = [(r.meta.get("kernel_meta") or {}).get("speed_probe_cycles", "?") for r in runs]
+    return "host-speed probe at start: " + ", ".join(f"{p} cycles" for p in probes)
+
+
 def measure(dirs, group, out=sys.stdout):
     runs = [results.load_run(d) for d in dirs]
     groups = [runs[i:i + group] for i in range(0, len(runs) - group + 1, group)]
     per_group = {}
     for n, g in enumerate(groups):
+        out.write(f"group {n}: {probe_line(g)}\n")
         for bench, s in spreads(g).items():
             med = statistics.median(s)
             per_group.setdefault(bench, []).append(med)

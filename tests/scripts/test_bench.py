@@ -257,6 +257,26 @@ def test_host_conditions():
            "parse_proc_stat")
 
 
+def test_host_speed_warnings():
+    """Slowed runs and points left with too few full-speed runs are warned
+    about in timing mode, with their counts; icount runs never are."""
+    import results
+    import rundir
+
+    def row(case, metric, value, param=""):
+        return results.make_row(["refcount", case, "1", param, metric, str(value), "x"])
+    rows = [row("shared", "ns_per_op", 90, f"run={k}") for k in range(4)] + \
+        [row("shared", "host_slowed_runs", 3), row("shared", "host_slowed", 1)]
+    meta = {"icount": 0, "host": {"guest_ram": "preallocated"}}
+    w = rundir.host_speed_warnings(meta, rows)
+    expect(len(w) == 2 and "3 of 4 timed runs slowed" in w[0] and
+           "1 point(s) had fewer than 3 full-speed runs" in w[1] and "refcount/shared cpus=1"
+           in w[1], f"{w}")
+    expect(rundir.host_speed_warnings(dict(meta, icount=1), rows) == [], "icount: no warning")
+    w = rundir.host_speed_warnings({"icount": 0, "host": {"guest_ram": "on demand"}}, rows[:4])
+    expect(len(w) == 1 and "touched on demand" in w[0], f"{w}")
+
+
 def host(cores, busy=False):
     return {"sampled": True, "host_cores": cores, "seconds": 10.0, "busy_frac": 0.5,
             "steal_frac": 0.0, "own_cpus": 1.0, "others_cpus": 0.9 if busy else 0.0,
