@@ -439,6 +439,8 @@ static _Noreturn __attribute__((noinline, cold)) void frame_clone_failed(const s
                                                                         uint64_t old,
                                                                         const char *fn)
 {
+    if (frame_flags_get(f) & FRAME_F_RESERVED)
+        mm_panic_frame(fn, f, "clone of a reserved frame the allocator does not own");
     mm_panic_frame(fn, f,
                    old == REF_UNUSED   ? "clone of a free frame"
                    : old == REF_UNIQUE ? "clone of a UNIQUE frame (convert it first)"
@@ -503,12 +505,12 @@ void frame_unique_to_shared(struct frame *f)
 
 uint64_t frame_pa(const struct frame *f)
 {
-    return f->pfn << PAGE_SHIFT;
+    return mm_pfn_of_frame(f) << PAGE_SHIFT;
 }
 
 void *frame_va(const struct frame *f)
 {
-    return plat_phys_to_virt(f->pfn << PAGE_SHIFT);
+    return plat_phys_to_virt(mm_pfn_of_frame(f) << PAGE_SHIFT);
 }
 
 uint64_t frame_refcount(const struct frame *f)
