@@ -19,12 +19,13 @@
  *        window page p (4 KiB) = the slots of PFNs [64p, 64p + 64)
  *        span i needs pages [base_pfn / 64, ceil(end_pfn / 64)); a page two
  *        spans share is backed once (by the lower span's piece)
- *        holes between spans: unbacked pages, no frames, no slots
+ *        holes between spans: unbacked pages, no frames, no slots; only
+ *        their byte in the map (one per 256 KiB of physical addresses)
  *
  *      A boot-time bump allocator (the end of the largest free range left -
  *      high memory first, and never a tiny region it would swallow) takes
- *      one run of frames per span's piece, then the bitmap of backed window
- *      pages (mm.backed, read through the direct map), and
+ *      one run of frames per span's piece, then the map of backed window
+ *      pages (mm.backed: a byte per page, read through the direct map), and
  *      plat_metadata_map maps each piece at its place in the window,
  *      taking the page tables it needs (kernel) from the same allocator.
  *      All of them become RESERVED|KERNEL.  The slots of a backed page that
@@ -48,7 +49,7 @@ static struct phys_range free_r[2 * MM_MAX_RANGES];
 static struct phys_range span_r[MM_MAX_RANGES];
 /* Window pages [base, end) (page numbers, not bytes) each span's piece backs. */
 static struct phys_range piece_r[MM_MAX_ARENAS];
-/* Frames the metadata took (pieces, bitmap, page tables): RESERVED|KERNEL. */
+/* Frames the metadata took (pieces, map, page tables): RESERVED|KERNEL. */
 #define MM_MAX_KERNEL_RANGES (2 * MM_MAX_ARENAS + 8)
 static struct phys_range kern_r[MM_MAX_KERNEL_RANGES];
 static unsigned n_kern, n_free;
@@ -223,20 +224,18 @@ static bool place_metadata(unsigned ns, char *err, size_t errlen)
                         "arena [%#llx, %#llx)", (unsigned long long)(bytes >> 10),
                         (unsigned long long)span_r[i].base, (unsigned long long)span_r[i].end);
     }
-    uint64_t words = (window_pages + 63) / 64, bitmap_pa;
-    uint64_t bitmap_bytes = (words * sizeof(uint64_t) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-    if (!bump_alloc(bitmap_bytes, &bitmap_pa))
-        return fail(err, errlen, "no free range can hold the %llu KiB bitmap of the metadata "
-                    "window", (unsigned long long)(bitmap_bytes >> 10));
-    uint64_t *backed = plat_phys_to_virt(bitmap_pa);
-    __builtin_memset(backed, 0, bitmap_bytes);
+    uint64_t map_pa, map_bytes = (window_pages + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    if (!bump_alloc(map_bytes, &map_pa))
+        return fail(err, errlen, "no free range can hold the %llu KiB map of the metadata "
+                    "window", (unsigned long long)(map_bytes >> 10));
+    uint8_t *backed = plat_phys_to_virt(map_pa);
+    __builtin_memset(backed, 0, map_bytes);
     for (unsigned i = 0; i < ns; i++) {
         uint64_t b = piece_r[i].base, e = piece_r[i].end;
         if (b < e && !plat_metadata_map(plat_metadata_base() + b * PAGE_SIZE, piece_pa[i],
                                         (e - b) * PAGE_SIZE, bump_table_page, NULL, err, errlen))
             return false;
-        for (uint64_t p = b; p < e; p++)
-            backed[p / 64] |= (uint64_t)1 << (p % 64);
+        __builtin_memset(backed + b, 1, e - b);
     }
     /* The slots around each span that share its first and last window page. */
     for (unsigned i = 0; i < ns; i++) {

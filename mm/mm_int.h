@@ -82,6 +82,17 @@
 #define FRAME_CACHED_ORDER_MASK (0xfu << FRAME_CACHED_ORDER_SHIFT)
 #define FRAME_CACHED_ORDER(fl) (((fl) & FRAME_CACHED_ORDER_MASK) >> FRAME_CACHED_ORDER_SHIFT)
 
+/* A function that only panics, called from a hit path.  GCC would find out
+ * that it cannot return and then call it (a call, which makes the caller
+ * save registers and set up a frame) instead of jumping to it; noipa keeps
+ * that knowledge from the caller.  Clang has no noipa and does not need it
+ * (its only use here is the host fuzzer). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MM_PANIC_PATH __attribute__((noinline, cold, noipa))
+#else
+#define MM_PANIC_PATH __attribute__((noinline, cold))
+#endif
+
 #define MM_POISON_BYTE 0x6b /* Linux's POISON_FREE: easy to spot in a dump */
 
 struct frame {
@@ -422,10 +433,11 @@ static inline uint64_t pcp_cached_frames(const struct pcp *p)
 /* ---- global state (immutable between mm_init / mm_pcp_configure) -------- */
 struct mm_state {
     /* Every handle check reads these two.  Slots [0, window_frames) lie in
-     * the window pages the bitmap `backed` covers (bit p: page p is mapped);
-     * 0 until mm_init succeeds, so that every handle is refused. */
+     * the window pages `backed` covers (backed[p] != 0: page p is mapped; a
+     * byte, not a bit, so that the test is one compare); window_frames is 0
+     * until mm_init succeeds, so that every handle is refused. */
     uint64_t window_frames;
-    const uint64_t *backed;
+    const uint8_t *backed;
     struct mm_span span[MM_MAX_ARENAS]; /* sorted by base_pfn, same index as arenas */
     unsigned n_arenas;
     unsigned max_cpus;
@@ -470,8 +482,7 @@ static inline uint64_t mm_pfn_of_frame(const struct frame *f)
 /* Slot index i lies in a backed page of the window. */
 static inline bool mm_slot_backed(uint64_t i)
 {
-    uint64_t page = i / MM_WINDOW_PAGE_SLOTS;
-    return i < mm.window_frames && ((mm.backed[page / 64] >> (page % 64)) & 1);
+    return i < mm.window_frames && mm.backed[i / MM_WINDOW_PAGE_SLOTS];
 }
 
 /* Arena index holding pfn, or -1: outside the window, in an unbacked page
@@ -485,14 +496,15 @@ static inline int mm_arena_of_pfn(uint64_t pfn)
 }
 
 /* True when f points at a slot in a backed page of the window: the handle
- * check of every operation (a subtraction, a rotate, a compare and a bit
- * test).  The rotate puts a misaligned pointer's low bits on top, so that
- * one compare refuses it along with everything outside the window.  What
- * the slot then says (RESERVED, ABSENT, free ...) is each caller's check. */
+ * check of every operation (a subtraction, a rotate, a compare, and a byte
+ * of the backed map).  The rotate puts a misaligned pointer's low bits on
+ * top, so that one compare refuses it along with everything outside the
+ * window.  What the slot then says (RESERVED, ABSENT, free ...) is each
+ * caller's check. */
 static inline bool mm_is_frame_ptr(const struct frame *f)
 {
     uint64_t off = (uintptr_t)f - plat_metadata_base();
-    return mm_slot_backed(off >> 6 | off << 58);
+    return (off >> 6 | off << 58) < mm.window_frames && mm.backed[off / PAGE_SIZE];
 }
 
 /* ---- buddy.c ------------------------------------------------------------ */

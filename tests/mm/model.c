@@ -202,7 +202,7 @@ static int setup(struct reader *r)
     }
     /* The bump allocator: each span's piece of the metadata window (its
      * window pages of 64 slots, less one it shares with the span below),
-     * then the bitmap of backed window pages, each at the end of the largest
+     * then the map of backed window pages (a byte each), each at the end of the largest
      * free run. */
     uint64_t meta_pred[9][2], pieces[9], window_end = 0;
     for (unsigned s = 0; s < n_span; s++) {
@@ -211,7 +211,7 @@ static int setup(struct reader *r)
         pieces[s] = e - (b > window_end ? b : window_end);
         window_end = e;
     }
-    pieces[n_span] = ((window_end + 63) / 64 * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
+    pieces[n_span] = (window_end + PAGE_SIZE - 1) / PAGE_SIZE;
     bool fits = n_span > 0;
     for (unsigned s = 0; s <= n_span && fits; s++) {
         uint64_t pages = pieces[s];

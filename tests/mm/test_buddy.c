@@ -167,7 +167,7 @@ static void buddy_fragmentation_index(void)
     cfg.pcp.enabled = false;
     CHECK(mm_pcp_configure(&cfg.pcp));
     /* Fresh memory: [16 MiB, 32 MiB - 260 KiB) (the metadata takes the end:
-     * 64 window pages and a page of bitmap) is three max-order blocks and a
+     * 64 window pages and a page of the map of them) is three max-order blocks and a
      * tail of orders 9, 8, 7, 5, 4, 3, 2, 1, 0; the index of order o is the
      * tail below o over all 4031 free frames. */
     const double fresh[MM_MAX_ORDER + 1] = {0,           1 / 4031.0,   3 / 4031.0,  7 / 4031.0,

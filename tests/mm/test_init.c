@@ -5,12 +5,12 @@
 #include "tests/mm/mm_test.h"
 
 /* Frames the metadata of the one span [base, end) takes (mm/init.c): its
- * window pages of 64 slots, whole, and the bitmap of backed window pages. */
+ * window pages of 64 slots, whole, and the map of backed window pages (a
+ * byte each). */
 static uint64_t meta_pages_of(uint64_t base, uint64_t end)
 {
     uint64_t b = base / PAGE_SIZE / 64, e = (end / PAGE_SIZE + 63) / 64;
-    uint64_t bitmap = ((e + 63) / 64 * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
-    return e - b + bitmap;
+    return e - b + (e + PAGE_SIZE - 1) / PAGE_SIZE;
 }
 
 /* Counts the frames handed out and checks none lies in [lo, hi). */
@@ -93,8 +93,11 @@ static void init_holes_and_high_ram(void)
     struct mm_stats st = mt_stats();
     CHECK_EQ_U(st.arenas, 3);
     uint64_t span_frames = (0x9f000 - 0x1000) / PAGE_SIZE + 511 * MiB / PAGE_SIZE + 256 * MiB / PAGE_SIZE;
-    /* The holes cost no metadata: only the spans' slots are paid for. */
-    CHECK(st.metadata_bytes <= (span_frames * 64) + 3 * PAGE_SIZE);
+    /* The holes cost no slots: only the spans' are paid for (in whole
+     * window pages), and the map of backed window pages, a byte for each
+     * 256 KiB of physical addresses up to the last frame. */
+    uint64_t map_pages = ((4 * GiB + 256 * MiB) / PAGE_SIZE / 64 + PAGE_SIZE - 1) / PAGE_SIZE;
+    CHECK(st.metadata_bytes <= (span_frames * 64) + (3 + map_pages) * PAGE_SIZE);
     CHECK_EQ_U(st.total_frames, span_frames - st.metadata_bytes / PAGE_SIZE);
     struct frame *f;
     uint64_t r;
@@ -280,7 +283,7 @@ static void init_rejects_bad_input(void)
 
 static void init_tiny_memory(void)
 {
-    /* Three frames: one holds the metadata's window page, one the bitmap of
+    /* Three frames: one holds the metadata's window page, one the map of
      * backed window pages, one is handed out. */
     struct phys_range u = {1 * MiB, 1 * MiB + 3 * PAGE_SIZE};
     if (!mt_init(&u, 1, NULL, 0))

@@ -13,12 +13,12 @@
 #define HOLE_LO (32 * MiB)
 #define HIGH_BASE (40 * GiB)
 
-/* Frames of metadata the test layouts below take: each span's window pages
- * (64 slots a page), the bitmap of backed window pages. */
-static uint64_t bitmap_pages(uint64_t end_pa)
+/* Frames the map of backed window pages (a byte per page of 64 slots)
+ * takes for RAM up to end_pa. */
+static uint64_t map_pages(uint64_t end_pa)
 {
     uint64_t window_pages = (end_pa / PAGE_SIZE + 63) / 64;
-    return ((window_pages + 63) / 64 * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
+    return (window_pages + PAGE_SIZE - 1) / PAGE_SIZE;
 }
 
 /* [16 MiB, 32 MiB) and [40 GiB, 40 GiB + 16 MiB): a 40 GiB hole between. */
@@ -36,7 +36,7 @@ static void window_holes_cost_nothing(void)
     CHECK_EQ_U(st.arenas, 2);
     /* 16 MiB = 4096 frames = 64 window pages per span; the 40 GiB between
      * them would be 160 MiB of slots in a dense array. */
-    uint64_t pages = 64 + 64 + bitmap_pages(HIGH_BASE + 16 * MiB);
+    uint64_t pages = 64 + 64 + map_pages(HIGH_BASE + 16 * MiB);
     CHECK_EQ_U(st.metadata_bytes, pages * PAGE_SIZE);
     CHECK_EQ_U(st.total_frames, 2 * 4096 - pages);
     /* The slot of pfn is base + 64 * pfn, and frame_pa inverts it. */
@@ -141,7 +141,7 @@ static void window_shared_page(void)
         return;
     struct mm_stats st = mt_stats();
     CHECK_EQ_U(st.arenas, 2);
-    CHECK_EQ_U(st.metadata_bytes, (64 + bitmap_pages(32 * MiB)) * PAGE_SIZE);
+    CHECK_EQ_U(st.metadata_bytes, (64 + map_pages(32 * MiB)) * PAGE_SIZE);
     uint64_t pfn0 = 16 * MiB / PAGE_SIZE;
     CHECK(mm_arena_of_pfn(pfn0 + 19) == 0);
     CHECK(mm_arena_of_pfn(pfn0 + 20) == -1);
