@@ -24,6 +24,22 @@
  * the hit path into every caller, where neither the no-RMW disassembly check
  * nor the page-crossing check (check_hitpath.py) could find it.
  *
+ * What a hit costs (kernel build, instructions from entry to ret), and why
+ * none of it goes: frame_clone 21 and frame_drop 22, of which the handle
+ * check is 10 each (movabs/add: offset in the window, mov/ror/cmp/jae: in
+ * the backed extent and 64-byte aligned, mov/shr/cmpb/je: its page backed),
+ * the state check before the locked op 5 and the check of its old value 3-4:
+ * each refuses a caller bug (a foreign handle, a clone of a free or UNIQUE
+ * frame, an overflow, a double drop) that must panic naming the frame
+ * before a bad count is published.  An order-0 hit is ~37 for frame_alloc
+ * and ~53 for a UNIQUE frame_free, ~65 for a counted one: the handle check
+ * (10), the refcount and ALLOCATED checks (4-6), the interrupt guard
+ * (pushf/pop/and/jcc and the restore test: 7, twice), the CPU index, its
+ * bound and the cache's address (6, twice), the cache-enabled and capacity
+ * checks on free (6), the statistics (hits, frees, remote frees: 7), and
+ * for a counted frame the freeze CAS that a racing frame_from_in_use makes
+ * necessary (6).
+ *
  * Reference-count state machine (one atomic u64 per frame; seed 004's states,
  * seed 000's orderings):
  *
