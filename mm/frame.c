@@ -11,6 +11,35 @@
  * when the list is at its bound; other orders and the cache-off mode go
  * straight to the buddy allocator.
  *
+ * Fast paths: the hit paths of frame_alloc, frame_alloc_order, frame_free,
+ * frame_clone and frame_drop are leaves.  Everything else a call may need -
+ * a cache miss or refill, a full cache, the cache-off mode, FRAME_ZERO, the
+ * release of a count of 1, the last drop, every panic - is a separate
+ * function reached by a tail jump with the state the hit path already has
+ * (interrupt state, CPU index), so a hit saves no register and sets up no
+ * frame (the kernel builds with -momit-leaf-frame-pointer).  The panics are
+ * MM_PANIC_PATH (mm_int.h), so the compiler cannot turn those jumps back
+ * into calls.  They are not inline in mm.h: that would put struct frame,
+ * the per-CPU caches and the window's map into the public header, and copy
+ * the hit path into every caller, where neither the no-RMW disassembly check
+ * nor the page-crossing check (check_hitpath.py) could find it.
+ *
+ * What a hit costs (kernel build, instructions from entry to ret), and why
+ * none of it goes: frame_clone 21 and frame_drop 22, of which the handle
+ * check is 10 each (movabs/add: offset in the window, mov/ror/cmp/jae: in
+ * the backed extent and 64-byte aligned, mov/shr/cmpb/je: its page backed),
+ * the state check before the locked op 5 and the check of its old value 3-4:
+ * each refuses a caller bug (a foreign handle, a clone of a free or UNIQUE
+ * frame, an overflow, a double drop) that must panic naming the frame
+ * before a bad count is published.  An order-0 hit is ~37 for frame_alloc
+ * and ~53 for a UNIQUE frame_free, ~65 for a counted one: the handle check
+ * (10), the refcount and ALLOCATED checks (4-6), the interrupt guard
+ * (pushf/pop/and/jcc and the restore test: 7, twice), the CPU index, its
+ * bound and the cache's address (6, twice), the cache-enabled and capacity
+ * checks on free (6), the statistics (hits, frees, remote frees: 7), and
+ * for a counted frame the freeze CAS that a racing frame_from_in_use makes
+ * necessary (6).
+ *
  * Reference-count state machine (one atomic u64 per frame; seed 004's states,
  * seed 000's orderings):
  *
@@ -118,15 +147,28 @@ _Noreturn void mm_panic_frame(const char *fn, const struct frame *f, const char 
           frame_flags_get(f), f->order);
 }
 
-static inline void frame_check_ptr(const struct frame *f, const char *fn)
+/* The failure helpers (MM_PANIC_PATH) are out of line, cold and declared to
+ * return (they never do): a hit path then reaches them by a tail jump and
+ * stays a leaf, with no register or frame pointer to save. */
+static MM_PANIC_PATH void frame_bad_handle(const struct frame *f, const char *fn)
 {
-    if (unlikely(!mm_is_frame_ptr(f)))
-        PANIC("%s: %p is not a frame owned by the allocator (foreign or misaligned handle)", fn,
-              (const void *)f);
+    PANIC("%s: %p is not a frame owned by the allocator (foreign or misaligned handle)", fn,
+          (const void *)f);
 }
 
-/* Names what is wrong with a frame that failed frame_check_exclusive. */
-static __attribute__((noinline, cold)) void frame_exclusive_failed(const struct frame *f,
+/* Use as `if (!frame_check_ptr(f, __func__)) return;`: false only after a
+ * tail call to the panic. */
+static inline bool frame_check_ptr(const struct frame *f, const char *fn)
+{
+    if (likely(mm_is_frame_ptr(f)))
+        return true;
+    frame_bad_handle(f, fn);
+    return false;
+}
+
+/* Names what is wrong with a frame its caller claimed to own exclusively
+ * (UNIQUE or a count of 1). */
+static MM_PANIC_PATH void frame_exclusive_failed(const struct frame *f,
                                                                    uint64_t v, uint32_t fl,
                                                                    const char *fn)
 {
@@ -139,17 +181,6 @@ static __attribute__((noinline, cold)) void frame_exclusive_failed(const struct 
     /* Not allocated, not reserved: a free frame (or one on its way to a free
      * list while another CPU releases it) -- a double free. */
     mm_panic_frame(fn, f, "double free (frame not flagged allocated)");
-}
-
-/* The caller claims to own f exclusively (UNIQUE or a count of 1).  Inline:
- * on the cache hit path the check is a few loads and compares. */
-static inline void frame_check_exclusive(const struct frame *f, const char *fn)
-{
-    frame_check_ptr(f, fn);
-    uint64_t v = frame_ref_read(f);
-    uint32_t fl = frame_flags_get(f);
-    if (unlikely(!(fl & FRAME_F_ALLOCATED) || (v != REF_UNIQUE && v != 1)))
-        frame_exclusive_failed(f, v, fl, fn);
 }
 
 _Noreturn void mm_freeze_failed(const char *fn, const struct frame *f, uint64_t found)
@@ -167,8 +198,7 @@ _Noreturn void mm_freeze_failed(const char *fn, const struct frame *f, uint64_t 
 }
 
 /* Order-k release: this CPU's list for the order while under its bound,
- * else the buddy allocator.  Out of line: inlined, it made the order-0
- * release in frame_drop ~1.5 ns slower (hostbench pair_shared 11.6 -> 13.5). */
+ * else the buddy allocator (a tail call). */
 static __attribute__((noinline)) void frame_release_high(struct frame *f, unsigned order)
 {
     int slot = pcp_high_slot(order);
@@ -192,9 +222,39 @@ static __attribute__((noinline)) void frame_release_high(struct frame *f, unsign
     buddy_free_unit(f, order);
 }
 
+static inline void pcp_push(struct pcp *p, struct frame *f)
+{
+    frame_flags_set(f, FRAME_F_CACHED | frame_debug_bits(f));
+    f->next = p->head;
+    p->head = f;
+    p->count++;
+    p->frees++;
+}
+
+/* Everything frame_release does not do inline: a full cache (drain a batch
+ * first), the cache-off mode and CPUs without a cache (the buddy
+ * allocator).  Interrupts are off as frame_release left them (s). */
+static __attribute__((noinline)) void frame_release_slow(struct frame *f, unsigned cpu,
+                                                         plat_irqstate_t s)
+{
+    if (cpu < mm.max_cpus) {
+        struct pcp *p = &mm_pcp[cpu];
+        p->remote_frees += f->alloc_cpu != cpu;
+        if (p->enabled) {
+            pcp_drain_full(p);
+            pcp_push(p, f);
+            plat_irq_restore(s);
+            return;
+        }
+    }
+    plat_irq_restore(s);
+    buddy_free_unit(f, 0);
+}
+
 /* Returns a torn-down frame (refcount UNUSED) to this CPU's cache, or to the
  * buddy allocator for uncached orders, a full high-order list and the
- * cache-off mode. */
+ * cache-off mode.  Inline in each release path; everything but a push onto a
+ * cache with room is a tail call. */
 static inline void frame_release(struct frame *f)
 {
     unsigned order = f->order;
@@ -206,21 +266,14 @@ static inline void frame_release(struct frame *f)
     unsigned cpu = plat_cpu_index();
     if (likely(cpu < mm.max_cpus)) {
         struct pcp *p = &mm_pcp[cpu];
-        p->remote_frees += f->alloc_cpu != cpu;
-        if (likely(p->enabled)) {
-            if (unlikely(p->count >= p->capacity))
-                pcp_drain_full(p);
-            frame_flags_set(f, FRAME_F_CACHED | frame_debug_bits(f));
-            f->next = p->head;
-            p->head = f;
-            p->count++;
-            p->frees++;
+        if (likely(p->enabled) && likely(p->count < p->capacity)) {
+            p->remote_frees += f->alloc_cpu != cpu;
+            pcp_push(p, f);
             plat_irq_restore(s);
             return;
         }
     }
-    plat_irq_restore(s);
-    buddy_free_unit(f, 0);
+    frame_release_slow(f, cpu, s);
 }
 
 static inline bool frame_flags_valid(unsigned flags)
@@ -242,60 +295,52 @@ static __attribute__((noinline, cold)) struct frame *frame_alloc_reclaim(unsigne
     return f;
 }
 
-struct frame *frame_alloc(unsigned flags)
+static MM_PANIC_PATH struct frame *frame_alloc_bad_args(unsigned order,
+                                                                         unsigned flags,
+                                                                         const char *fn)
 {
-    if (unlikely(!frame_flags_valid(flags)))
-        PANIC("%s: unknown flags %#x", __func__, flags);
-    plat_irqstate_t s = plat_irq_save();
-    unsigned cpu = plat_cpu_index();
-    struct frame *f;
-    if (likely(cpu < mm.max_cpus)) {
-        struct pcp *p = &mm_pcp[cpu];
-        f = p->head;
-        if (likely(f != NULL) &&
-            likely(!atomic_load_explicit(&p->reclaim, memory_order_relaxed))) {
-            p->head = f->next;
-            p->count--;
-            p->hits++;
-        } else {
-            f = pcp_alloc_slow(p);
-        }
-    } else {
-        f = buddy_alloc_any(0);
-    }
-    plat_irq_restore(s);
-    if (unlikely(f == NULL) && (f = frame_alloc_reclaim(0)) == NULL)
-        return NULL;
-    frame_prepare(f, 0, flags, cpu);
+    if (!frame_flags_valid(flags))
+        PANIC("%s: unknown flags %#x", fn, flags);
+    PANIC("%s: order %u (max %u), flags %#x", fn, order, MM_MAX_ORDER, flags);
+}
+
+/* A hit with FRAME_ZERO: the memset is a call, which would make every hit
+ * save registers around it. */
+static __attribute__((noinline)) struct frame *frame_prepare_zeroed(struct frame *f,
+                                                                   unsigned order,
+                                                                   unsigned flags, unsigned cpu)
+{
+    frame_prepare(f, order, flags, cpu);
     return f;
 }
 
-struct frame *frame_alloc_order(unsigned order, unsigned flags)
+/* The end of every hit: a tail call when zeroing, else inline stores. */
+static inline struct frame *frame_prepare_hit(struct frame *f, unsigned order, unsigned flags,
+                                              unsigned cpu)
 {
-    if (unlikely(order > MM_MAX_ORDER || !frame_flags_valid(flags)))
-        PANIC("%s: order %u (max %u), flags %#x", __func__, order, MM_MAX_ORDER, flags);
-    if (order == 0)
-        return frame_alloc(flags);
-    int slot = pcp_high_slot(order);
-    plat_irqstate_t s = plat_irq_save();
-    unsigned cpu = plat_cpu_index();
-    struct frame *f = NULL;
-    if (slot >= 0 && likely(cpu < mm.max_cpus) && likely(mm_pcp[cpu].enabled)) {
-        struct pcp *p = &mm_pcp[cpu];
-        f = p->high_head[slot];
-        if (likely(f != NULL) &&
-            likely(!atomic_load_explicit(&p->reclaim, memory_order_relaxed))) {
-            p->high_head[slot] = f->next;
-            p->high_count[slot]--;
-            p->high_hits++;
-        } else {
-            f = pcp_alloc_high_slow(p, order);
-        }
+    if (unlikely(flags & FRAME_ZERO))
+        return frame_prepare_zeroed(f, order, flags, cpu);
+    frame_prepare(f, order, flags & ~FRAME_ZERO, cpu);
+    return f;
+}
+
+/* The rest of an allocation that missed the cache (or found it off, or a
+ * reclaim pending): the refill or the buddy allocator, then the reclaim.
+ * Interrupts are off as the hit path left them (s). */
+static __attribute__((noinline)) struct frame *frame_alloc_order_slow(unsigned order,
+                                                                     unsigned flags, unsigned cpu,
+                                                                     plat_irqstate_t s)
+{
+    struct frame *f;
+    int slot = order == 0 ? 0 : pcp_high_slot(order);
+    if (slot >= 0 && cpu < mm.max_cpus && (order == 0 || mm_pcp[cpu].enabled)) {
+        /* pcp_alloc_slow also serves the cache-off mode of order 0. */
+        f = order == 0 ? pcp_alloc_slow(&mm_pcp[cpu]) : pcp_alloc_high_slow(&mm_pcp[cpu], order);
         plat_irq_restore(s);
     } else {
         plat_irq_restore(s);
         f = buddy_alloc_any(order);
-        if (f == NULL) {
+        if (f == NULL && order != 0) {
             /* Frames parked in this CPU's cache may complete a block. */
             mm_pcp_drain_local();
             f = buddy_alloc_any(order);
@@ -307,6 +352,57 @@ struct frame *frame_alloc_order(unsigned order, unsigned flags)
     return f;
 }
 
+struct frame *frame_alloc(unsigned flags)
+{
+    if (unlikely(!frame_flags_valid(flags)))
+        return frame_alloc_bad_args(0, flags, __func__);
+    plat_irqstate_t s = plat_irq_save();
+    unsigned cpu = plat_cpu_index();
+    if (likely(cpu < mm.max_cpus)) {
+        struct pcp *p = &mm_pcp[cpu];
+        struct frame *f = p->head;
+        if (likely(f != NULL) &&
+            likely(!atomic_load_explicit(&p->reclaim, memory_order_relaxed))) {
+            p->head = f->next;
+            p->count--;
+            p->hits++;
+            plat_irq_restore(s);
+            return frame_prepare_hit(f, 0, flags, cpu);
+        }
+    }
+    return frame_alloc_order_slow(0, flags, cpu, s);
+}
+
+struct frame *frame_alloc_order(unsigned order, unsigned flags)
+{
+    if (unlikely(order > MM_MAX_ORDER || !frame_flags_valid(flags)))
+        return frame_alloc_bad_args(order, flags, __func__);
+    if (order == 0)
+        return frame_alloc(flags);
+    int slot = pcp_high_slot(order);
+    plat_irqstate_t s = plat_irq_save();
+    unsigned cpu = plat_cpu_index();
+    if (slot >= 0 && likely(cpu < mm.max_cpus)) {
+        struct pcp *p = &mm_pcp[cpu];
+        struct frame *f = p->high_head[slot];
+        if (likely(p->enabled) && likely(f != NULL) &&
+            likely(!atomic_load_explicit(&p->reclaim, memory_order_relaxed))) {
+            p->high_head[slot] = f->next;
+            p->high_count[slot]--;
+            p->high_hits++;
+            plat_irq_restore(s);
+            return frame_prepare_hit(f, order, flags, cpu);
+        }
+    }
+    return frame_alloc_order_slow(order, flags, cpu, s);
+}
+
+static MM_PANIC_PATH void frame_freeze_failed(struct frame *f, uint64_t found,
+                                                                const char *fn)
+{
+    mm_freeze_failed(fn, f, found);
+}
+
 /* Everything frame_free does not do inline: the release of a count of 1,
  * whose atomic RMW must stay out of the UNIQUE hit path (check_hitpath.py),
  * and the failures.  v and fl are what frame_free read. */
@@ -314,10 +410,14 @@ static __attribute__((noinline)) void frame_free_counted(struct frame *f, uint64
                                                          const char *fn)
 {
     uint64_t found;
-    if (unlikely(!(fl & FRAME_F_ALLOCATED) || v != 1))
+    if (unlikely(!(fl & FRAME_F_ALLOCATED) || v != 1)) {
         frame_exclusive_failed(f, v, fl, fn);
-    if (unlikely(!frame_ref_freeze(f, &found)))
-        mm_freeze_failed(fn, f, found);
+        return;
+    }
+    if (unlikely(!frame_ref_freeze(f, &found))) {
+        frame_freeze_failed(f, found, fn);
+        return;
+    }
     frame_teardown(f);
     /* Relaxed, as for UNIQUE: from_in_use refuses 0 and UNUSED alike, and the
      * next owner comes through this CPU's cache or the arena lock. */
@@ -327,7 +427,8 @@ static __attribute__((noinline)) void frame_free_counted(struct frame *f, uint64
 
 void frame_free(struct frame *f)
 {
-    frame_check_ptr(f, __func__);
+    if (!frame_check_ptr(f, __func__))
+        return;
     uint64_t v = frame_ref_read(f);
     uint32_t fl = frame_flags_get(f);
     if (unlikely(v != REF_UNIQUE || !(fl & FRAME_F_ALLOCATED))) {
@@ -435,10 +536,15 @@ enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *re
     return err;
 }
 
-static _Noreturn __attribute__((noinline, cold)) void frame_clone_failed(const struct frame *f,
-                                                                        uint64_t old,
-                                                                        const char *fn)
+/* old: the count the failed check saw (before the increment, or what the
+ * increment found when it raced a caller bug; undone first). */
+static MM_PANIC_PATH void frame_clone_failed(struct frame *f, uint64_t old,
+                                                               bool undo, const char *fn)
 {
+    if (undo)
+        frame_ref_dec(f);
+    if (frame_flags_get(f) & FRAME_F_RESERVED)
+        mm_panic_frame(fn, f, "clone of a reserved frame the allocator does not own");
     mm_panic_frame(fn, f,
                    old == REF_UNUSED   ? "clone of a free frame"
                    : old == REF_UNIQUE ? "clone of a UNIQUE frame (convert it first)"
@@ -446,52 +552,84 @@ static _Noreturn __attribute__((noinline, cold)) void frame_clone_failed(const s
                                        : "refcount overflow");
 }
 
+/* The hit path of frame_clone is the floor the checks allow: the handle
+ * check (mm_is_frame_ptr: window offset, rotate, compare, page backed), the
+ * state check of the count read before the add, the locked add and the
+ * check of its old value, then ret.  Each check stays: a foreign handle, a
+ * clone of a free or UNIQUE frame and an overflow are caller bugs that must
+ * panic naming the frame, and the pre-read keeps a bad count from ever
+ * being published to a racing frame_from_in_use. */
 void frame_clone(struct frame *f)
 {
-    frame_check_ptr(f, __func__);
-    /* The state is checked before the increment is published: a clone of a
-     * free or UNIQUE frame (a caller bug) would otherwise show a count that
-     * a racing from_in_use could trust for an instant. */
+    if (!frame_check_ptr(f, __func__))
+        return;
     uint64_t v = frame_ref_read(f);
-    if (unlikely(v - 1 >= REF_MAX - 1)) /* v == 0 or v >= REF_MAX */
-        frame_clone_failed(f, v, __func__);
-    uint64_t old = frame_ref_inc(f);
-    if (unlikely(old - 1 >= REF_MAX - 1)) { /* changed under us: a racing caller bug */
-        frame_ref_dec(f);
-        frame_clone_failed(f, old, __func__);
+    if (unlikely(v - 1 >= REF_MAX - 1)) { /* v == 0 or v >= REF_MAX */
+        frame_clone_failed(f, v, false, __func__);
+        return;
     }
+    uint64_t old = frame_ref_inc(f);
+    if (unlikely(old - 1 >= REF_MAX - 1)) /* changed under us: a racing caller bug */
+        frame_clone_failed(f, old, true, __func__);
 }
 
-void frame_drop(struct frame *f)
+/* v: the count frame_drop read (after_sub false) or the old value its
+ * subtraction returned (true). */
+static MM_PANIC_PATH void frame_drop_failed(const struct frame *f, uint64_t v,
+                                                              bool after_sub, const char *fn)
 {
-    frame_check_ptr(f, __func__);
-    uint64_t v = frame_ref_read(f);
-    if (v == REF_UNIQUE) {
-        /* The only holder drops its only reference. */
-        frame_check_exclusive(f, __func__);
-        frame_teardown(f);
-        frame_ref_set(f, REF_UNUSED);
-        frame_release(f);
-        return;
-    }
-    if (unlikely(v == REF_UNUSED || v == 0 || v > REF_MAX))
-        mm_panic_frame(__func__, f, v == REF_UNUSED ? "drop of a free frame (double drop)"
-                                                        : "drop in an illegal state");
-    uint64_t old = frame_ref_dec_release(f);
-    if (likely(old != 1)) {
-        if (unlikely(old == 0 || old > REF_MAX))
-            mm_panic_frame(__func__, f, "refcount underflow (racing double drop)");
-        return;
-    }
+    mm_panic_frame(fn, f, after_sub          ? "refcount underflow (racing double drop)"
+                          : v == REF_UNUSED ? "drop of a free frame (double drop)"
+                                            : "drop in an illegal state");
+}
+
+/* The last reference went (the count reached 0): tear down and release. */
+static __attribute__((noinline)) void frame_drop_last(struct frame *f)
+{
     acquire_fence_after_last_drop(f);
     frame_teardown(f);
     frame_ref_set_release(f, REF_UNUSED);
     frame_release(f);
 }
 
+/* Like frame_clone: the handle check, the state check before the locked
+ * subtract (UNIQUE, free and illegal counts take other paths) and the check
+ * of its old value; the last drop is a tail call. */
+void frame_drop(struct frame *f)
+{
+    if (!frame_check_ptr(f, __func__))
+        return;
+    uint64_t v = frame_ref_read(f);
+    if (v == REF_UNIQUE) {
+        /* The only holder drops its only reference. */
+        uint32_t fl = frame_flags_get(f);
+        if (unlikely(!(fl & FRAME_F_ALLOCATED))) {
+            frame_exclusive_failed(f, v, fl, __func__);
+            return;
+        }
+        frame_teardown(f);
+        frame_ref_set(f, REF_UNUSED);
+        frame_release(f);
+        return;
+    }
+    if (unlikely(v - 1 >= REF_MAX)) { /* 0, above REF_MAX, REF_UNUSED */
+        frame_drop_failed(f, v, false, __func__);
+        return;
+    }
+    uint64_t old = frame_ref_dec_release(f);
+    if (likely(old - 2 < REF_MAX - 1)) /* 2 <= old <= REF_MAX: others still hold it */
+        return;
+    if (unlikely(old != 1)) {
+        frame_drop_failed(f, old, true, __func__);
+        return;
+    }
+    frame_drop_last(f);
+}
+
 void frame_unique_to_shared(struct frame *f)
 {
-    frame_check_ptr(f, __func__);
+    if (!frame_check_ptr(f, __func__))
+        return;
     /* Reserved frames sit in the UNIQUE state too: only an allocated one may
      * become shared, or its last drop would hand a reserved frame out. */
     if (!(frame_flags_get(f) & FRAME_F_ALLOCATED))
@@ -503,12 +641,12 @@ void frame_unique_to_shared(struct frame *f)
 
 uint64_t frame_pa(const struct frame *f)
 {
-    return f->pfn << PAGE_SHIFT;
+    return mm_pfn_of_frame(f) << PAGE_SHIFT;
 }
 
 void *frame_va(const struct frame *f)
 {
-    return plat_phys_to_virt(f->pfn << PAGE_SHIFT);
+    return plat_phys_to_virt(mm_pfn_of_frame(f) << PAGE_SHIFT);
 }
 
 uint64_t frame_refcount(const struct frame *f)

@@ -15,10 +15,24 @@
  *      window) costs no metadata; RAM above 4 GiB is just another arena.
  *      Beyond MM_MAX_ARENAS regions, the neighbouring spans of one node with
  *      the smallest gap are joined and the gap frames flagged ABSENT.
- *   3. a boot-time bump allocator carves each arena's metadata array (64
- *      bytes per frame of its span, page rounded) from the end of the largest
- *      free range left - high memory first, and never a tiny region it would
- *      swallow; those frames become RESERVED|KERNEL.
+ *   3. the metadata: one array of 64-byte slots indexed by PFN, the
+ *      metadata window at plat_metadata_base() (PLAT_METADATA_BYTES long,
+ *      reserved address space, unbacked):
+ *
+ *        window page p (4 KiB) = the slots of PFNs [64p, 64p + 64)
+ *        span i needs pages [base_pfn / 64, ceil(end_pfn / 64)); a page two
+ *        spans share is backed once (by the lower span's piece)
+ *        holes between spans: unbacked pages, no frames, no slots; only
+ *        their byte in the map (one per 256 KiB of physical addresses)
+ *
+ *      A boot-time bump allocator (the end of the largest free range left -
+ *      high memory first, and never a tiny region it would swallow) takes
+ *      one run of frames per span's piece, then the map of backed window
+ *      pages (mm.backed: a byte per page, read through the direct map), and
+ *      plat_metadata_map maps each piece at its place in the window,
+ *      taking the page tables it needs (kernel) from the same allocator.
+ *      All of them become RESERVED|KERNEL.  The slots of a backed page that
+ *      lie outside every span are RESERVED|ABSENT with arena MM_NO_ARENA.
  *   4. every slot is written (pfn, arena, state), and each free range is
  *      given to the buddy allocator as maximal aligned blocks.
  * mm_init runs once on one CPU before any other mm call (the host tests call
@@ -38,7 +52,13 @@ static struct phys_range free_r[2 * MM_MAX_RANGES];
 static struct phys_range span_r[MM_MAX_RANGES];
 /* The node of each usable and span range (reserved ranges: 0). */
 static unsigned usable_nd[MM_MAX_RANGES], reserved_nd[MM_MAX_RANGES], span_nd[MM_MAX_RANGES];
-static struct phys_range meta_r[MM_MAX_ARENAS];
+/* Window pages [base, end) (page numbers, not bytes) each span's piece backs. */
+static struct phys_range piece_r[MM_MAX_ARENAS];
+/* Frames the metadata took (pieces, map, page tables): RESERVED|KERNEL. */
+#define MM_MAX_KERNEL_RANGES (2 * MM_MAX_ARENAS + 8)
+static struct phys_range kern_r[MM_MAX_KERNEL_RANGES];
+static unsigned n_kern, n_free;
+static uint64_t kern_bytes;
 
 static bool fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -192,18 +212,99 @@ static unsigned make_spans(const struct phys_range *u, const unsigned *u_node, u
     return n;
 }
 
-/* The bump allocator: the end of the largest free range. */
-static bool bump_alloc(uint64_t bytes, unsigned nf, uint64_t *pa)
+/* The bump allocator: the end of the largest free range.  What it takes is
+ * recorded in kern_r, merged with the previous run when they touch (page
+ * tables come one frame at a time, each just below the last). */
+static bool bump_alloc(uint64_t bytes, uint64_t *pa)
 {
-    unsigned best = nf;
-    for (unsigned i = 0; i < nf; i++)
+    unsigned best = n_free;
+    for (unsigned i = 0; i < n_free; i++)
         if (free_r[i].end - free_r[i].base >= bytes &&
-            (best == nf || free_r[i].end - free_r[i].base > free_r[best].end - free_r[best].base))
+            (best == n_free ||
+             free_r[i].end - free_r[i].base > free_r[best].end - free_r[best].base))
             best = i;
-    if (best == nf)
+    if (best == n_free)
         return false;
-    free_r[best].end -= bytes;
-    *pa = free_r[best].end;
+    uint64_t b = free_r[best].end - bytes;
+    if (n_kern && kern_r[n_kern - 1].base == b + bytes)
+        kern_r[n_kern - 1].base = b;
+    else if (n_kern < MM_MAX_KERNEL_RANGES)
+        kern_r[n_kern++] = (struct phys_range){b, b + bytes};
+    else
+        return false;
+    free_r[best].end = b;
+    kern_bytes += bytes;
+    *pa = b;
+    return true;
+}
+
+/* plat_metadata_map's supplier of page-table frames. */
+static uint64_t bump_table_page(void *ctx)
+{
+    (void)ctx;
+    uint64_t pa;
+    return bump_alloc(PAGE_SIZE, &pa) ? pa : 0;
+}
+
+/* Every slot starts as "not the allocator's"; arena_setup then makes its
+ * span's slots its own. */
+static void slot_init(uint64_t pfn, unsigned arena)
+{
+    struct frame *f = mm_frame_of_pfn(pfn);
+    __builtin_memset(f, 0, sizeof *f);
+    frame_ref_init(f, REF_UNIQUE);
+    atomic_init(&f->flags, FRAME_F_RESERVED | FRAME_F_ABSENT);
+    f->pfn = pfn;
+    f->arena = (uint8_t)arena;
+}
+
+/* Steps 3 of the file comment for ns spans: false with a message in err. */
+static bool place_metadata(unsigned ns, char *err, size_t errlen)
+{
+    uint64_t prev_end = 0;
+    for (unsigned i = 0; i < ns; i++) {
+        uint64_t b = (span_r[i].base >> PAGE_SHIFT) / MM_WINDOW_PAGE_SLOTS;
+        uint64_t e = ((span_r[i].end >> PAGE_SHIFT) + MM_WINDOW_PAGE_SLOTS - 1) /
+                     MM_WINDOW_PAGE_SLOTS;
+        piece_r[i] = (struct phys_range){b > prev_end ? b : prev_end, e};
+        prev_end = e;
+    }
+    uint64_t window_pages = prev_end;
+    if (window_pages * PAGE_SIZE > PLAT_METADATA_BYTES)
+        return fail(err, errlen, "RAM up to %#llx: the metadata window describes physical "
+                    "addresses below %#llx only", (unsigned long long)span_r[ns - 1].end,
+                    (unsigned long long)(PLAT_METADATA_BYTES / sizeof(struct frame) * PAGE_SIZE));
+    uint64_t piece_pa[MM_MAX_ARENAS];
+    for (unsigned i = 0; i < ns; i++) {
+        uint64_t bytes = (piece_r[i].end - piece_r[i].base) * PAGE_SIZE;
+        if (bytes && !bump_alloc(bytes, &piece_pa[i]))
+            return fail(err, errlen, "no free range can hold the %llu KiB metadata array of "
+                        "arena [%#llx, %#llx)", (unsigned long long)(bytes >> 10),
+                        (unsigned long long)span_r[i].base, (unsigned long long)span_r[i].end);
+    }
+    uint64_t map_pa, map_bytes = (window_pages + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    if (!bump_alloc(map_bytes, &map_pa))
+        return fail(err, errlen, "no free range can hold the %llu KiB map of the metadata "
+                    "window", (unsigned long long)(map_bytes >> 10));
+    uint8_t *backed = plat_phys_to_virt(map_pa);
+    __builtin_memset(backed, 0, map_bytes);
+    for (unsigned i = 0; i < ns; i++) {
+        uint64_t b = piece_r[i].base, e = piece_r[i].end;
+        if (b < e && !plat_metadata_map(plat_metadata_base() + b * PAGE_SIZE, piece_pa[i],
+                                        (e - b) * PAGE_SIZE, bump_table_page, NULL, err, errlen))
+            return false;
+        __builtin_memset(backed + b, 1, e - b);
+    }
+    /* The slots around each span that share its first and last window page. */
+    for (unsigned i = 0; i < ns; i++) {
+        uint64_t b = span_r[i].base >> PAGE_SHIFT, e = span_r[i].end >> PAGE_SHIFT;
+        for (uint64_t pfn = b / MM_WINDOW_PAGE_SLOTS * MM_WINDOW_PAGE_SLOTS; pfn < b; pfn++)
+            slot_init(pfn, MM_NO_ARENA);
+        for (uint64_t pfn = e; pfn % MM_WINDOW_PAGE_SLOTS; pfn++)
+            slot_init(pfn, MM_NO_ARENA);
+    }
+    mm.backed = backed;
+    mm.window_frames = window_pages * MM_WINDOW_PAGE_SLOTS;
     return true;
 }
 
@@ -220,7 +321,7 @@ static void set_flags_in(struct arena *a, const struct phys_range *r, unsigned n
     }
 }
 
-static void arena_setup(unsigned i, uint64_t meta_pa, unsigned nu, unsigned nf)
+static void arena_setup(unsigned i, unsigned nu, unsigned nf)
 {
     struct arena *a = &mm_arenas[i];
     __builtin_memset(a, 0, sizeof *a);
@@ -228,18 +329,11 @@ static void arena_setup(unsigned i, uint64_t meta_pa, unsigned nu, unsigned nf)
     a->node = span_nd[i];
     a->base_pfn = span_r[i].base >> PAGE_SHIFT;
     a->end_pfn = span_r[i].end >> PAGE_SHIFT;
-    a->meta = plat_phys_to_virt(meta_pa);
-    uint64_t frames = a->end_pfn - a->base_pfn;
-    __builtin_memset(a->meta, 0, frames * sizeof(struct frame));
-    for (uint64_t k = 0; k < frames; k++) {
-        struct frame *f = &a->meta[k];
-        frame_ref_init(f, REF_UNIQUE);
-        atomic_init(&f->flags, FRAME_F_RESERVED | FRAME_F_ABSENT);
-        f->pfn = a->base_pfn + k;
-        f->arena = (uint8_t)i;
-    }
+    a->meta = mm_frame_of_pfn(a->base_pfn);
+    for (uint64_t pfn = a->base_pfn; pfn < a->end_pfn; pfn++)
+        slot_init(pfn, i);
     set_flags_in(a, usable_r, nu, FRAME_F_RESERVED);
-    set_flags_in(a, meta_r, mm.n_arenas, FRAME_F_RESERVED | FRAME_F_KERNEL);
+    set_flags_in(a, kern_r, n_kern, FRAME_F_RESERVED | FRAME_F_KERNEL);
 
     plat_irqstate_t s = mm_lock_acquire(&a->lock);
     for (unsigned r = 0; r < nf; r++) {
@@ -270,6 +364,7 @@ bool mm_init(const struct phys_range *usable, unsigned n_usable, const struct ph
 
     /* Until this succeeds, every call finds no arena and no cache. */
     mm.ready = false;
+    mm.window_frames = 0;
     mm.n_arenas = 0;
     mm.max_cpus = 0;
     mm.total_frames = 0;
@@ -303,33 +398,28 @@ bool mm_init(const struct phys_range *usable, unsigned n_usable, const struct ph
         return fail(err, errlen, "more than %u memory regions, and no two neighbours on one "
                     "node to join: at most %u arenas", MM_MAX_ARENAS, MM_MAX_ARENAS);
 
-    uint64_t meta_bytes = 0;
-    for (unsigned i = 0; i < ns; i++) {
-        uint64_t frames = (span_r[i].end - span_r[i].base) >> PAGE_SHIFT;
-        uint64_t bytes = (frames * sizeof(struct frame) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-        uint64_t pa;
-        if (!bump_alloc(bytes, nf, &pa))
-            return fail(err, errlen, "no free range can hold the %llu KiB metadata array of "
-                        "arena [%#llx, %#llx)", (unsigned long long)(bytes >> 10),
-                        (unsigned long long)span_r[i].base, (unsigned long long)span_r[i].end);
-        meta_r[i] = (struct phys_range){pa, pa + bytes};
-        meta_bytes += bytes;
+    n_free = nf;
+    n_kern = 0;
+    kern_bytes = 0;
+    if (!place_metadata(ns, err, errlen)) {
+        mm.window_frames = 0;
+        return false;
     }
 
     mm.n_arenas = ns;
     mm.max_cpus = cfg->max_cpus;
-    mm.metadata_bytes = meta_bytes;
+    mm.metadata_bytes = kern_bytes;
     mm.total_frames = 0;
     for (unsigned i = 0; i < ns; i++) {
-        arena_setup(i, meta_r[i].base, nu, nf);
-        mm.span[i] = (struct mm_span){mm_arenas[i].meta, mm_arenas[i].base_pfn,
-                                      mm_arenas[i].end_pfn};
+        arena_setup(i, nu, nf);
+        mm.span[i] = (struct mm_span){mm_arenas[i].base_pfn, mm_arenas[i].end_pfn};
         mm.total_frames += mm_arenas[i].managed_frames;
     }
     if (mm.total_frames == 0) {
         mm.n_arenas = 0;
+        mm.window_frames = 0;
         return fail(err, errlen, "no usable memory left once the %llu KiB of frame metadata "
-                    "is placed", (unsigned long long)(meta_bytes >> 10));
+                    "is placed", (unsigned long long)(kern_bytes >> 10));
     }
     pcp_init(&cfg->pcp);
     numa_apply(cfg->numa);

@@ -5,8 +5,10 @@
  * Structure (FreeBSD uma_int.h style: the essay is here, each file repeats
  * what it owns):
  *
- *   struct frame   one 64-byte, 64-byte-aligned slot per physical frame, in a
- *                  per-arena array indexed by (pfn - arena base pfn).  Holds
+ *   struct frame   one 64-byte, 64-byte-aligned slot per physical frame, in
+ *                  one virtually contiguous array indexed by PFN (the
+ *                  metadata window, layout in mm/init.c), backed only where
+ *                  arenas are: pa <-> frame is arithmetic.  Holds
  *                  the refcount (state machine: frame.c), flags, buddy order,
  *                  free-list links, owner tag and the allocating CPU.
  *   struct arena   one per merged run of usable RAM of one NUMA node:
@@ -84,6 +86,17 @@
 #define FRAME_CACHED_ORDER_MASK (0xfu << FRAME_CACHED_ORDER_SHIFT)
 #define FRAME_CACHED_ORDER(fl) (((fl) & FRAME_CACHED_ORDER_MASK) >> FRAME_CACHED_ORDER_SHIFT)
 
+/* A function that only panics, called from a hit path.  GCC would find out
+ * that it cannot return and then call it (a call, which makes the caller
+ * save registers and set up a frame) instead of jumping to it; noipa keeps
+ * that knowledge from the caller.  Clang has no noipa and does not need it
+ * (its only use here is the host fuzzer). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MM_PANIC_PATH __attribute__((noinline, cold, noipa))
+#else
+#define MM_PANIC_PATH __attribute__((noinline, cold))
+#endif
+
 #define MM_POISON_BYTE 0x6b /* Linux's POISON_FREE: easy to spot in a dump */
 
 struct frame {
@@ -106,7 +119,7 @@ struct frame {
 
 _Static_assert(sizeof(struct frame) == 64, "frame metadata slot must be one cache line");
 _Static_assert(_Alignof(struct frame) == 64, "frame metadata slot must be cache-line aligned");
-_Static_assert(MM_MAX_ARENAS <= 255, "frame.arena is a uint8_t");
+_Static_assert(MM_MAX_ARENAS < 255, "frame.arena is a uint8_t with MM_NO_ARENA = 255");
 _Static_assert(PLAT_MAX_CPUS <= 65535, "frame.alloc_cpu is a uint16_t");
 _Static_assert(MM_MAX_ORDER < 32, "free_mask is 32 bits");
 
@@ -328,12 +341,18 @@ struct arena {
     unsigned node;                          /* NUMA node of all its memory */
 };
 
-/* Read-only lookup table (one line for the common 1-3 arenas): pointer and
- * PFN range checks without touching the arenas' lock lines. */
+/* Read-only copy of the arenas' PFN ranges, for range checks that need not
+ * touch the arenas' lock lines. */
 struct mm_span {
-    struct frame *meta;
     uint64_t base_pfn, end_pfn;
 };
+
+/* frame.arena of a slot that describes no arena's frame: the slots of a
+ * backed window page that lie outside every span. */
+#define MM_NO_ARENA 0xff
+/* Slots per 4 KiB page of the metadata window: the granule of its backing. */
+#define MM_WINDOW_PAGE_SLOTS (PAGE_SIZE / sizeof(struct frame))
+_Static_assert(sizeof(struct frame) == 1u << 6, "mm_is_frame_ptr rotates by log2 of the slot");
 
 /* ---- per-CPU caches ------------------------------------------------------ */
 
@@ -425,6 +444,12 @@ static inline uint64_t pcp_cached_frames(const struct pcp *p)
 
 /* ---- global state (immutable between mm_init / mm_pcp_configure) -------- */
 struct mm_state {
+    /* Every handle check reads these two.  Slots [0, window_frames) lie in
+     * the window pages `backed` covers (backed[p] != 0: page p is mapped; a
+     * byte, not a bit, so that the test is one compare); window_frames is 0
+     * until mm_init succeeds, so that every handle is refused. */
+    uint64_t window_frames;
+    const uint8_t *backed;
     struct mm_span span[MM_MAX_ARENAS]; /* sorted by base_pfn, same index as arenas */
     unsigned n_arenas;
     unsigned max_cpus;
@@ -455,24 +480,50 @@ static inline struct arena *frame_arena(const struct frame *f)
     return &mm_arenas[f->arena];
 }
 
-/* Arena index holding pfn, or -1. */
-static inline int mm_arena_of_pfn(uint64_t pfn)
+/* ---- the metadata window: O(1) lookups ------------------------------------
+ *
+ * The slot of pfn is at plat_metadata_base() + 64 * pfn (a constant base in
+ * the kernel).  A slot may be read only when its window page is backed;
+ * those pages hold the arenas' slots and, around them, slots flagged
+ * RESERVED|ABSENT with arena MM_NO_ARENA, which every operation refuses as
+ * not the allocator's.
+ */
+static inline struct frame *mm_frame_of_pfn(uint64_t pfn)
 {
-    for (unsigned i = 0; i < mm.n_arenas; i++)
-        if (pfn >= mm.span[i].base_pfn && pfn < mm.span[i].end_pfn)
-            return (int)i;
-    return -1;
+    return (struct frame *)plat_metadata_base() + pfn;
 }
 
-/* True when f points at a slot of some arena's metadata array. */
+static inline uint64_t mm_pfn_of_frame(const struct frame *f)
+{
+    return ((uintptr_t)f - plat_metadata_base()) / sizeof(struct frame);
+}
+
+/* Slot index i lies in a backed page of the window. */
+static inline bool mm_slot_backed(uint64_t i)
+{
+    return i < mm.window_frames && mm.backed[i / MM_WINDOW_PAGE_SLOTS];
+}
+
+/* Arena index holding pfn, or -1: outside the window, in an unbacked page
+ * (a hole), or in a backed page but outside every span. */
+static inline int mm_arena_of_pfn(uint64_t pfn)
+{
+    if (!mm_slot_backed(pfn))
+        return -1;
+    unsigned a = mm_frame_of_pfn(pfn)->arena;
+    return a == MM_NO_ARENA ? -1 : (int)a;
+}
+
+/* True when f points at a slot in a backed page of the window: the handle
+ * check of every operation (a subtraction, a rotate, a compare, and a byte
+ * of the backed map).  The rotate puts a misaligned pointer's low bits on
+ * top, so that one compare refuses it along with everything outside the
+ * window.  What the slot then says (RESERVED, ABSENT, free ...) is each
+ * caller's check. */
 static inline bool mm_is_frame_ptr(const struct frame *f)
 {
-    for (unsigned i = 0; i < mm.n_arenas; i++) {
-        uintptr_t off = (uintptr_t)f - (uintptr_t)mm.span[i].meta;
-        if (off < (mm.span[i].end_pfn - mm.span[i].base_pfn) * sizeof(struct frame))
-            return off % sizeof(struct frame) == 0;
-    }
-    return false;
+    uint64_t off = (uintptr_t)f - plat_metadata_base();
+    return (off >> 6 | off << 58) < mm.window_frames && mm.backed[off / PAGE_SIZE];
 }
 
 /* ---- buddy.c ------------------------------------------------------------ */

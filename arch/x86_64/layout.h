@@ -5,6 +5,10 @@
  *                                  faults); the AP trampoline runs here
  *   0xffff800000000000 + pa        direct map of every region of the memory
  *                                  map (plat_phys_to_virt)
+ *   0xffffc00000000000 + 64 * pfn  the frame-metadata window (mm/init.c):
+ *                                  64 GiB reserved, one 64-byte slot per PFN
+ *                                  below PAGING_MAX_PHYS, mapped only where
+ *                                  RAM is (plat_metadata_map in paging.c)
  *   0xffffffff80000000 + pa        the kernel image (-mcmodel=kernel), loaded
  *                                  by GRUB at physical 1 MiB
  */
@@ -14,6 +18,8 @@
 #define KERNEL_VMA 0xffffffff80000000
 #define KERNEL_LMA 0x100000
 #define DIRECT_MAP_BASE 0xffff800000000000
+#define METADATA_WINDOW_BASE 0xffffc00000000000
+#define METADATA_WINDOW_BYTES 0x1000000000 /* 64 GiB: (4 TiB >> 12) * 64 */
 #define IDENTITY_MAP_END 0x40000000 /* 1 GiB */
 
 /* The boot-time page tables map the first EARLY_MAP_GIB GiB identically, in

@@ -55,6 +55,12 @@ static struct spinlock paging_lock = SPINLOCK_INIT; /* guards the tables and the
 
 static void paging_check(const struct mb2_info *mi);
 
+_Static_assert(METADATA_WINDOW_BYTES == (PAGING_MAX_PHYS >> 12) * 64,
+               "the metadata window holds one 64-byte slot per frame below PAGING_MAX_PHYS");
+_Static_assert(METADATA_WINDOW_BASE >= DIRECT_MAP_BASE + PHYS_ADDR_LIMIT &&
+                   METADATA_WINDOW_BASE + METADATA_WINDOW_BYTES <= KERNEL_VMA,
+               "the metadata window lies between the direct map and the kernel image");
+
 static uint64_t *table_alloc(void)
 {
     uint64_t *t;
@@ -86,19 +92,44 @@ static uint64_t *entry_table(uint64_t entry)
     return plat_phys_to_virt(entry & PTE_ADDR_MASK);
 }
 
+/* Where a new table comes from: NULL for the pool and paging_init's RAM run
+ * (table_alloc, which panics when exhausted), or a caller's supplier of
+ * frames (the metadata window), which may run dry: then NULL. */
+struct table_source {
+    plat_table_page_fn page;
+    void *ctx;
+};
+
+static uint64_t *table_from(const struct table_source *src)
+{
+    if (src == NULL)
+        return table_alloc();
+    uint64_t pa = src->page(src->ctx);
+    if (pa == 0)
+        return NULL;
+    uint64_t *t = plat_phys_to_virt(pa);
+    __builtin_memset(t, 0, PAGE_SIZE_4K);
+    return t;
+}
+
 /* Returns the table the entry points to, creating it when absent and
- * splitting a large page (level 3 or 2) into next-level pages. */
-static uint64_t *next_table(uint64_t *table, unsigned index, int level)
+ * splitting a large page (level 3 or 2) into next-level pages; NULL when
+ * src has no frame for it. */
+static uint64_t *next_table(uint64_t *table, unsigned index, int level,
+                            const struct table_source *src)
 {
     uint64_t e = table[index];
     if (!(e & PTE_P)) {
-        uint64_t *t = table_alloc();
-        table[index] = plat_virt_to_phys(t) | PTE_P | PTE_W;
+        uint64_t *t = table_from(src);
+        if (t != NULL)
+            table[index] = plat_virt_to_phys(t) | PTE_P | PTE_W;
         return t;
     }
     if (!(e & PTE_PS))
         return entry_table(e);
-    uint64_t *t = table_alloc();
+    uint64_t *t = table_from(src);
+    if (t == NULL)
+        return NULL;
     uint64_t base = e & PTE_ADDR_MASK;
     uint64_t flags = e & (PTE_P | PTE_W | PTE_PWT | PTE_PCD);
     uint64_t size = level_page_size(level - 1);
@@ -110,13 +141,23 @@ static uint64_t *next_table(uint64_t *table, unsigned index, int level)
     return t;
 }
 
-/* Maps one page of the size of `level` at va. */
-static void map_page(uint64_t va, uint64_t pa, int level, uint64_t flags)
+/* Maps one page of the size of `level` at va, its tables from src; false
+ * when src ran dry. */
+static bool map_page_from(uint64_t va, uint64_t pa, int level, uint64_t flags,
+                          const struct table_source *src)
 {
     uint64_t *t = pml4;
-    for (int l = 4; l > level; l--)
-        t = next_table(t, level_index(va, l), l);
+    for (int l = 4; l > level && t != NULL; l--)
+        t = next_table(t, level_index(va, l), l, src);
+    if (t == NULL)
+        return false;
     t[level_index(va, level)] = pa | flags | (level > 1 ? PTE_PS : 0);
+    return true;
+}
+
+static void map_page(uint64_t va, uint64_t pa, int level, uint64_t flags)
+{
+    map_page_from(va, pa, level, flags, NULL); /* table_alloc panics rather than fail */
 }
 
 static void map_direct_range(uint64_t base, uint64_t end, bool gib_pages)
@@ -256,7 +297,7 @@ void paging_init(const struct mb2_info *mi, struct cmdline *cl)
 
     /* The kernel image at KERNEL_VMA shares the identity map's PD. */
     uint64_t *identity_pdpt = entry_table(pml4[level_index(0, 4)]);
-    uint64_t *kernel_pdpt = next_table(pml4, level_index(KERNEL_VMA, 4), 4);
+    uint64_t *kernel_pdpt = next_table(pml4, level_index(KERNEL_VMA, 4), 4, NULL);
     kernel_pdpt[level_index(KERNEL_VMA, 3)] = identity_pdpt[0];
     /* The boot stack's guard page (kernel and identity views: shared tables). */
     map_page((uint64_t)boot_stack_guard, 0, 1, 0);
@@ -289,6 +330,37 @@ volatile void *paging_map_mmio(uint64_t pa, uint64_t len)
     write_cr3(read_cr3());
     spin_unlock_irqrestore(&paging_lock, irq);
     return (volatile void *)(DIRECT_MAP_BASE + pa);
+}
+
+/* The metadata window (layout.h) in 4 KiB pages: mm/init.c backs it in pieces
+ * of whole window pages, rarely 2 MiB aligned in both va and pa, and under
+ * TCG the softmmu TLB is 4 KiB-granular whatever the page size. */
+bool plat_metadata_map(uintptr_t va, uint64_t pa, uint64_t bytes, plat_table_page_fn table_page,
+                       void *ctx, char *err, size_t errlen)
+{
+    ASSERT(pml4 != NULL); /* paging_init() first */
+    uint64_t off = va - METADATA_WINDOW_BASE;
+    if (((va | pa | bytes) & (PAGE_SIZE_4K - 1)) || va < METADATA_WINDOW_BASE ||
+        off > METADATA_WINDOW_BYTES || bytes > METADATA_WINDOW_BYTES - off || pa + bytes < pa ||
+        pa + bytes > max_phys) {
+        plat_snprintf(err, errlen, "plat_metadata_map: va %#lx + %#lx -> pa %#lx is not whole "
+                      "pages of the metadata window [%#lx, %#lx) and of RAM below %#lx", va,
+                      bytes, pa, (uint64_t)METADATA_WINDOW_BASE,
+                      (uint64_t)METADATA_WINDOW_BASE + METADATA_WINDOW_BYTES, max_phys);
+        return false;
+    }
+    struct table_source src = {table_page, ctx};
+    bool ok = true;
+    plat_irqstate_t irq = spin_lock_irqsave(&paging_lock);
+    for (uint64_t p = 0; p < bytes && ok; p += PAGE_SIZE_4K)
+        ok = map_page_from(va + p, pa + p, 1, PTE_P | PTE_W, &src);
+    /* A re-init may move a window page to another frame: drop stale entries. */
+    write_cr3(read_cr3());
+    spin_unlock_irqrestore(&paging_lock, irq);
+    if (!ok)
+        plat_snprintf(err, errlen, "plat_metadata_map: no frame left for the page tables of "
+                      "the metadata window at %#lx", va);
+    return ok;
 }
 
 /* The entry that maps va in the current tables and its level; false when

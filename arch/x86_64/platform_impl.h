@@ -100,4 +100,11 @@ static inline uint64_t plat_virt_to_phys(const void *va)
     return v >= KERNEL_VMA ? v - KERNEL_VMA : v - DIRECT_MAP_BASE;
 }
 
+/* A constant: the metadata window has a fixed place in the layout. */
+static inline uintptr_t plat_metadata_base(void)
+{
+    return METADATA_WINDOW_BASE;
+}
+#define PLAT_METADATA_BYTES ((uint64_t)METADATA_WINDOW_BYTES)
+
 #endif /* ARCH_PLATFORM_IMPL_H */

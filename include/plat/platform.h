@@ -44,6 +44,8 @@ typedef uint64_t plat_irqstate_t;
  *   void     plat_irq_restore(plat_irqstate_t);
  *   void    *plat_phys_to_virt(uint64_t pa);
  *   uint64_t plat_virt_to_phys(const void *va);
+ *   uintptr_t plat_metadata_base(void);   start of the frame-metadata window
+ * and the constant PLAT_METADATA_BYTES, the size of that window.
  */
 /* The implementation is chosen by the build, which names its header:
  * -DPLAT_IMPL_H='"arch/x86_64/platform_impl.h"' (kernel) or
@@ -52,6 +54,25 @@ typedef uint64_t plat_irqstate_t;
 #error "PLAT_IMPL_H must name the platform implementation header"
 #endif
 #include PLAT_IMPL_H
+
+/* ---- the frame-metadata window -------------------------------------------
+ *
+ * mm/ keeps its per-frame metadata in one virtually contiguous array that
+ * starts at plat_metadata_base() and is indexed by PFN (mm/init.c describes
+ * the layout).  The window is reserved address space, unbacked: mm_init backs
+ * only the pieces that describe RAM, each with frames it takes from RAM
+ * itself, through this call:
+ *
+ * Maps [va, va + bytes) of the window (page aligned, inside it) to the
+ * physical frames [pa, pa + bytes), readable and writable, replacing any
+ * earlier mapping there.  The page tables it needs (kernel) come from
+ * table_page(ctx), which returns the physical address of one fresh frame, or
+ * 0 when it has none left.  false with a message in err on a bad range or
+ * when table_page runs dry.  Single-threaded: mm_init only, before any other
+ * CPU touches the window. */
+typedef uint64_t (*plat_table_page_fn)(void *ctx);
+bool plat_metadata_map(uintptr_t va, uint64_t pa, uint64_t bytes, plat_table_page_fn table_page,
+                       void *ctx, char *err, size_t errlen);
 
 /* TSC frequency in kHz (calibrated once at boot; host: measured at start). */
 uint64_t plat_tsc_khz(void);

@@ -2,7 +2,7 @@
  * platform_host.c - the host implementation of platform.h: threads as CPUs,
  * a lazily backed "physical memory", catchable panics.
  */
-#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
+#define _GNU_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE, memfd_create */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "plat/barrier.h"
 #include "plat/platform.h"
@@ -25,15 +26,66 @@ uint64_t host_monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uintptr_t host_metadata_base;
+static int host_phys_fd = -1;
+
+static _Noreturn void host_fatal(const char *what)
+{
+    perror(what);
+    abort();
+}
+
+static void *window_reserve(void *at)
+{
+    return mmap(at, PLAT_METADATA_BYTES, PROT_NONE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (at ? MAP_FIXED : 0), -1, 0);
+}
+
 __attribute__((constructor)) static void host_phys_init(void)
 {
-    void *p = mmap(NULL, HOST_PHYS_SPAN, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) {
-        perror("host platform: mmap of the physical address span");
-        abort();
-    }
+    host_phys_fd = memfd_create("host-physical-memory", MFD_CLOEXEC);
+    if (host_phys_fd < 0 || ftruncate(host_phys_fd, (off_t)HOST_PHYS_SPAN) != 0)
+        host_fatal("host platform: memfd for the physical address span");
+    void *p = mmap(NULL, HOST_PHYS_SPAN, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+                   host_phys_fd, 0);
+    if (p == MAP_FAILED)
+        host_fatal("host platform: mmap of the physical address span");
     host_phys_base = p;
+    void *w = window_reserve(NULL);
+    if (w == MAP_FAILED)
+        host_fatal("host platform: reserving the metadata window");
+    host_metadata_base = (uintptr_t)w;
+}
+
+void host_metadata_reset(void)
+{
+    if (window_reserve((void *)host_metadata_base) == MAP_FAILED)
+        host_fatal("host platform: resetting the metadata window");
+}
+
+/* No page tables here: the kernel's need for table_page has no host twin. */
+bool plat_metadata_map(uintptr_t va, uint64_t pa, uint64_t bytes, plat_table_page_fn table_page,
+                       void *ctx, char *err, size_t errlen)
+{
+    (void)table_page;
+    (void)ctx;
+    uint64_t off = va - host_metadata_base;
+    if (((va | pa | bytes) & (PAGE_SIZE - 1)) || va < host_metadata_base ||
+        off > PLAT_METADATA_BYTES || bytes > PLAT_METADATA_BYTES - off || pa + bytes < pa ||
+        pa + bytes > HOST_PHYS_SPAN) {
+        snprintf(err, errlen, "plat_metadata_map: va %#llx + %#llx -> pa %#llx is not whole "
+                 "pages of the metadata window and of the %llu GiB physical span",
+                 (unsigned long long)va, (unsigned long long)bytes, (unsigned long long)pa,
+                 (unsigned long long)(HOST_PHYS_SPAN >> 30));
+        return false;
+    }
+    if (bytes && mmap((void *)va, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+                      host_phys_fd, (off_t)pa) == MAP_FAILED) {
+        snprintf(err, errlen, "plat_metadata_map: mmap of %#llx bytes at %#llx failed",
+                 (unsigned long long)bytes, (unsigned long long)va);
+        return false;
+    }
+    return true;
 }
 
 void host_set_cpu(unsigned index)

@@ -6,7 +6,10 @@
  * one large lazily backed mapping: physical address pa lives at
  * host_phys_base + pa, so tests can lay out arenas anywhere below
  * HOST_PHYS_SPAN, holes and RAM above 4 GiB included; untouched pages cost
- * nothing.  Interrupts do not exist here, so the guard is a no-op: a thread is
+ * nothing.  It is a memfd, so that the frame-metadata window (reserved
+ * PROT_NONE at host_metadata_base) can map the very frames mm_init took for
+ * the metadata, as page tables do in the kernel: writing a slot writes
+ * "physical memory", and an unbacked part of the window faults.  Interrupts do not exist here, so the guard is a no-op: a thread is
  * never migrated to another "CPU".
  */
 #ifndef HOST_PLATFORM_IMPL_H
@@ -16,10 +19,13 @@
 #include <stdint.h>
 
 #define HOST_PHYS_SPAN ((uint64_t)64 << 30) /* 64 GiB of address space, lazily backed */
+/* The frame-metadata window: one 64-byte slot per frame of HOST_PHYS_SPAN. */
+#define PLAT_METADATA_BYTES ((HOST_PHYS_SPAN >> 12) * 64)
 
 extern _Thread_local unsigned host_cpu_index;
 extern unsigned host_cpu_count;
 extern unsigned char *host_phys_base;
+extern uintptr_t host_metadata_base;
 
 static inline unsigned plat_cpu_index(void) { return host_cpu_index; }
 static inline unsigned plat_cpu_count(void) { return host_cpu_count; }
@@ -63,7 +69,13 @@ static inline uint64_t plat_virt_to_phys(const void *va)
     return (uint64_t)((const unsigned char *)va - host_phys_base);
 }
 
+static inline uintptr_t plat_metadata_base(void) { return host_metadata_base; }
+
 /* ---- host-only helpers for tests ---------------------------------------- */
+
+/* Returns the whole metadata window to PROT_NONE (quiescent point, before an
+ * mm_init): what an earlier layout backed no longer answers for the next. */
+void host_metadata_reset(void);
 
 /* Sets the calling thread's CPU index (the main thread is CPU 0 by default). */
 void host_set_cpu(unsigned index);

@@ -33,6 +33,8 @@ static inline bool mt_init_cfg(const struct phys_range *u, unsigned nu, const st
         cfg.max_cpus = MT_CPUS;
     }
     host_set_cpu(0);
+    /* Each test's holes are unbacked, whatever an earlier test mapped. */
+    host_metadata_reset();
     bool ok = mm_init(u, nu, r, nr, &cfg, err, sizeof err);
     CHECKF(ok, "mm_init: %s", err);
     return ok;
@@ -152,5 +154,6 @@ void mm_tests_pcp(void);
 void mm_tests_pcp_high(void);
 void mm_tests_panic(void);
 void mm_tests_numa(void);
+void mm_tests_window(void);
 
 #endif /* TESTS_MM_TEST_H */

@@ -87,6 +87,14 @@ static unsigned rd16(struct reader *r)
     return lo | rd8(r) << 8;
 }
 
+static uint64_t pieces_total(const uint64_t *pieces, unsigned n)
+{
+    uint64_t t = 0;
+    for (unsigned i = 0; i < n; i++)
+        t += pieces[i];
+    return t;
+}
+
 static uint64_t pa_of(uint64_t i)
 {
     return i < LOW_FRAMES ? i * PAGE_SIZE : HIGH_BASE + (i - LOW_FRAMES) * PAGE_SIZE;
@@ -192,11 +200,24 @@ static int setup(struct reader *r)
                 in_span[i] = true;
         }
     }
-    /* The bump allocator: each span's metadata at the end of the largest free run. */
-    uint64_t meta_pred[8][2];
+    /* The bump allocator: each span's piece of the metadata window (its
+     * window pages of 64 slots, less one it shares with the span below),
+     * then the map of backed window pages (a byte each), each at the end of the largest
+     * free run. */
+    uint64_t meta_pred[9][2], pieces[9], window_end = 0;
+    for (unsigned s = 0; s < n_span; s++) {
+        uint64_t b = (pa_of(span[s][0]) >> PAGE_SHIFT) / 64;
+        uint64_t e = ((pa_of(span[s][1] - 1) >> PAGE_SHIFT) + 1 + 63) / 64;
+        pieces[s] = e - (b > window_end ? b : window_end);
+        window_end = e;
+    }
+    pieces[n_span] = (window_end + PAGE_SIZE - 1) / PAGE_SIZE;
     bool fits = n_span > 0;
-    for (unsigned s = 0; s < n_span && fits; s++) {
-        uint64_t pages = ((span[s][1] - span[s][0]) * 64 + PAGE_SIZE - 1) / PAGE_SIZE;
+    for (unsigned s = 0; s <= n_span && fits; s++) {
+        uint64_t pages = pieces[s];
+        meta_pred[s][0] = meta_pred[s][1] = 0;
+        if (pages == 0)
+            continue;
         unsigned best = n_frun;
         for (unsigned k = 0; k < n_frun; k++)
             if (frun[k][1] - frun[k][0] >= pages &&
@@ -224,17 +245,25 @@ static int setup(struct reader *r)
         return bad("%u arenas, model %u", mm.n_arenas, n_span);
     for (unsigned s = 0; s < n_span; s++) {
         const struct arena *a = &mm_arenas[s];
-        uint64_t meta = plat_virt_to_phys(a->meta);
         if (a->base_pfn != pa_of(span[s][0]) >> PAGE_SHIFT ||
-            a->end_pfn != (pa_of(span[s][1] - 1) >> PAGE_SHIFT) + 1 ||
-            meta != pa_of(meta_pred[s][0]))
-            return bad("arena %u [%#llx, %#llx) meta %#llx; model [%#llx, %#llx) meta %#llx", s,
+            a->end_pfn != (pa_of(span[s][1] - 1) >> PAGE_SHIFT) + 1)
+            return bad("arena %u [%#llx, %#llx); model [%#llx, %#llx)", s,
                        (unsigned long long)(a->base_pfn << PAGE_SHIFT),
-                       (unsigned long long)(a->end_pfn << PAGE_SHIFT), (unsigned long long)meta,
+                       (unsigned long long)(a->end_pfn << PAGE_SHIFT),
                        (unsigned long long)pa_of(span[s][0]),
-                       (unsigned long long)(pa_of(span[s][1] - 1) + PAGE_SIZE),
-                       (unsigned long long)pa_of(meta_pred[s][0]));
+                       (unsigned long long)(pa_of(span[s][1] - 1) + PAGE_SIZE));
     }
+    /* The metadata is where the model put it: those frames hold it. */
+    for (unsigned s = 0; s <= n_span; s++)
+        for (uint64_t i = meta_pred[s][0]; i < meta_pred[s][1]; i++)
+            if (!(frame_flags_get(mm_frame_of_pfn(pa_of(i) >> PAGE_SHIFT)) & FRAME_F_KERNEL))
+                return bad("frame %#llx should hold metadata (piece %u) but is not flagged "
+                           "KERNEL", (unsigned long long)pa_of(i), s);
+    if (mm.metadata_bytes != 0 && mm.metadata_bytes / PAGE_SIZE !=
+        pieces_total(pieces, n_span + 1))
+        return bad("metadata %llu KiB, model %llu KiB",
+                   (unsigned long long)(mm.metadata_bytes >> 10),
+                   (unsigned long long)(pieces_total(pieces, n_span + 1) * 4));
     memcpy(spans, span, sizeof spans);
     n_spans = n_span;
     if (mm.total_frames != free_count)

@@ -166,11 +166,13 @@ static void buddy_fragmentation_index(void)
     mm_default_config(&cfg);
     cfg.pcp.enabled = false;
     CHECK(mm_pcp_configure(&cfg.pcp));
-    /* Fresh memory: [16 MiB, 32 MiB - 256 KiB) (the metadata takes the end)
-     * is three max-order blocks and a tail of orders 9, 8, 7 and 6; the
-     * index of order o is the tail below o over all 4032 free frames. */
-    const double fresh[MM_MAX_ORDER + 1] = {0, 0, 0, 0, 0, 0, 0, 64 / 4032.0, 192 / 4032.0,
-                                            448 / 4032.0, 960 / 4032.0};
+    /* Fresh memory: [16 MiB, 32 MiB - 260 KiB) (the metadata takes the end:
+     * 64 window pages and a page of the map of them) is three max-order blocks and a
+     * tail of orders 9, 8, 7, 5, 4, 3, 2, 1, 0; the index of order o is the
+     * tail below o over all 4031 free frames. */
+    const double fresh[MM_MAX_ORDER + 1] = {0,           1 / 4031.0,   3 / 4031.0,  7 / 4031.0,
+                                            15 / 4031.0, 31 / 4031.0,  63 / 4031.0, 63 / 4031.0,
+                                            191 / 4031.0, 447 / 4031.0, 959 / 4031.0};
     for (unsigned o = 0; o <= MM_MAX_ORDER; o++)
         CHECKF(fabs(mm_fragmentation_index(o) - fresh[o]) < 1e-9, "order %u: %f, want %f", o,
                mm_fragmentation_index(o), fresh[o]);

@@ -20,5 +20,6 @@ int main(void)
     mm_tests_pcp_high();
     mm_tests_numa();
     mm_tests_panic();
+    mm_tests_window();
     return check_exit();
 }

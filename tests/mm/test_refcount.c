@@ -176,10 +176,21 @@ static void refcount_from_unused_leaves_other_frames_cached(void)
     plat_irqstate_t s = mm_lock_acquire(&a->lock);
     uint64_t got = buddy_take_locked(a, 16, &chain);
     mm_lock_release(&a->lock, s);
-    CHECK(got == 16 && chain != NULL && chain->order == 4);
-    CHECK_EQ_U(frame_from_unused(frame_pa(chain) + 5 * PAGE_SIZE, false, &g), FRAME_ERR_BUSY);
+    /* The blocks it took depend on how the metadata left the free lists:
+     * the test needs one of at least 8 frames, to look inside it. */
+    struct frame *big = chain;
+    for (struct frame *c = chain; c != NULL; c = c->next)
+        if (c->order > big->order)
+            big = c;
+    CHECK(got == 16 && big != NULL && big->order >= 3);
+    if (big != NULL && big->order >= 3)
+        CHECK_EQ_U(frame_from_unused(frame_pa(big) + 5 * PAGE_SIZE, false, &g), FRAME_ERR_BUSY);
     s = mm_lock_acquire(&a->lock);
-    buddy_free_block_locked(a, chain->pfn, chain->order);
+    while (chain != NULL) {
+        struct frame *c = chain;
+        chain = c->next;
+        buddy_free_block_locked(a, c->pfn, c->order);
+    }
     mm_lock_release(&a->lock, s);
     mm_pcp_drain_all();
     mt_check();
