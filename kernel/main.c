@@ -29,11 +29,10 @@
 void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa); /* called by boot.S */
 
 /* The frame allocator over every usable frame the boot information reports,
- * cut at NUMA node boundaries, minus the reserved ranges.  Cache geometry
- * from the benchmark keys when given (pcp_capacity=, pcp_batch=), otherwise
- * the allocator's defaults. */
-static void mm_start(const struct bench_config *bench, const struct phys_range *reserved,
-                     unsigned n_reserved)
+ * cut at NUMA node boundaries, minus the reserved ranges, for the one CPU
+ * running now with the allocator's default cache geometry (mm_cpus_online
+ * sets the real count and the chosen geometry). */
+static void mm_start(const struct phys_range *reserved, unsigned n_reserved)
 {
     /* static: 16 KiB and more, not on the 16 KiB boot stack */
     static struct phys_range usable[MB2_MAX_REGIONS + ARCH_MAX_SPLITS];
@@ -41,11 +40,6 @@ static void mm_start(const struct bench_config *bench, const struct phys_range *
     n_usable = arch_split_usable(usable, n_usable, MB2_MAX_REGIONS + ARCH_MAX_SPLITS);
     struct mm_config cfg;
     mm_default_config(&cfg);
-    cfg.max_cpus = PLAT_MAX_CPUS;
-    if (bench->pcp_capacity) {
-        cfg.pcp.capacity = bench->pcp_capacity;
-        cfg.pcp.batch = bench->pcp_batch ? bench->pcp_batch : (bench->pcp_capacity + 3) / 4;
-    }
     char err[160];
     uint64_t t0 = plat_tsc();
     bool ok = mm_init(usable, n_usable, reserved, n_reserved, &cfg, err, sizeof err);
@@ -58,6 +52,30 @@ static void mm_start(const struct bench_config *bench, const struct phys_range *
     kprintf("mm: set-up %llu.%03llu ms (metadata for %u range(s))\n",
             (unsigned long long)(us / 1000), (unsigned long long)(us % 1000), n_usable);
     mm_dump();
+}
+
+/* Every CPU is online and none has called the allocator yet: one cache per
+ * CPU, with the geometry of the benchmark keys when given (pcp_capacity=,
+ * pcp_batch=), otherwise the defaults for this memory and CPU count.  A
+ * geometry whose caches could strand too much memory is a bad key. */
+static void mm_cpus_online(const struct bench_config *bench)
+{
+    struct pcp_config chosen = {.enabled = true, .capacity = bench->pcp_capacity};
+    chosen.batch = bench->pcp_batch ? bench->pcp_batch : (bench->pcp_capacity + 3) / 4;
+    char err[320];
+    if (!mm_set_cpus(plat_cpu_count(), bench->pcp_capacity ? &chosen : NULL, err, sizeof err)) {
+        kprintf("cmdline: pcp_capacity=%u pcp_batch=%u: %s\n", chosen.capacity, chosen.batch,
+                err);
+        kernel_exit(EXIT_CONFIG_ERROR);
+    }
+    struct pcp_config eff;
+    mm_pcp_get_config(&eff);
+    struct mm_stats st;
+    mm_get_stats(&st);
+    kprintf("mm: caches for %u CPUs: capacity %u, batch %u, at most %llu frames cached "
+            "(%llu KiB)\n", plat_cpu_count(), eff.capacity, eff.batch,
+            (unsigned long long)st.cache_bound_frames,
+            (unsigned long long)(st.cache_bound_frames * (PAGE_SIZE >> 10)));
 }
 
 /* What the results need to know about this machine and run (meta.csv). */
@@ -124,10 +142,11 @@ void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa)
     report_pass(REPORT_CMDLINE);
 
     /* ---- 3. work ---- */
-    mm_start(&bench_cfg, reserved, n_reserved); /* frame_alloc() and friends, "mm:" lines */
+    mm_start(reserved, n_reserved); /* frame_alloc() and friends, "mm:" lines */
     report_pass(REPORT_MM_INIT);
     arch_smp_init(boot_mb2());   /* every CPU online, plat_run_on_cpus(), "smp:" lines */
     report_pass(REPORT_SMP);
+    mm_cpus_online(&bench_cfg);  /* a cache per CPU; exit 39 on a bad cache geometry */
     if (arch_selftest_run() > 0) /* test_paging, test_fault */
         report_pass(REPORT_SELFTESTS);
     else

@@ -320,6 +320,7 @@ struct arena {
     struct frame *meta __cacheline_aligned; /* slot of base_pfn */
     uint64_t base_pfn, end_pfn;             /* span [base, end) */
     uint64_t managed_frames;                /* frames the allocator hands out */
+    uint64_t reserve_frames;                /* kept free for FRAME_RESERVE (buddy.c) */
     unsigned index;
 };
 
@@ -418,7 +419,8 @@ struct mm_state {
     unsigned max_cpus;
     uint64_t total_frames;
     uint64_t metadata_bytes;
-    struct pcp_config pcp_cfg;
+    struct pcp_config pcp_cfg;  /* in effect: derived or chosen (pcp.c: geometry) */
+    bool pcp_derived;           /* pcp_cfg is the defaults for this memory and CPU count */
     bool ready;
 };
 
@@ -469,8 +471,19 @@ bool buddy_claim_locked(struct arena *a, uint64_t pfn);
  * itself: large requests scan in bounded holds); false when this arena has
  * none. */
 bool buddy_alloc_contig(struct arena *a, uint64_t n, uint64_t align, uint64_t *pfn);
-/* One block of 2^order frames from the highest arena that has one. */
+/* One block of 2^order frames from the highest arena that has one above its
+ * reserve (buddy.c: the reserve). */
 struct frame *buddy_alloc_any(unsigned order);
+/* The same, free to take an arena's reserve (FRAME_RESERVE, after the
+ * ordinary paths failed). */
+struct frame *buddy_alloc_reserve(unsigned order);
+/* The reserve for `frames` managed frames; buddy_reserve_init splits it
+ * across the arenas once mm.total_frames is known and zeroes the counters. */
+uint64_t buddy_reserve_size(uint64_t frames);
+void buddy_reserve_init(void);
+/* Blocks served from below a reserve; FRAME_RESERVE allocations that failed
+ * even so (relaxed: statistics). */
+extern _Atomic uint64_t mm_reserve_allocs, mm_reserve_failures;
 void buddy_free_unit(struct frame *head, unsigned order);
 /* Full free-list consistency walk; false + message on the first problem. */
 bool buddy_verify_locked(struct arena *a, char *err, size_t errlen);
@@ -506,8 +519,20 @@ void pcp_drain_full(struct pcp *p);
  * result), so that the returned frames are still there for it. */
 bool pcp_reclaim_begin(void);
 void pcp_reclaim_end(void);
-void pcp_init(const struct pcp_config *cfg);
+/* Creates mm.max_cpus caches with cfg's geometry for mm.total_frames (false
++ message when it is refused). */
+bool pcp_init(const struct pcp_config *cfg, char *err, size_t errlen);
+/* Sets p's geometry (capacity, batch, the high-order bounds); p empty. */
+void pcp_apply(struct pcp *p, const struct pcp_config *cfg);
+/* Range checks only (capacity 0 with batch 0: the derived defaults). */
 bool pcp_config_valid(const struct pcp_config *cfg, char *err, size_t errlen);
+/* The geometry cfg means for `frames` managed frames and `cpus` CPUs: the
+ * derived defaults, or cfg itself when its bound is within the limit; false
+ * + message otherwise (pcp.c: geometry). */
+bool pcp_geometry(const struct pcp_config *cfg, uint64_t frames, unsigned cpus,
+                  struct pcp_config *out, char *err, size_t errlen);
+/* The most frames all caches together can hold with the geometry in effect. */
+uint64_t pcp_cache_bound(void);
 
 /* ---- frame.c / check.c helpers ------------------------------------------ */
 const char *mm_refcount_name(uint64_t v, char *buf, size_t len);

@@ -18,6 +18,8 @@ int main(void)
     mm_tests_refcount();
     mm_tests_pcp();
     mm_tests_pcp_high();
+    mm_tests_geometry();
+    mm_tests_reserve();
     mm_tests_panic();
     return check_exit();
 }
