@@ -368,6 +368,10 @@ _Static_assert(1 PCP_HIGH_ORDER_TABLE(PCP_CHECK_ORDER), "cached orders must be 1
 #undef PCP_CHECK_ORDER
 _Static_assert(MM_MAX_ORDER < 16, "cached orders must fit the 4-bit flags field");
 
+#ifndef PCP_COLD_MARKS
+#define PCP_COLD_MARKS 8 /* pcp.c: drain */
+#endif
+
 struct pcp {
     /* first line: everything the hit paths touch */
     struct frame *head; /* LIFO through frame.next */
@@ -396,6 +400,14 @@ struct pcp {
     /* third line: slow-path counters */
     uint64_t drains __cacheline_aligned;
     uint64_t reclaims;          /* reclaim requests this CPU answered */
+    /* Cold-end marks (pcp.c: drain): frames of the order-0 list with a known
+     * number of frames behind them, towards the cold end; valid while fewer
+     * than `above` frames have been popped since they were found. */
+    uint32_t cold_marks;
+    uint64_t cold_pops;         /* hits + misses when they were found */
+    struct frame *cold_mark[PCP_COLD_MARKS];
+    uint32_t cold_below[PCP_COLD_MARKS];
+    uint32_t cold_above[PCP_COLD_MARKS];
 } __cacheline_aligned;
 
 _Static_assert(sizeof(struct pcp) % CACHE_LINE_SIZE == 0, "per-CPU cache must be whole lines");

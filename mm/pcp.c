@@ -389,16 +389,98 @@ struct frame *pcp_alloc_slow(struct pcp *p)
     return f;
 }
 
+/*
+ * The drain returns the cold end of the order-0 list - the frames freed
+ * longest ago, whose lines have left this CPU's caches - and keeps the hot
+ * top for the next allocations (Linux's free_pcppages_bulk takes the list
+ * tail).  The list is singly linked through frame.next so that the hit paths
+ * stay a pop and a push of one pointer: a tail pointer would cost every free
+ * a test for the empty list, and a doubly linked list a store into the old
+ * head's line, and neither gives the frame *before* the n coldest, which is
+ * where the list must be cut.  So the drain walks to the cut, and makes the
+ * walk rare: one walk records up to PCP_COLD_MARKS frames at n, 2n, ... frames
+ * from the cold end (a frame's distance from the cold end does not change
+ * while it stays in the list: pushes and pops happen at the top), and the
+ * next drains of n start at the lowest mark.  A mark found with `above`
+ * frames on top of it is still in the list while fewer than above + 1 pops
+ * (hits + misses) happened since; a removal from the middle
+ * (pcp_release_local) or a full drain drops every mark.  With the default
+ * 512 / 64, a walk of 448 frames serves 7 drains: under one extra frame
+ * visited per frame drained (hostbench bulk_4096 in the commit message).
+ */
+static void pcp_find_marks(struct pcp *p, uint32_t n)
+{
+    uint32_t below = p->count - 1; /* frames after f */
+    p->cold_marks = 0;
+    p->cold_pops = p->hits + p->misses;
+    for (struct frame *f = p->head; below >= n; f = f->next, below--) {
+        if (below % n == 0 && below / n <= PCP_COLD_MARKS) {
+            unsigned i = p->cold_marks++;
+            p->cold_mark[i] = f;
+            p->cold_below[i] = below;
+            p->cold_above[i] = p->count - 1 - below;
+        }
+    }
+}
+
+/* The lowest valid mark at least n frames from the cold end, or -1. */
+static int pcp_best_mark(const struct pcp *p, uint32_t n)
+{
+    uint64_t pops = p->hits + p->misses - p->cold_pops;
+    int best = -1;
+    for (unsigned i = 0; i < p->cold_marks; i++)
+        if (pops <= p->cold_above[i] && p->cold_below[i] >= n &&
+            (best < 0 || p->cold_below[i] < p->cold_below[best]))
+            best = (int)i;
+    return best;
+}
+
+/* Unlinks the n coldest frames (0 < n < count) and returns them, chained. */
+static struct frame *pcp_cut_cold(struct pcp *p, uint32_t n)
+{
+    int m = pcp_best_mark(p, n);
+    if (m < 0) {
+        pcp_find_marks(p, n);
+        m = pcp_best_mark(p, n);
+    }
+    struct frame *cut = p->cold_mark[m];
+    for (uint32_t below = p->cold_below[m]; below > n; below--)
+        cut = cut->next;
+    struct frame *chain = cut->next;
+    cut->next = NULL;
+    /* The marks that stay in the list are n frames nearer the cold end. */
+    unsigned k = 0;
+    for (unsigned i = 0; i < p->cold_marks; i++) {
+        if (p->cold_below[i] <= n)
+            continue;
+        p->cold_mark[k] = p->cold_mark[i];
+        p->cold_below[k] = p->cold_below[i] - n;
+        p->cold_above[k] = p->cold_above[i];
+        k++;
+    }
+    p->cold_marks = k;
+    return chain;
+}
+
 void pcp_drain(struct pcp *p, uint32_t n)
 {
     struct arena *held = NULL;
     plat_irqstate_t s = 0;
     if (p->head == NULL || n == 0)
         return;
-    while (n-- && p->head) {
-        struct frame *f = p->head;
-        p->head = f->next;
-        p->count--;
+    struct frame *chain;
+    if (n >= p->count) {
+        n = p->count;
+        chain = p->head;
+        p->head = NULL;
+        p->cold_marks = 0;
+    } else {
+        chain = pcp_cut_cold(p, n);
+    }
+    p->count -= n;
+    while (chain) {
+        struct frame *f = chain;
+        chain = f->next;
         struct arena *a = frame_arena(f);
         if (a != held) {
             if (held)
@@ -489,6 +571,7 @@ bool pcp_release_local(const struct arena *a, uint64_t pfn)
                 found = target;
                 *link = target->next;
                 p->count--;
+                p->cold_marks = 0; /* the distances below it changed */
                 break;
             }
         for (unsigned i = 0; i < PCP_HIGH_SLOTS && !found; i++) {
@@ -619,6 +702,7 @@ void mm_pcp_stats_reset(void)
     for (unsigned cpu = 0; cpu < mm.max_cpus; cpu++) {
         struct pcp *p = &mm_pcp[cpu];
         p->hits = p->misses = p->refills = p->drains = p->frees = p->remote_frees = 0;
+        p->cold_marks = 0; /* their validity counts hits + misses */
         p->high_hits = p->high_misses = 0;
     }
 }

@@ -157,6 +157,7 @@ void mm_tests_pcp(void);
 void mm_tests_pcp_high(void);
 void mm_tests_geometry(void);
 void mm_tests_reserve(void);
+void mm_tests_pcp_cold(void);
 void mm_tests_panic(void);
 
 #endif /* TESTS_MM_TEST_H */

@@ -20,6 +20,7 @@ int main(void)
     mm_tests_pcp_high();
     mm_tests_geometry();
     mm_tests_reserve();
+    mm_tests_pcp_cold();
     mm_tests_panic();
     return check_exit();
 }
