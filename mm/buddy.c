@@ -398,14 +398,15 @@ bool buddy_alloc_contig(struct arena *a, uint64_t n, uint64_t align, uint64_t *o
 /* One block of 2^order frames from the highest arena that has one above its
  * reserve, or (reserve) from any arena's free frames; counts the blocks taken
  * out of a reserve. */
-static struct frame *alloc_any(unsigned order, bool reserve)
+static inline __attribute__((always_inline)) struct frame *alloc_any(unsigned order,
+                                                                     bool reserve)
 {
     /* Highest arena first: low memory (DMA-reachable, below 4 GiB) is the
      * last to go, as in Linux's zone fallback order. */
     for (unsigned i = mm.n_arenas; i-- > 0;) {
         struct arena *a = &mm_arenas[i];
         plat_irqstate_t s = mm_lock_acquire(&a->lock);
-        bool dips = above_reserve_locked(a) < ((uint64_t)1 << order);
+        bool dips = a->free_frames < a->reserve_frames + ((uint64_t)1 << order);
         struct frame *f = reserve || !dips ? buddy_alloc_block_locked(a, order) : NULL;
         mm_lock_release(&a->lock, s);
         if (f) {

@@ -10,11 +10,13 @@
  *                  the refcount (state machine: frame.c), flags, buddy order,
  *                  free-list links, owner tag and the allocating CPU.
  *   struct arena   one per merged run of usable RAM: metadata array, buddy
- *                  free lists per order, the TTAS lock guarding them.
- *   struct pcp     one per CPU: a bounded LIFO of order-0 frames and one
- *                  bounded LIFO of blocks per cached high order (1..3, 9),
- *                  touched only by its CPU with interrupts off (no lock, no
- *                  atomic RMW).
+ *                  free lists per order, the TTAS lock guarding them, the
+ *                  reserve ordinary allocations leave free (buddy.c).
+ *   struct pcp     one per CPU that uses the allocator (mm.max_cpus, set
+ *                  by mm_init and mm_set_cpus): a bounded LIFO of order-0
+ *                  frames and one bounded LIFO of blocks per cached high
+ *                  order (1..3, 9), touched only by its CPU with interrupts
+ *                  off (no lock, no atomic RMW).
  *
  * Allocation order: per-CPU cache, then the buddy allocator of the highest
  * arena that has a block (low memory is kept for whoever needs it).

@@ -6,10 +6,12 @@
  * aligned, touched only by its CPU with interrupts off, so it needs no lock
  * and no atomic RMW).  An empty cache refills `batch` frames from the buddy
  * allocator in one lock acquisition (whole blocks, smallest first, expanded
- * into frames after the lock is dropped); a full cache drains `batch` frames
- * back in one acquisition before taking the new one.  LIFO keeps the frame
- * just freed - hot in this CPU's caches, metadata line included - as the
- * next one allocated.
+ * into frames after the lock is dropped); a full cache drains its `batch`
+ * coldest frames back in one acquisition before taking the new one (drain,
+ * below).  LIFO keeps the frame just freed - hot in this CPU's caches,
+ * metadata line included - as the next one allocated.  Capacity and batch
+ * follow memory size and CPU count (geometry, below); mm_set_cpus sets the
+ * CPU count once every CPU is online.
  *
  * High orders (as Linux since 5.13): each CPU also keeps a LIFO of whole
  * blocks for each order pcp_high_order() names (1..3, up to Linux's
