@@ -326,9 +326,13 @@ static void run_pairs(void)
 
 #define PIN_ORDER_MASK 0xfffu /* order kept in the low bits of a pinned block's pa */
 
+#define RESERVE_PINS_MAX 256 /* units: the reserve is at most 64 MiB */
+
 static struct {
     uint64_t *pins, npins, pins_cap, first_pinned;
     uint64_t *frames, nframes, region;
+    struct frame *reserve_pins[RESERVE_PINS_MAX];
+    unsigned nreserve_pins;
 } fr;
 
 static void pin_everything(void)
@@ -339,6 +343,29 @@ static void pin_everything(void)
         while (fr.npins < fr.pins_cap && frame_alloc_contig(size, size, 0, &pa) == FRAME_OK)
             fr.pins[fr.npins++] = pa | (uint64_t)o;
     }
+    /* What is left is the allocator's reserve (mm/buddy.c), which contiguous
+     * requests leave alone: pinned too, or its blocks would serve the
+     * fragmented case. */
+    fr.nreserve_pins = 0;
+    for (int o = MM_MAX_ORDER; o >= 0; o--) {
+        struct frame *f;
+        while (fr.nreserve_pins < RESERVE_PINS_MAX &&
+               (f = frame_alloc_order((unsigned)o, FRAME_RESERVE | FRAME_UNIQUE)) != NULL)
+            fr.reserve_pins[fr.nreserve_pins++] = f;
+    }
+}
+
+/* One frame of the region back, below the reserve's watermark too: with
+ * the reserve pinned the region is all the free memory there is, and the
+ * watermark would leave a reserve's worth of it free.  A frame of its own
+ * (UNIQUE, order 0), so frame_free_contig releases it like the others. */
+static bool take_frame(uint64_t *pa)
+{
+    struct frame *f = frame_alloc(FRAME_RESERVE | FRAME_UNIQUE);
+    if (f == NULL)
+        return false;
+    *pa = frame_pa(f);
+    return true;
 }
 
 static void free_pin(uint64_t i)
@@ -375,7 +402,7 @@ static bool fragment(void)
     /* Take it all back one frame at a time, then free a random half. */
     fr.nframes = 0;
     uint64_t pa;
-    while (fr.nframes < fr.region && frame_alloc_contig(1, 1, 0, &pa) == FRAME_OK)
+    while (fr.nframes < fr.region && take_frame(&pa))
         fr.frames[fr.nframes++] = pa;
     uint64_t rng = rng_split(&(uint64_t){bench_ctx.cfg->seed ^ 0xc0117e5ull});
     for (uint64_t i = fr.nframes; i > 1; i--) {
@@ -392,6 +419,8 @@ static bool fragment(void)
     uint64_t pinned = 0;
     for (uint64_t i = fr.first_pinned; i < fr.npins; i++)
         pinned += (uint64_t)1 << (fr.pins[i] & PIN_ORDER_MASK);
+    for (unsigned i = 0; i < fr.nreserve_pins; i++)
+        pinned += (uint64_t)1 << frame_order(fr.reserve_pins[i]);
     bench_row_u(&pt, NULL, "pinned_frames", pinned, "count");
     bench_row_u(&pt, NULL, "free_frames", st.free_frames, "count");
     plat_log("bench: contig: fragmented region of %llu frames, %llu free in it, %llu pinned "
@@ -407,6 +436,8 @@ static void unfragment(void)
         frame_free_contig(fr.frames[i], 1);
     for (uint64_t i = fr.first_pinned; i < fr.npins; i++)
         free_pin(i);
+    for (unsigned i = 0; i < fr.nreserve_pins; i++)
+        frame_free(fr.reserve_pins[i]);
 }
 
 void bench_contig(void)

@@ -35,10 +35,9 @@ static struct mm_numa numa;
 
 /* The frame allocator over every usable frame the boot information reports,
  * cut at NUMA node boundaries (each piece on its node), minus the reserved
- * ranges.  Cache geometry from the benchmark keys when given
- * (pcp_capacity=, pcp_batch=), otherwise the allocator's defaults. */
-static void mm_start(const struct bench_config *bench, const struct phys_range *reserved,
-                     unsigned n_reserved, unsigned nodes)
+ * ranges, for the one CPU running now with the allocator's default cache
+ * geometry (mm_cpus_online sets the real count and the chosen geometry). */
+static void mm_start(const struct phys_range *reserved, unsigned n_reserved, unsigned nodes)
 {
     /* static: 16 KiB and more, not on the 16 KiB boot stack */
     static struct phys_range usable[MB2_MAX_REGIONS + ARCH_MAX_SPLITS];
@@ -51,13 +50,8 @@ static void mm_start(const struct bench_config *bench, const struct phys_range *
             numa.distance[a][b] = (uint8_t)arch_numa_distance(a, b);
     struct mm_config cfg;
     mm_default_config(&cfg);
-    cfg.max_cpus = PLAT_MAX_CPUS;
     cfg.usable_node = usable_node;
     cfg.numa = &numa;
-    if (bench->pcp_capacity) {
-        cfg.pcp.capacity = bench->pcp_capacity;
-        cfg.pcp.batch = bench->pcp_batch ? bench->pcp_batch : (bench->pcp_capacity + 3) / 4;
-    }
     char err[160];
     uint64_t t0 = plat_tsc();
     bool ok = mm_init(usable, n_usable, reserved, n_reserved, &cfg, err, sizeof err);
@@ -92,6 +86,30 @@ static void mm_numa_start(void)
     if (numa.nodes > 1)
         kprintf("mm: %u NUMA nodes: each CPU refills from its own node first, then by distance\n",
                 numa.nodes);
+}
+
+/* Every CPU is online and none has called the allocator yet: one cache per
+ * CPU, with the geometry of the benchmark keys when given (pcp_capacity=,
+ * pcp_batch=), otherwise the defaults for this memory and CPU count.  A
+ * geometry whose caches could strand too much memory is a bad key. */
+static void mm_cpus_online(const struct bench_config *bench)
+{
+    struct pcp_config chosen = {.enabled = true, .capacity = bench->pcp_capacity};
+    chosen.batch = bench->pcp_batch ? bench->pcp_batch : (bench->pcp_capacity + 3) / 4;
+    char err[320];
+    if (!mm_set_cpus(plat_cpu_count(), bench->pcp_capacity ? &chosen : NULL, err, sizeof err)) {
+        kprintf("cmdline: pcp_capacity=%u pcp_batch=%u: %s\n", chosen.capacity, chosen.batch,
+                err);
+        kernel_exit(EXIT_CONFIG_ERROR);
+    }
+    struct pcp_config eff;
+    mm_pcp_get_config(&eff);
+    struct mm_stats st;
+    mm_get_stats(&st);
+    kprintf("mm: caches for %u CPUs: capacity %u, batch %u, at most %llu frames cached "
+            "(%llu KiB)\n", plat_cpu_count(), eff.capacity, eff.batch,
+            (unsigned long long)st.cache_bound_frames,
+            (unsigned long long)(st.cache_bound_frames * (PAGE_SIZE >> 10)));
 }
 
 /* What the results need to know about this machine and run (meta.csv). */
@@ -160,11 +178,12 @@ void kmain(uint32_t mb2_magic, uint64_t mb2_info_pa)
     /* ---- 3. work ---- */
     struct arch_facts facts;
     arch_facts(&facts);
-    mm_start(&bench_cfg, reserved, n_reserved, facts.numa_nodes); /* frame_alloc(), "mm:" lines */
+    mm_start(reserved, n_reserved, facts.numa_nodes); /* frame_alloc(), "mm:" lines */
     report_pass(REPORT_MM_INIT);
     arch_smp_init(boot_mb2());   /* every CPU online, plat_run_on_cpus(), "smp:" lines */
-    mm_numa_start();             /* each CPU's node: refills from it first */
     report_pass(REPORT_SMP);
+    mm_cpus_online(&bench_cfg);  /* a cache per CPU; exit 39 on a bad cache geometry */
+    mm_numa_start();             /* each CPU's node: refills from it first */
     if (arch_selftest_run() > 0) /* test_paging, test_fault */
         report_pass(REPORT_SELFTESTS);
     else

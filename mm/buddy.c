@@ -25,8 +25,71 @@
  * arena lock first (mm_int.h: always in the extern ones, in the MM_DEBUG
  * build in the static helpers); the frame states outside the lists are
  * frame.c's business.
+ *
+ * The reserve (Linux's min watermark, FreeBSD's interrupt/system classes):
+ * each arena keeps reserve_frames free for the allocations that must not
+ * fail (FRAME_RESERVE).  Ordinary allocations - refills, buddy_alloc_any,
+ * contiguous runs - stop where taking more would leave fewer free frames
+ * than that; buddy_alloc_reserve, which frame.c calls only for FRAME_RESERVE
+ * after the ordinary paths found nothing, may go down to zero.  The check is
+ * one compare under the lock on those global paths; cache hits never see it
+ * (the frames in a cache are above the watermark by construction).
+ *
+ * Size (Linux's min_free_kbytes rule, so a grown machine keeps a reserve
+ * that grows more slowly than its memory): sqrt(16 x managed KiB) KiB,
+ * at least 128 KiB, at most 64 MiB and at most 1/16 of memory, split
+ * across the arenas in proportion to their managed frames: 1 GiB -> 4 MiB
+ * (0.4 %), 64 MiB -> 1 MiB, 16 GiB -> 16 MiB.  A reserve is a floor, not a
+ * pool: whichever frames happen to be free below the watermark serve it.
  */
 #include "mm/mm_int.h"
+
+#define MM_RESERVE_MIN_KIB 128u
+#define MM_RESERVE_MAX_KIB (64u << 10)
+
+_Atomic uint64_t mm_reserve_allocs, mm_reserve_failures;
+
+static uint64_t isqrt(uint64_t x)
+{
+    uint64_t r = 0;
+    for (uint64_t bit = (uint64_t)1 << 62; bit; bit >>= 2) {
+        if (x >= r + bit) {
+            x -= r + bit;
+            r = (r >> 1) + bit;
+        } else {
+            r >>= 1;
+        }
+    }
+    return r;
+}
+
+uint64_t buddy_reserve_size(uint64_t frames)
+{
+    uint64_t kib = isqrt(16 * frames * (PAGE_SIZE >> 10));
+    if (kib < MM_RESERVE_MIN_KIB)
+        kib = MM_RESERVE_MIN_KIB;
+    if (kib > MM_RESERVE_MAX_KIB)
+        kib = MM_RESERVE_MAX_KIB;
+    uint64_t n = kib / (PAGE_SIZE >> 10);
+    return n < frames / 16 ? n : frames / 16;
+}
+
+void buddy_reserve_init(void)
+{
+    uint64_t total = buddy_reserve_size(mm.total_frames);
+    for (unsigned i = 0; i < mm.n_arenas; i++)
+        mm_arenas[i].reserve_frames = mm.total_frames
+                                          ? total * mm_arenas[i].managed_frames / mm.total_frames
+                                          : 0;
+    atomic_store_explicit(&mm_reserve_allocs, 0, memory_order_relaxed);
+    atomic_store_explicit(&mm_reserve_failures, 0, memory_order_relaxed);
+}
+
+/* Frames an ordinary allocation may still take from a. */
+static inline uint64_t above_reserve_locked(const struct arena *a)
+{
+    return a->free_frames > a->reserve_frames ? a->free_frames - a->reserve_frames : 0;
+}
 
 /* A contiguous request with an alignment larger than its size first looks
  * for a smaller free block that happens to be aligned; the scan is bounded to
@@ -142,6 +205,8 @@ uint64_t buddy_take_locked(struct arena *a, uint64_t want, struct frame **chain)
 {
     MM_LOCK_ASSERT_HELD(&a->lock);
     uint64_t got = 0;
+    if (want > above_reserve_locked(a))
+        want = above_reserve_locked(a);
     /* Smallest blocks first: a refill should not break a large block while
      * small ones are free. */
     while (got < want && a->free_mask) {
@@ -275,6 +340,11 @@ static bool contig_large(struct arena *a, uint64_t n, uint64_t align, uint64_t *
                 run_start = p + max_block;
                 continue;
             }
+            if (above_reserve_locked(a) < n) { /* the reserve is not for contiguous runs */
+                contig_scan_account_locked(a, visited);
+                mm_lock_release(&a->lock, s);
+                return false;
+            }
             for (p = start; p < start + span; p += max_block)
                 freelist_remove_locked(a, arena_frame(a, p), MM_MAX_ORDER);
             contig_trim_locked(a, start, span, n);
@@ -320,7 +390,7 @@ bool buddy_alloc_contig(struct arena *a, uint64_t n, uint64_t align, uint64_t *o
     if (need > MM_MAX_ORDER)
         return contig_large(a, n, align, out);
     plat_irqstate_t s = mm_lock_acquire(&a->lock);
-    bool ok = contig_small_locked(a, n, align, need, out);
+    bool ok = above_reserve_locked(a) >= n && contig_small_locked(a, n, align, need, out);
     mm_lock_release(&a->lock, s);
     return ok;
 }
@@ -334,15 +404,11 @@ static __attribute__((noinline, cold)) void count_remote_buddy(struct pcp *p)
     plat_irq_restore(s);
 }
 
-static struct frame *buddy_alloc_in(struct arena *a, unsigned order)
-{
-    plat_irqstate_t s = mm_lock_acquire(&a->lock);
-    struct frame *f = buddy_alloc_block_locked(a, order);
-    mm_lock_release(&a->lock, s);
-    return f;
-}
-
-struct frame *buddy_alloc_any(unsigned order)
+/* One block of 2^order frames from the first arena in the calling CPU's
+ * order that has one above its reserve, or (reserve) from any arena's free
+ * frames; counts the blocks taken out of a reserve. */
+static inline __attribute__((always_inline)) struct frame *alloc_any(unsigned order,
+                                                                     bool reserve)
 {
     /* The calling CPU's node first, the others by distance; within a node
      * the highest arena first: low memory (DMA-reachable, below 4 GiB) is
@@ -358,14 +424,29 @@ struct frame *buddy_alloc_any(unsigned order)
     const uint8_t *next = numa_arena_order(p), *end = next + mm.n_arenas;
     for (; next < end; next++) {
         struct arena *a = &mm_arenas[*next];
-        struct frame *f = buddy_alloc_in(a, order);
+        plat_irqstate_t s = mm_lock_acquire(&a->lock);
+        bool dips = a->free_frames < a->reserve_frames + ((uint64_t)1 << order);
+        struct frame *f = reserve || !dips ? buddy_alloc_block_locked(a, order) : NULL;
+        mm_lock_release(&a->lock, s);
         if (f) {
+            if (dips)
+                atomic_fetch_add_explicit(&mm_reserve_allocs, 1, memory_order_relaxed);
             if (unlikely(p != NULL) && a->node != p->node)
                 count_remote_buddy(p);
             return f;
         }
     }
     return NULL;
+}
+
+struct frame *buddy_alloc_any(unsigned order)
+{
+    return alloc_any(order, false);
+}
+
+struct frame *buddy_alloc_reserve(unsigned order)
+{
+    return alloc_any(order, true);
 }
 
 void buddy_free_unit(struct frame *head, unsigned order)

@@ -51,6 +51,7 @@ void mm_get_stats(struct mm_stats *out)
         for (unsigned o = 0; o <= MM_MAX_ORDER; o++)
             out->free_blocks[o] += a->free_blocks[o];
         out->free_frames += a->free_frames;
+        out->reserve_frames += a->reserve_frames;
         quiet_unlock(a, s, &saved);
         out->lock.acquisitions += saved.acquisitions;
         out->lock.contended += saved.contended;
@@ -64,6 +65,9 @@ void mm_get_stats(struct mm_stats *out)
     out->arenas = mm.n_arenas;
     out->nodes = mm_numa_nodes();
     out->metadata_bytes = mm.metadata_bytes;
+    out->cache_bound_frames = pcp_cache_bound();
+    out->reserve_allocs = atomic_load_explicit(&mm_reserve_allocs, memory_order_relaxed);
+    out->reserve_failures = atomic_load_explicit(&mm_reserve_failures, memory_order_relaxed);
 }
 
 void mm_lock_stats_reset(void)
@@ -351,8 +355,13 @@ void mm_dump(void)
     for (unsigned o = 0; o <= MM_MAX_ORDER; o++)
         plat_log("mm:   order %2u: %8llu free blocks, unusable index %.3f\n", o,
                  (unsigned long long)st.free_blocks[o], mm_fragmentation_index(o));
-    plat_log("mm: caches %s, capacity %u, batch %u\n", mm.pcp_cfg.enabled ? "on" : "off",
-             mm.pcp_cfg.capacity, mm.pcp_cfg.batch);
+    plat_log("mm: caches %s, capacity %u, batch %u, %u CPUs: at most %llu frames cached (%s)\n",
+             mm.pcp_cfg.enabled ? "on" : "off", mm.pcp_cfg.capacity, mm.pcp_cfg.batch,
+             mm.max_cpus, (unsigned long long)st.cache_bound_frames,
+             mm.pcp_derived ? "derived" : "chosen");
+    plat_log("mm: reserve %llu frames, %llu allocations served from it, %llu failed even so\n",
+             (unsigned long long)st.reserve_frames, (unsigned long long)st.reserve_allocs,
+             (unsigned long long)st.reserve_failures);
     for (unsigned cpu = 0; cpu < mm.max_cpus; cpu++) {
         struct pcp_stats ps;
         mm_pcp_stats(cpu, &ps);

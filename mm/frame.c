@@ -278,20 +278,27 @@ static inline void frame_release(struct frame *f)
 
 static inline bool frame_flags_valid(unsigned flags)
 {
-    return (flags & ~(FRAME_ZERO | FRAME_UNIQUE)) == 0;
+    return (flags & ~(FRAME_ZERO | FRAME_UNIQUE | FRAME_RESERVE)) == 0;
 }
 
-/* The last resort before out-of-memory: other CPUs' caches (pcp.c:
- * reclaim), then this CPU's, then the buddy allocator once more.  Out of
- * line and with interrupts on: it may wait for other CPUs. */
-static __attribute__((noinline, cold)) struct frame *frame_alloc_reclaim(unsigned order)
+/* The last resort before out-of-memory: for FRAME_RESERVE the reserve
+ * (buddy.c), then other CPUs' caches (pcp.c: reclaim), then this CPU's, then
+ * the buddy allocator once more.  Out of line and with interrupts on: it may
+ * wait for other CPUs. */
+static __attribute__((noinline, cold)) struct frame *frame_alloc_reclaim(unsigned order,
+                                                                         unsigned flags)
 {
-    struct frame *f = NULL;
-    if (pcp_reclaim_begin()) {
-        mm_pcp_drain_local();
-        f = buddy_alloc_any(order);
+    bool reserve = flags & FRAME_RESERVE;
+    struct frame *f = reserve ? buddy_alloc_reserve(order) : NULL;
+    if (f == NULL) {
+        if (pcp_reclaim_begin()) {
+            mm_pcp_drain_local();
+            f = reserve ? buddy_alloc_reserve(order) : buddy_alloc_any(order);
+        }
+        pcp_reclaim_end();
     }
-    pcp_reclaim_end();
+    if (f == NULL && reserve)
+        atomic_fetch_add_explicit(&mm_reserve_failures, 1, memory_order_relaxed);
     return f;
 }
 
@@ -346,7 +353,7 @@ static __attribute__((noinline)) struct frame *frame_alloc_order_slow(unsigned o
             f = buddy_alloc_any(order);
         }
     }
-    if (unlikely(f == NULL) && (f = frame_alloc_reclaim(order)) == NULL)
+    if (unlikely(f == NULL) && (f = frame_alloc_reclaim(order, flags)) == NULL)
         return NULL;
     frame_prepare(f, order, flags, cpu);
     return f;

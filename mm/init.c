@@ -421,7 +421,12 @@ bool mm_init(const struct phys_range *usable, unsigned n_usable, const struct ph
         return fail(err, errlen, "no usable memory left once the %llu KiB of frame metadata "
                     "is placed", (unsigned long long)(kern_bytes >> 10));
     }
-    pcp_init(&cfg->pcp);
+    buddy_reserve_init();
+    if (!pcp_init(&cfg->pcp, err, errlen)) {
+        mm.n_arenas = 0;
+        mm.window_frames = 0;
+        return false;
+    }
     numa_apply(cfg->numa);
     mm.ready = true;
     return true;

@@ -52,7 +52,8 @@ const char *frame_error_name(enum frame_error e);
 
 struct pcp_config {
     bool enabled;       /* false: every operation goes to the buddy allocator */
-    unsigned capacity;  /* frames a CPU's cache holds at most */
+    unsigned capacity;  /* frames a CPU's cache holds at most; 0 (with batch 0):
+                         * derived from memory size and CPU count */
     unsigned batch;     /* frames moved per refill / drain (<= capacity) */
 };
 
@@ -74,7 +75,8 @@ void mm_numa_default(struct mm_numa *numa, unsigned nodes);
 
 struct mm_config {
     struct pcp_config pcp;
-    unsigned max_cpus;  /* per-CPU caches to create (<= PLAT_MAX_CPUS) */
+    unsigned max_cpus;  /* CPUs that use the allocator, one cache each
+                         * (<= PLAT_MAX_CPUS; mm_set_cpus changes it) */
     /* Node of usable[i] for each range given to mm_init, or NULL: all on
      * node 0.  A parallel array rather than a field of struct phys_range:
      * that type also carries the reserved ranges, the page tables' and the
@@ -88,7 +90,10 @@ struct mm_config {
     const struct mm_numa *numa;
 };
 
-/* Defaults (see mm/pcp.c for the measurements behind them): one node. */
+/* Defaults: the geometry derived from memory and CPU count, and the CPUs
+ * running now (plat_cpu_count()).  mm/pcp.c has the rule, the measurements
+ * behind it and the limit a chosen geometry must respect: caches that could
+ * hold more than a quarter of memory are refused. */
 void mm_default_config(struct mm_config *cfg);
 
 /* Builds arenas from the usable ranges minus the reserved ones (kernel image,
@@ -127,6 +132,12 @@ bool mm_pcp_prefer_node(unsigned cpu, uint32_t node);
 
 #define FRAME_ZERO   (1u << 0) /* zero the memory */
 #define FRAME_UNIQUE (1u << 1) /* hand out in the UNIQUE state instead of shared(1) */
+/* An allocation that must not fail (interrupt handlers, the allocator's own
+ * bookkeeping): when the caches and the free memory above the reserve are
+ * exhausted it takes frames from the reserve that ordinary allocations leave
+ * alone, before asking other CPUs for their cached frames (mm/buddy.c: the
+ * reserve).  Counted in mm_stats.  frame_alloc / frame_alloc_order only. */
+#define FRAME_RESERVE (1u << 2)
 
 /* One frame, refcount 1 (or UNIQUE); NULL when out of frames. */
 struct frame *frame_alloc(unsigned flags);
@@ -185,11 +196,26 @@ void frame_free_contig(uint64_t pa, uint64_t n);
 /* ---- per-CPU caches ------------------------------------------------------- */
 
 #define MM_PCP_MAX_CAPACITY 8192u
+/* A chosen geometry is refused when mm_pcp_bound_frames(capacity) x CPUs
+ * exceeds 1/MM_PCP_STRAND_LIMIT of the managed frames (mm/pcp.c: geometry). */
+#define MM_PCP_STRAND_LIMIT 4u
+/* The most frames one CPU's caches hold with this capacity: the order-0
+ * capacity plus every high-order list at its bound. */
+uint64_t mm_pcp_bound_frames(unsigned capacity);
 
 /* Drains every cache and applies cfg; call only at a quiescent point (no
  * allocator calls in flight on any CPU).  false on an invalid configuration
- * (capacity outside 1..MM_PCP_MAX_CAPACITY, batch outside 1..capacity). */
+ * (capacity outside 1..MM_PCP_MAX_CAPACITY, batch outside 1..capacity, or
+ * caches that could hold more than a quarter of memory: mm/pcp.c).
+ * Capacity and batch 0: the derived defaults. */
 bool mm_pcp_configure(const struct pcp_config *cfg);
+/* Quiescent point (e.g. once every CPU is online, before any of them calls
+ * the allocator): `cpus` CPUs use the allocator from now on.  Drains every
+ * cache, then sets the geometry for that count: *cfg when given, else the
+ * one in effect (re-derived when it is the defaults).  false with a message
+ * naming the worst case and the limit, and nothing changed, when that
+ * geometry is refused or cpus is outside 1..PLAT_MAX_CPUS. */
+bool mm_set_cpus(unsigned cpus, const struct pcp_config *cfg, char *err, size_t errlen);
 void mm_pcp_get_config(struct pcp_config *cfg);
 /* Returns this CPU's cached frames and blocks to the buddy allocator. */
 void mm_pcp_drain_local(void);
@@ -240,6 +266,10 @@ struct mm_stats {
     unsigned nodes;
     uint64_t metadata_bytes;
     struct mm_lock_stats lock;  /* summed over arenas */
+    uint64_t cache_bound_frames; /* most frames all caches can hold (geometry x CPUs) */
+    uint64_t reserve_frames;    /* kept free for FRAME_RESERVE (summed over arenas) */
+    uint64_t reserve_allocs;    /* blocks FRAME_RESERVE allocations took from below it */
+    uint64_t reserve_failures;  /* FRAME_RESERVE allocations that failed even so */
 };
 void mm_get_stats(struct mm_stats *out);
 void mm_lock_stats_reset(void);

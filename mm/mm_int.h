@@ -13,11 +13,13 @@
  *                  free-list links, owner tag and the allocating CPU.
  *   struct arena   one per merged run of usable RAM of one NUMA node:
  *                  metadata array, buddy free lists per order, the TTAS
- *                  lock guarding them, the node.
- *   struct pcp     one per CPU: a bounded LIFO of order-0 frames and one
- *                  bounded LIFO of blocks per cached high order (1..3, 9),
- *                  touched only by its CPU with interrupts off (no lock, no
- *                  atomic RMW).
+ *                  lock guarding them, the node, the reserve ordinary
+ *                  allocations leave free (buddy.c).
+ *   struct pcp     one per CPU that uses the allocator (mm.max_cpus, set
+ *                  by mm_init and mm_set_cpus): a bounded LIFO of order-0
+ *                  frames and one bounded LIFO of blocks per cached high
+ *                  order (1..3, 9), touched only by its CPU with interrupts
+ *                  off (no lock, no atomic RMW).
  *
  * Allocation order: per-CPU cache, then the buddy allocators in the fallback
  * order of the CPU's (preferred) node: that node's arenas first, then every
@@ -337,6 +339,7 @@ struct arena {
     struct frame *meta __cacheline_aligned; /* slot of base_pfn */
     uint64_t base_pfn, end_pfn;             /* span [base, end) */
     uint64_t managed_frames;                /* frames the allocator hands out */
+    uint64_t reserve_frames;                /* kept free for FRAME_RESERVE (buddy.c) */
     unsigned index;
     unsigned node;                          /* NUMA node of all its memory */
 };
@@ -391,6 +394,10 @@ _Static_assert(1 PCP_HIGH_ORDER_TABLE(PCP_CHECK_ORDER), "cached orders must be 1
 #undef PCP_CHECK_ORDER
 _Static_assert(MM_MAX_ORDER < 16, "cached orders must fit the 4-bit flags field");
 
+#ifndef PCP_COLD_MARKS
+#define PCP_COLD_MARKS 8 /* pcp.c: drain */
+#endif
+
 struct pcp {
     /* first line: everything the hit paths touch */
     struct frame *head; /* LIFO through frame.next */
@@ -426,6 +433,14 @@ struct pcp {
     uint64_t remote_buddy_allocs;
     uint16_t node;              /* the node this CPU sits on */
     uint16_t pref_node;         /* whose fallback order it allocates in */
+    /* Cold-end marks (pcp.c: drain): frames of the order-0 list with a known
+     * number of frames behind them, towards the cold end; valid while fewer
+     * than `above` frames have been popped since they were found. */
+    uint32_t cold_marks;
+    uint64_t cold_pops;         /* hits + misses when they were found */
+    struct frame *cold_mark[PCP_COLD_MARKS];
+    uint32_t cold_below[PCP_COLD_MARKS];
+    uint32_t cold_above[PCP_COLD_MARKS];
 } __cacheline_aligned;
 
 _Static_assert(sizeof(struct pcp) % CACHE_LINE_SIZE == 0, "per-CPU cache must be whole lines");
@@ -455,13 +470,14 @@ struct mm_state {
     unsigned max_cpus;
     uint64_t total_frames;
     uint64_t metadata_bytes;
-    struct pcp_config pcp_cfg;
     /* NUMA (mm/numa.c): node_arenas[n] lists every arena index in node n's
      * fallback order, computed once per topology, so a miss walks a
      * precomputed list instead of sorting distances. */
     unsigned nodes;
     uint8_t distance[MM_MAX_NODES][MM_MAX_NODES];
     uint8_t node_arenas[MM_MAX_NODES][MM_MAX_ARENAS];
+    struct pcp_config pcp_cfg;  /* in effect: derived or chosen (pcp.c: geometry) */
+    bool pcp_derived;           /* pcp_cfg is the defaults for this memory and CPU count */
     bool ready;
 };
 _Static_assert(MM_MAX_ARENAS <= 256, "node_arenas holds arena indices in bytes");
@@ -539,8 +555,19 @@ bool buddy_claim_locked(struct arena *a, uint64_t pfn);
  * itself: large requests scan in bounded holds); false when this arena has
  * none. */
 bool buddy_alloc_contig(struct arena *a, uint64_t n, uint64_t align, uint64_t *pfn);
-/* One block of 2^order frames from the highest arena that has one. */
+/* One block of 2^order frames from the highest arena that has one above its
+ * reserve (buddy.c: the reserve). */
 struct frame *buddy_alloc_any(unsigned order);
+/* The same, free to take an arena's reserve (FRAME_RESERVE, after the
+ * ordinary paths failed). */
+struct frame *buddy_alloc_reserve(unsigned order);
+/* The reserve for `frames` managed frames; buddy_reserve_init splits it
+ * across the arenas once mm.total_frames is known and zeroes the counters. */
+uint64_t buddy_reserve_size(uint64_t frames);
+void buddy_reserve_init(void);
+/* Blocks served from below a reserve; FRAME_RESERVE allocations that failed
+ * even so (relaxed: statistics). */
+extern _Atomic uint64_t mm_reserve_allocs, mm_reserve_failures;
 void buddy_free_unit(struct frame *head, unsigned order);
 /* Full free-list consistency walk; false + message on the first problem. */
 bool buddy_verify_locked(struct arena *a, char *err, size_t errlen);
@@ -590,8 +617,20 @@ void pcp_drain_full(struct pcp *p);
  * result), so that the returned frames are still there for it. */
 bool pcp_reclaim_begin(void);
 void pcp_reclaim_end(void);
-void pcp_init(const struct pcp_config *cfg);
+/* Creates mm.max_cpus caches with cfg's geometry for mm.total_frames (false
++ message when it is refused). */
+bool pcp_init(const struct pcp_config *cfg, char *err, size_t errlen);
+/* Sets p's geometry (capacity, batch, the high-order bounds); p empty. */
+void pcp_apply(struct pcp *p, const struct pcp_config *cfg);
+/* Range checks only (capacity 0 with batch 0: the derived defaults). */
 bool pcp_config_valid(const struct pcp_config *cfg, char *err, size_t errlen);
+/* The geometry cfg means for `frames` managed frames and `cpus` CPUs: the
+ * derived defaults, or cfg itself when its bound is within the limit; false
+ * + message otherwise (pcp.c: geometry). */
+bool pcp_geometry(const struct pcp_config *cfg, uint64_t frames, unsigned cpus,
+                  struct pcp_config *out, char *err, size_t errlen);
+/* The most frames all caches together can hold with the geometry in effect. */
+uint64_t pcp_cache_bound(void);
 
 /* ---- frame.c / check.c helpers ------------------------------------------ */
 const char *mm_refcount_name(uint64_t v, char *buf, size_t len);

@@ -97,6 +97,12 @@ BOOTS = [
          check=expect_lines(r"^cmdline: .*problem", r"no_such_key")),
     Boot("bad-value", cmdline="test_fault=sideways", expect="config-error",
          check=expect_lines(r"^cmdline: .*problem", r"test_fault.*sideways")),
+    # Caches that could strand more than a quarter of memory: the geometry
+    # is checked once the CPUs are counted (mm_set_cpus), a bad key all the same.
+    Boot("pcp-geometry-refused", 4, "64M", cmdline="pcp_capacity=512 pcp_batch=64",
+         expect="config-error",
+         check=expect_lines(r"^cmdline: pcp_capacity=512 pcp_batch=64: .*1408 frames a CPU"
+                            r".*x 4 CPUs = 5632 frames.*more than the limit of 1/4")),
     fault("pf", 14, "#PF", r"CR2 +0x00000dead0000000", r"page not present on read"),
     fault("ud", 6, "#UD"),
     fault("de", 0, "#DE"),

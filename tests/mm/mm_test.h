@@ -19,6 +19,15 @@
 
 #define MT_CPUS 8 /* per-CPU caches the tests create */
 
+/* White-box: no reserve.  The tests count on every managed frame being
+ * allocatable, so mt_init* remove it; test_reserve.c puts it back
+ * (buddy_reserve_init) and tests it. */
+static inline void mt_no_reserve(void)
+{
+    for (unsigned i = 0; i < mm.n_arenas; i++)
+        mm_arenas[i].reserve_frames = 0;
+}
+
 /* mm_init with the default configuration (max_cpus MT_CPUS); a failure is a
  * test failure carrying mm_init's message. */
 static inline bool mt_init_cfg(const struct phys_range *u, unsigned nu, const struct phys_range *r,
@@ -37,6 +46,8 @@ static inline bool mt_init_cfg(const struct phys_range *u, unsigned nu, const st
     host_metadata_reset();
     bool ok = mm_init(u, nu, r, nr, &cfg, err, sizeof err);
     CHECKF(ok, "mm_init: %s", err);
+    if (ok)
+        mt_no_reserve();
     return ok;
 }
 
@@ -92,16 +103,27 @@ static inline struct pcp_stats mt_pcp_stats(unsigned cpu)
     return s;
 }
 
-/* 32 MiB at 16 MiB with the given cache geometry, MT_CPUS caches. */
+/* White-box: every cache gets this geometry (drained first), past the
+ * strand limit mm_pcp_configure enforces.  The tests of the cache mechanics
+ * run large caches on a few MiB; test_geometry.c tests the limit. */
+static inline void mt_force_pcp(const struct pcp_config *cfg)
+{
+    mm_pcp_drain_all();
+    for (unsigned cpu = 0; cpu < mm.max_cpus; cpu++)
+        pcp_apply(&mm_pcp[cpu], cfg);
+    mm.pcp_cfg = *cfg;
+    mm.pcp_derived = false;
+}
+
+/* 32 MiB at 16 MiB with the given cache geometry (forced: see above),
+ * MT_CPUS caches. */
 static inline bool mt_init_pcp(unsigned capacity, unsigned batch)
 {
-    struct mm_config cfg;
-    mm_default_config(&cfg);
-    cfg.max_cpus = MT_CPUS;
-    cfg.pcp.capacity = capacity;
-    cfg.pcp.batch = batch;
     struct phys_range u = {16 * MiB, 48 * MiB};
-    return mt_init_cfg(&u, 1, NULL, 0, &cfg);
+    if (!mt_init(&u, 1, NULL, 0))
+        return false;
+    mt_force_pcp(&(struct pcp_config){.enabled = true, .capacity = capacity, .batch = batch});
+    return true;
 }
 
 /* Every frame the allocator manages, single frames, into out (capacity max);
@@ -152,6 +174,9 @@ void mm_tests_contig(void);
 void mm_tests_refcount(void);
 void mm_tests_pcp(void);
 void mm_tests_pcp_high(void);
+void mm_tests_geometry(void);
+void mm_tests_reserve(void);
+void mm_tests_pcp_cold(void);
 void mm_tests_panic(void);
 void mm_tests_numa(void);
 void mm_tests_window(void);

@@ -149,6 +149,13 @@ static struct phys_range window_range(struct reader *r, bool big)
     return (struct phys_range){base, end};
 }
 
+/* The model's rule for a chosen cache geometry (mm/pcp.c: geometry): refused
+ * when the caches of its 2 CPUs could hold more than a quarter of memory. */
+static bool geometry_fits(const struct pcp_config *c, uint64_t managed)
+{
+    return !c->enabled || mm_pcp_bound_frames(c->capacity) * 2 <= managed / MM_PCP_STRAND_LIMIT;
+}
+
 static int setup(struct reader *r)
 {
     struct phys_range u[4], res[3];
@@ -236,11 +243,21 @@ static int setup(struct reader *r)
 
     char err[256];
     bool ok = mm_init(u, nu, res, nr, &cfg, err, sizeof err);
-    if (ok != (fits && free_count > 0))
+    /* A chosen geometry whose caches could hold more than a quarter of the
+     * managed frames is refused (mm/pcp.c: geometry). */
+    bool geometry_ok = geometry_fits(&cfg.pcp, free_count);
+    if (ok != (fits && free_count > 0 && geometry_ok))
         return bad("mm_init %s (%s) but the model %s", ok ? "succeeded" : "failed",
-                   ok ? "" : err, fits && free_count ? "has room" : "has no room");
+                   ok ? "" : err,
+                   !(fits && free_count) ? "has no room"
+                   : geometry_ok         ? "has room"
+                                         : "expects the cache geometry refused");
     if (!ok)
         return 1;
+    /* The model has no reserve: it expects every free frame allocatable
+     * (test_reserve.c tests the reserve). */
+    for (unsigned i = 0; i < mm.n_arenas; i++)
+        mm_arenas[i].reserve_frames = 0;
     if (mm.n_arenas != n_span)
         return bad("%u arenas, model %u", mm.n_arenas, n_span);
     for (unsigned s = 0; s < n_span; s++) {
@@ -561,6 +578,8 @@ static int op_from_unused(struct reader *r)
 
 static int op_cache(struct reader *r)
 {
+    uint64_t managed = mm.total_frames;
+    bool refused = false;
     unsigned b = rd8(r);
     struct pcp_config cfg = {.enabled = (b & 4) != 0, .capacity = 1 + rd8(r) % 64};
     cfg.batch = 1 + rd8(r) % cfg.capacity;
@@ -568,8 +587,10 @@ static int op_cache(struct reader *r)
     case 0: mm_pcp_drain_local(); break;
     case 1: mm_pcp_drain_all(); break;
     case 2:
-        if (!mm_pcp_configure(&cfg))
-            return bad("valid configuration %u/%u rejected", cfg.capacity, cfg.batch);
+        if (mm_pcp_configure(&cfg) != geometry_fits(&cfg, managed))
+            return bad("configuration %u/%u %s", cfg.capacity, cfg.batch,
+                       geometry_fits(&cfg, managed) ? "rejected" : "accepted past the limit");
+        refused = !geometry_fits(&cfg, managed); /* refused: nothing drained */
         break;
     default:
         cfg.batch = cfg.capacity + 1;
@@ -578,7 +599,7 @@ static int op_cache(struct reader *r)
     }
     struct mm_stats st;
     mm_get_stats(&st);
-    if (b % 4 != 0 && b % 4 != 3 && st.cached_frames)
+    if (b % 4 != 0 && b % 4 != 3 && !refused && st.cached_frames)
         return bad("%llu frames still cached after a full drain",
                    (unsigned long long)st.cached_frames);
     return 0;

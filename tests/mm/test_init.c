@@ -262,11 +262,13 @@ static void init_rejects_bad_input(void)
     CHECKF(strstr(err, "at most"), "%s", err);
 
     struct mm_config bad = cfg;
-    bad.pcp.batch = bad.pcp.capacity + 1;
+    bad.pcp.capacity = 64;
+    bad.pcp.batch = 65;
     CHECK(!mm_init(&ok, 1, NULL, 0, &bad, err, sizeof err));
     CHECKF(strstr(err, "batch"), "%s", err);
     bad = cfg;
     bad.pcp.capacity = 0;
+    bad.pcp.batch = 1;
     CHECK(!mm_init(&ok, 1, NULL, 0, &bad, err, sizeof err));
     CHECKF(strstr(err, "capacity"), "%s", err);
     bad = cfg;

@@ -19,6 +19,9 @@ int main(void)
     mm_tests_pcp();
     mm_tests_pcp_high();
     mm_tests_numa();
+    mm_tests_geometry();
+    mm_tests_reserve();
+    mm_tests_pcp_cold();
     mm_tests_panic();
     mm_tests_window();
     return check_exit();

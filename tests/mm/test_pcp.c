@@ -127,7 +127,10 @@ static void pcp_runtime_configuration(void)
         return;
     struct pcp_config bad = {.enabled = true, .capacity = 16, .batch = 17};
     CHECK(!mm_pcp_configure(&bad));
-    bad = (struct pcp_config){.enabled = true, .capacity = 0, .batch = 0};
+    bad = (struct pcp_config){.enabled = true, .capacity = 0, .batch = 1};
+    CHECK(!mm_pcp_configure(&bad));
+    /* 8192 + 6144 + 4096 frames a CPU, x 8: far past a quarter of 32 MiB */
+    bad = (struct pcp_config){.enabled = true, .capacity = 8192, .batch = 64};
     CHECK(!mm_pcp_configure(&bad));
     bad = (struct pcp_config){.enabled = true, .capacity = MM_PCP_MAX_CAPACITY + 1, .batch = 1};
     CHECK(!mm_pcp_configure(&bad));

@@ -150,6 +150,8 @@ static void refcount_from_unused_leaves_other_frames_cached(void)
 {
     if (!mt_init1(16 * MiB, 16 * MiB))
         return;
+    /* A refill of more than one frame (16 MiB for 8 CPUs derives a batch of 1). */
+    mt_force_pcp(&(struct pcp_config){.enabled = true, .capacity = 64, .batch = 16});
     struct frame *f, *g;
     /* CPU 1 caches frame f; CPU 0 caches a refill's worth. */
     host_set_cpu(1);
