@@ -95,9 +95,11 @@ def n_cpus(cpus):
     return f"{cpus} CPU" + ("s" if cpus > 1 else "")
 
 
-def fewest_cpus(rows):
+def fewest_cpus(rows, missing):
     """The rows taken at the smallest CPU count, and that count: a one-CPU curve is not
-    mixed with points where other CPUs shared the allocator."""
+    mixed with points where other CPUs shared the allocator.  No rows: Skip(missing)."""
+    if not rows:
+        raise Skip(missing)
     cpus = min(r.cpus for r in rows)
     return cpus, [r for r in rows if r.cpus == cpus]
 
@@ -185,10 +187,9 @@ def hitrate_vs_k(run):
     rows = [r for r in run.rows if r.bench == "pcp" and r.case == "batch"
             and r.metric == "hit_rate" and "k" in r.params and "capacity" in r.params
             and r.params.get("cache", "on") == "on"]
-    if not rows:
-        raise Skip("no pcp/batch hit_rate rows with k= and capacity= params (cache on)")
     # One CPU: the hit rate of one cache, without other CPUs' frees mixing in.
-    cpus, rows = fewest_cpus(rows)
+    cpus, rows = fewest_cpus(rows, "no pcp/batch hit_rate rows with k= and capacity= params "
+                                   "(cache on)")
     series = results.group(rows)
     lines = {}
     for key, s in series.items():
@@ -273,9 +274,7 @@ def refcount(run):
 def contig(run):
     rows = [r for r in run.rows if r.bench == "contig" and "order" in r.params
             and r.metric in ("p50_ns", "p99_ns", "success_rate")]
-    if not rows:
-        raise Skip("no contig rows with order= params")
-    cpus, rows = fewest_cpus(rows)
+    cpus, rows = fewest_cpus(rows, "no contig rows with order= params")
     series = results.group(rows)
     data = {}
     for key, s in series.items():
