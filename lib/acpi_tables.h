@@ -80,10 +80,11 @@ const struct acpi_table *acpi_find(const struct acpi_tables *t, const char *sig)
 uint8_t acpi_checksum(const void *p, size_t len);
 
 /* Checks one table held in memory: avail readable bytes at table, signature
- * sig, min_len <= length <= avail, checksum.  Appends a message and returns
- * false on any failure. */
-bool acpi_table_check(const void *table, size_t avail, const char *sig, size_t min_len,
-                      char *msg, size_t msglen);
+ * sig, min_len <= length <= avail, checksum.  Returns the length from its
+ * header, the one bound a parser may read to; on any failure appends a
+ * message and returns 0 (no table is shorter than its header). */
+uint32_t acpi_table_check(const void *table, size_t avail, const char *sig, size_t min_len,
+                          char *msg, size_t msglen);
 
 /* Walks the records of a table whose records start at byte offset *off:
  * returns 1 with *rec set and *off advanced, 0 at the end, -1 (message

@@ -6,7 +6,6 @@
 #include "lib/acpi_tables.h"
 
 /* MADT fixed part and records (ACPI 6.5 section 5.2.12). */
-#define MADT_OFF_LENGTH 4
 #define MADT_OFF_LAPIC_ADDR 36
 #define MADT_OFF_FLAGS 40
 #define REC_OFF_TYPE 0
@@ -86,9 +85,9 @@ bool madt_parse(const void *table, size_t avail, struct madt *out, char *msg, si
 {
     const uint8_t *t = table;
     __builtin_memset(out, 0, sizeof *out);
-    if (!acpi_table_check(table, avail, "APIC", MADT_HEADER_LEN, msg, msglen))
+    uint32_t len = acpi_table_check(table, avail, "APIC", MADT_HEADER_LEN, msg, msglen);
+    if (len == 0)
         return false;
-    uint32_t len = acpi_rd32(t + MADT_OFF_LENGTH);
     out->lapic_pa = acpi_rd32(t + MADT_OFF_LAPIC_ADDR);
     out->flags = acpi_rd32(t + MADT_OFF_FLAGS);
 

@@ -182,9 +182,9 @@ bool srat_parse(const void *table, size_t avail, struct numa_topology *out, char
 {
     const uint8_t *t = table;
     __builtin_memset(out, 0, sizeof *out);
-    if (!acpi_table_check(table, avail, "SRAT", SRAT_HEADER_LEN, msg, msglen))
+    uint32_t len = acpi_table_check(table, avail, "SRAT", SRAT_HEADER_LEN, msg, msglen);
+    if (len == 0)
         return false;
-    uint32_t len = acpi_rd32(t + 4);
     struct domains d = {0};
     size_t off = SRAT_HEADER_LEN;
     const uint8_t *rec;
@@ -211,9 +211,9 @@ bool srat_parse_slit(const void *table, size_t avail, struct numa_topology *topo
                      size_t msglen)
 {
     const uint8_t *t = table;
-    if (!acpi_table_check(table, avail, "SLIT", SLIT_HEADER_LEN, msg, msglen))
+    uint32_t len = acpi_table_check(table, avail, "SLIT", SLIT_HEADER_LEN, msg, msglen);
+    if (len == 0)
         return false;
-    uint32_t len = acpi_rd32(t + 4);
     uint64_t count = acpi_rd64(t + SLIT_OFF_COUNT);
     if (count > SLIT_MAX_LOCALITIES || SLIT_HEADER_LEN + count * count != len) {
         acpi_msg_add(msg, msglen,
