@@ -150,6 +150,39 @@ int acpi_next_subtable(const void *table, size_t len, size_t *off, const uint8_t
     return 1;
 }
 
+static const struct acpi_record_kind *find_kind(const struct acpi_record_kinds *kinds,
+                                                uint8_t type)
+{
+    for (unsigned i = 0; i < kinds->count; i++)
+        if (kinds->kind[i].type == type)
+            return &kinds->kind[i];
+    return NULL;
+}
+
+const char *acpi_record_name(const struct acpi_record_kinds *kinds, uint8_t type)
+{
+    const struct acpi_record_kind *k = find_kind(kinds, type);
+    return k != NULL ? k->name : "record";
+}
+
+int acpi_next_record(const void *table, size_t len, size_t *off, const uint8_t **rec,
+                     const struct acpi_record_kinds *kinds, char *msg, size_t msglen)
+{
+    int r = acpi_next_subtable(table, len, off, rec, kinds->sig, msg, msglen);
+    if (r <= 0)
+        return r;
+    uint8_t type = (*rec)[SUBTABLE_OFF_TYPE], rlen = (*rec)[SUBTABLE_OFF_LEN];
+    const struct acpi_record_kind *k = find_kind(kinds, type);
+    if (k != NULL && rlen < k->min_len) {
+        acpi_msg_add(msg, msglen,
+                "acpi: %s: %s record (type %u) at offset %zu has length %u, needs %u",
+                kinds->sig, k->name, type, (size_t)(*rec - (const uint8_t *)table), rlen,
+                k->min_len);
+        return -1;
+    }
+    return 1;
+}
+
 /* ---- RSDP and root table ---------------------------------------------------- */
 
 /* Maps and validates the table at pa; fills *out.  False with a message when
