@@ -108,6 +108,9 @@ struct acpi_record_kinds {
     unsigned count;
 };
 
+/* A parser's struct acpi_record_kinds from its array of kinds. */
+#define ACPI_RECORD_KINDS(sig, kinds) {(sig), (kinds), sizeof(kinds) / sizeof((kinds)[0])}
+
 /* The name of a record type ("record" for one not listed). */
 const char *acpi_record_name(const struct acpi_record_kinds *kinds, uint8_t type);
 

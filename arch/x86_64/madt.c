@@ -25,8 +25,7 @@ static const struct acpi_record_kind madt_kind[] = {
     {MADT_LAPIC_ADDR, LAPIC_ADDR_REC_LEN, "Local APIC Address Override"},
     {MADT_X2APIC, X2APIC_REC_LEN, "Local x2APIC"},
 };
-static const struct acpi_record_kinds madt_kinds = {"APIC", madt_kind,
-                                                    sizeof madt_kind / sizeof madt_kind[0]};
+static const struct acpi_record_kinds madt_kinds = ACPI_RECORD_KINDS("APIC", madt_kind);
 
 static bool madt_has_cpu(const struct madt *m, uint32_t apic_id)
 {

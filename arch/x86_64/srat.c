@@ -30,8 +30,7 @@ static const struct acpi_record_kind srat_kind[] = {
     {SRAT_MEMORY, MEM_REC_LEN, "Memory Affinity"},
     {SRAT_CPU_X2APIC, X2APIC_REC_LEN, "Processor Local x2APIC Affinity"},
 };
-static const struct acpi_record_kinds srat_kinds = {"SRAT", srat_kind,
-                                                    sizeof srat_kind / sizeof srat_kind[0]};
+static const struct acpi_record_kinds srat_kinds = ACPI_RECORD_KINDS("SRAT", srat_kind);
 
 /* Domains seen, in a bitmap: nodes are numbered once the whole table is read. */
 struct domains {
