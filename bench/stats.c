@@ -69,40 +69,46 @@ static double rank_of(size_t n, double q)
     return q * (double)(n - 1);
 }
 
-/* Index of the order statistic at or below quantile q of n sorted values,
- * and the fraction of the way to the next one (0 at the last). */
-static size_t quantile_pos(size_t n, double q, double *frac)
+/* Where quantile q of n sorted values falls: the order statistics at or below
+ * (lo) and above (hi) it, and the fraction of the way from lo to hi (0, with
+ * hi == lo, when q falls on the last value or exactly on one). */
+struct quantile_pos {
+    size_t lo, hi;
+    double frac;
+};
+
+static struct quantile_pos quantile_pos(size_t n, double q)
 {
     double r = rank_of(n, q);
     size_t lo = (size_t)r;
-    if (lo + 1 >= n) {
-        *frac = 0;
-        return n - 1;
-    }
-    *frac = r - (double)lo;
-    return lo;
+    if (lo + 1 >= n)
+        return (struct quantile_pos){n - 1, n - 1, 0};
+    double frac = r - (double)lo;
+    return (struct quantile_pos){lo, frac == 0 ? lo : lo + 1, frac};
+}
+
+/* Linear interpolation between the two order statistics; exact at frac 0. */
+static double interpolate(double lo, double hi, double frac)
+{
+    if (frac == 0)
+        return lo;
+    return lo + frac * (hi - lo);
 }
 
 double stats_quantile_u64(const uint64_t *sorted, size_t n, double q)
 {
     if (n == 0)
         return 0;
-    double frac;
-    size_t i = quantile_pos(n, q, &frac);
-    if (frac == 0)
-        return (double)sorted[i];
-    return (double)sorted[i] + frac * ((double)sorted[i + 1] - (double)sorted[i]);
+    struct quantile_pos p = quantile_pos(n, q);
+    return interpolate((double)sorted[p.lo], (double)sorted[p.hi], p.frac);
 }
 
 double stats_quantile_double(const double *sorted, size_t n, double q)
 {
     if (n == 0)
         return 0;
-    double frac;
-    size_t i = quantile_pos(n, q, &frac);
-    if (frac == 0)
-        return sorted[i];
-    return sorted[i] + frac * (sorted[i + 1] - sorted[i]);
+    struct quantile_pos p = quantile_pos(n, q);
+    return interpolate(sorted[p.lo], sorted[p.hi], p.frac);
 }
 
 unsigned hist_bucket(uint64_t v)

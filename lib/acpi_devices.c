@@ -220,9 +220,9 @@ bool acpi_parse_fadt(const void *table, size_t avail, struct acpi_fadt *out, cha
 {
     const uint8_t *t = table;
     __builtin_memset(out, 0, sizeof *out);
-    if (!acpi_table_check(table, avail, "FACP", ACPI_FADT_MIN_LEN, msg, msglen))
+    uint32_t len = acpi_table_check(table, avail, "FACP", ACPI_FADT_MIN_LEN, msg, msglen);
+    if (len == 0)
         return false;
-    uint32_t len = acpi_rd32(t + 4);
     out->revision = t[8];
     out->flags = acpi_rd32(t + FADT_OFF_FLAGS);
     fadt_reset(t, len, out, msg, msglen);

@@ -87,8 +87,8 @@ uint8_t acpi_checksum(const void *p, size_t len)
     return sum;
 }
 
-bool acpi_table_check(const void *table, size_t avail, const char *sig, size_t min_len,
-                      char *msg, size_t msglen)
+uint32_t acpi_table_check(const void *table, size_t avail, const char *sig, size_t min_len,
+                          char *msg, size_t msglen)
 {
     const uint8_t *t = table;
     if (min_len < ACPI_HEADER_LEN)
@@ -96,28 +96,28 @@ bool acpi_table_check(const void *table, size_t avail, const char *sig, size_t m
     if (avail < ACPI_HEADER_LEN) {
         acpi_msg_add(msg, msglen, "acpi: %s: only %zu bytes, shorter than its %u-byte header",
                 sig, avail, ACPI_HEADER_LEN);
-        return false;
+        return 0;
     }
     if (!sig_eq(t, sig)) {
         char found[ACPI_SIG_LEN + 1];
         sig_copy(found, t);
         acpi_msg_add(msg, msglen, "acpi: expected table %s, found signature '%s'", sig, found);
-        return false;
+        return 0;
     }
     uint32_t len = acpi_rd32(t + SDT_OFF_LENGTH);
     if (len < min_len || len > avail) {
         acpi_msg_add(msg, msglen, "acpi: %s: length %u outside %zu..%zu; ignored", sig, len,
                 min_len, avail);
-        return false;
+        return 0;
     }
     uint8_t sum = acpi_checksum(t, len);
     if (sum != 0) {
         acpi_msg_add(msg, msglen,
                 "acpi: %s: bad checksum (bytes sum to 0x%02x over %u bytes, must be 0); ignored",
                 sig, sum, len);
-        return false;
+        return 0;
     }
-    return true;
+    return len;
 }
 
 int acpi_next_subtable(const void *table, size_t len, size_t *off, const uint8_t **rec,
@@ -147,6 +147,39 @@ int acpi_next_subtable(const void *table, size_t len, size_t *off, const uint8_t
     }
     *rec = t + *off;
     *off += rlen;
+    return 1;
+}
+
+static const struct acpi_record_kind *find_kind(const struct acpi_record_kinds *kinds,
+                                                uint8_t type)
+{
+    for (unsigned i = 0; i < kinds->count; i++)
+        if (kinds->kind[i].type == type)
+            return &kinds->kind[i];
+    return NULL;
+}
+
+const char *acpi_record_name(const struct acpi_record_kinds *kinds, uint8_t type)
+{
+    const struct acpi_record_kind *k = find_kind(kinds, type);
+    return k != NULL ? k->name : "record";
+}
+
+int acpi_next_record(const void *table, size_t len, size_t *off, const uint8_t **rec,
+                     const struct acpi_record_kinds *kinds, char *msg, size_t msglen)
+{
+    int r = acpi_next_subtable(table, len, off, rec, kinds->sig, msg, msglen);
+    if (r <= 0)
+        return r;
+    uint8_t type = (*rec)[SUBTABLE_OFF_TYPE], rlen = (*rec)[SUBTABLE_OFF_LEN];
+    const struct acpi_record_kind *k = find_kind(kinds, type);
+    if (k != NULL && rlen < k->min_len) {
+        acpi_msg_add(msg, msglen,
+                "acpi: %s: %s record (type %u) at offset %zu has length %u, needs %u",
+                kinds->sig, k->name, type, (size_t)(*rec - (const uint8_t *)table), rlen,
+                k->min_len);
+        return -1;
+    }
     return 1;
 }
 

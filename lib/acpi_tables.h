@@ -20,9 +20,10 @@
  * SRAT, parsed in arch/x86_64/) are walked with
  * acpi_next_subtable(), which checks each record's length against the
  * remaining bytes and refuses lengths below 2 (a zero-length record would
- * otherwise loop forever).  Each parser then checks the minimum length of the
- * record types it reads.  Fixed-layout tables (HPET) need only acpi_find()
- * and acpi_table_check() with their size.
+ * otherwise loop forever); acpi_next_record() adds the minimum length of
+ * each record type a parser reads, from the parser's table of record kinds
+ * (which also names them in messages).  Fixed-layout tables (HPET) need
+ * only acpi_find() and acpi_table_check() with their size.
  *
  * Messages: every problem appends one line "acpi: ..." to the caller's
  * message buffer; functions return false only when the result is unusable.
@@ -80,16 +81,43 @@ const struct acpi_table *acpi_find(const struct acpi_tables *t, const char *sig)
 uint8_t acpi_checksum(const void *p, size_t len);
 
 /* Checks one table held in memory: avail readable bytes at table, signature
- * sig, min_len <= length <= avail, checksum.  Appends a message and returns
- * false on any failure. */
-bool acpi_table_check(const void *table, size_t avail, const char *sig, size_t min_len,
-                      char *msg, size_t msglen);
+ * sig, min_len <= length <= avail, checksum.  Returns the length from its
+ * header, the one bound a parser may read to; on any failure appends a
+ * message and returns 0 (no table is shorter than its header). */
+uint32_t acpi_table_check(const void *table, size_t avail, const char *sig, size_t min_len,
+                          char *msg, size_t msglen);
 
 /* Walks the records of a table whose records start at byte offset *off:
  * returns 1 with *rec set and *off advanced, 0 at the end, -1 (message
  * appended) for a record shorter than 2 bytes or running past len. */
 int acpi_next_subtable(const void *table, size_t len, size_t *off, const uint8_t **rec,
                        const char *sig, char *msg, size_t msglen);
+
+/* The record types a parser reads: each one's name in messages and the
+ * fewest bytes the parser reads of it.  Types not listed are skipped by the
+ * parser and need only the 2-byte type/length header. */
+struct acpi_record_kind {
+    uint8_t type;
+    uint8_t min_len;
+    const char *name;
+};
+
+struct acpi_record_kinds {
+    const char *sig; /* the table's signature, for messages */
+    const struct acpi_record_kind *kind;
+    unsigned count;
+};
+
+/* A parser's struct acpi_record_kinds from its array of kinds. */
+#define ACPI_RECORD_KINDS(sig, kinds) {(sig), (kinds), sizeof(kinds) / sizeof((kinds)[0])}
+
+/* The name of a record type ("record" for one not listed). */
+const char *acpi_record_name(const struct acpi_record_kinds *kinds, uint8_t type);
+
+/* acpi_next_subtable() for a parser's table: also returns -1 (message
+ * appended) for a record of a listed type shorter than its min_len. */
+int acpi_next_record(const void *table, size_t len, size_t *off, const uint8_t **rec,
+                     const struct acpi_record_kinds *kinds, char *msg, size_t msglen);
 
 /* ---- helpers for the table parsers ---------------------------------------- */
 

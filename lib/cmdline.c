@@ -205,24 +205,6 @@ static struct cmdline_param *lookup(struct cmdline *cl, const char *key)
     return p;
 }
 
-bool cmdline_u64(struct cmdline *cl, const char *key, uint64_t def, uint64_t min, uint64_t max,
-                 uint64_t *out)
-{
-    *out = def;
-    struct cmdline_param *p = lookup(cl, key);
-    if (p == NULL)
-        return true;
-    uint64_t v;
-    const char *end;
-    if (!parse_u64(p->value, &v, &end) || *end != '\0' || v < min || v > max) {
-        cl_error(cl, "cmdline: %s=%.*s%s: expected an integer in %llu..%llu", SHOWN(p),
-                 (unsigned long long)min, (unsigned long long)max);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 /* A size as the user would write it: "64M" rather than "67108864". */
 static void size_str(char *buf, size_t size, uint64_t v)
 {
@@ -238,8 +220,10 @@ static void size_str(char *buf, size_t size, uint64_t v)
                      suffix[unit]);
 }
 
-bool cmdline_size(struct cmdline *cl, const char *key, uint64_t def, uint64_t min, uint64_t max,
-                  uint64_t *out)
+/* cmdline_u64 and cmdline_size: a size also takes one K/M/G suffix and is
+ * shown with one in its error line. */
+static bool get_number(struct cmdline *cl, const char *key, uint64_t def, uint64_t min,
+                       uint64_t max, bool is_size, uint64_t *out)
 {
     *out = def;
     struct cmdline_param *p = lookup(cl, key);
@@ -249,11 +233,15 @@ bool cmdline_size(struct cmdline *cl, const char *key, uint64_t def, uint64_t mi
     const char *end;
     bool ok = parse_u64(p->value, &v, &end);
     if (ok && *end != '\0') {
-        unsigned shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+        unsigned shift = !is_size ? 0 : *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
         ok = shift != 0 && end[1] == '\0' && v <= UINT64_MAX >> shift;
         v <<= shift;
     }
-    if (!ok || v < min || v > max) {
+    if (ok && v >= min && v <= max) {
+        *out = v;
+        return true;
+    }
+    if (is_size) {
         char lo[24], hi[24];
         size_str(lo, sizeof(lo), min);
         size_str(hi, sizeof(hi), max);
@@ -261,10 +249,23 @@ bool cmdline_size(struct cmdline *cl, const char *key, uint64_t def, uint64_t mi
                  "cmdline: %s=%.*s%s: expected a size in %s..%s (bytes, decimal or 0x hex, "
                  "optional K/M/G suffix)",
                  SHOWN(p), lo, hi);
-        return false;
+    } else {
+        cl_error(cl, "cmdline: %s=%.*s%s: expected an integer in %llu..%llu", SHOWN(p),
+                 (unsigned long long)min, (unsigned long long)max);
     }
-    *out = v;
-    return true;
+    return false;
+}
+
+bool cmdline_u64(struct cmdline *cl, const char *key, uint64_t def, uint64_t min, uint64_t max,
+                 uint64_t *out)
+{
+    return get_number(cl, key, def, min, max, false, out);
+}
+
+bool cmdline_size(struct cmdline *cl, const char *key, uint64_t def, uint64_t min, uint64_t max,
+                  uint64_t *out)
+{
+    return get_number(cl, key, def, min, max, true, out);
 }
 
 bool cmdline_bool(struct cmdline *cl, const char *key, bool def, bool *out)

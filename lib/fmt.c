@@ -99,6 +99,16 @@ static int parse_number(const char **pp)
     return v;
 }
 
+/* h/hh and l/ll: the letter at *p once or twice; *p is moved past them. */
+static enum length length_letter(const char **p, enum length once, enum length twice)
+{
+    char c = *(*p)++;
+    if (**p != c)
+        return once;
+    (*p)++;
+    return twice;
+}
+
 /* Parses the specification after '%'; consumes '*' arguments from ap. */
 static const char *parse_spec(const char *p, struct spec *sp, va_list *ap)
 {
@@ -141,22 +151,8 @@ static const char *parse_spec(const char *p, struct spec *sp, va_list *ap)
         }
     }
     switch (*p) {
-    case 'h':
-        p++;
-        sp->len = LEN_H;
-        if (*p == 'h') {
-            p++;
-            sp->len = LEN_HH;
-        }
-        break;
-    case 'l':
-        p++;
-        sp->len = LEN_L;
-        if (*p == 'l') {
-            p++;
-            sp->len = LEN_LL;
-        }
-        break;
+    case 'h': sp->len = length_letter(&p, LEN_H, LEN_HH); break;
+    case 'l': sp->len = length_letter(&p, LEN_L, LEN_LL); break;
     case 'z': p++; sp->len = LEN_Z; break;
     case 'j': p++; sp->len = LEN_J; break;
     case 't': p++; sp->len = LEN_T; break;

@@ -1,6 +1,6 @@
 # Settings every other fragment shares: the include root, the host compiler
-# flags, the sanitizer flags, shell quoting of Make values, and the runner
-# for host test programs.
+# flags, the sanitizer flags, shell quoting of Make values, the runner for
+# host test programs and the rules of a plain + sanitizer host test suite.
 #
 # Includes name their directory from the tree root ("mm/mm.h",
 # "arch/x86_64/x86.h", "tests/harness/check.h"); include/ is the second root
@@ -38,4 +38,29 @@ out=$(1).out; $(3) $(1) $(4) >$$out 2>&1; rc=$$?; cat $$out; \
 if [ $$rc -ne 0 ]; then status=1; \
     if [ $$rc -ne 1 ] || ! grep -q '^FAIL ' $$out; then \
         echo "FAIL $(2)/$(notdir $(1)): exited with status $$rc (crash or sanitizer report above)"; fi; fi;
+endef
+
+# One suite of host test programs tests/<dir>/test_<p>.c, each built twice:
+# plain, and under ASan+UBSan so that an out-of-bounds read fails the suite
+# instead of passing by luck.  Instantiate with $(eval $(call host_test_suite,...)).
+# $(1): suite name (results $(1)/<test> and $(1)/san/<test>), $(2): build
+# directory, $(3): source directory, $(4): programs, $(5): the sources every
+# program links, $(6): headers they depend on, $(7): the sanitizer run's
+# environment.
+define host_test_suite
+$(2)/test_%: $(3)/test_%.c $(5) $(6)
+	@mkdir -p $$(@D)
+	$$(HOST_CC) $$(HOST_CFLAGS) -o $$@ $$< $(5)
+
+$(2)/san/test_%: $(3)/test_%.c $(5) $(6)
+	@mkdir -p $$(@D)
+	$$(HOST_CC) $$(HOST_CFLAGS) $$(SAN_ASAN_CFLAGS) -o $$@ $$< $(5)
+
+TEST_SUITES += $(1)
+.PHONY: suite-$(1)
+suite-$(1): $(4:%=$(2)/test_%) $(4:%=$(2)/san/test_%)
+	@status=0; \
+	$$(foreach p,$(4),$$(call host_test_run,$(2)/test_$$(p),$(1),,$(1))) \
+	$$(foreach p,$(4),$$(call host_test_run,$(2)/san/test_$$(p),$(1)/san,$(7),$(1)/san)) \
+	exit $$$$status
 endef

@@ -21,25 +21,8 @@ LIB_DIR   := $(BUILD)/tests/lib
 # The table walk reports through plat_snprintf: the host platform provides it.
 LIB_LINK  := $(LIB_SRCS) tests/host/platform_host.c
 
-LIB_BINS     := $(LIB_PROGS:%=$(LIB_DIR)/test_%)
-LIB_SAN_BINS := $(LIB_PROGS:%=$(LIB_DIR)/san/test_%)
-
-$(LIB_DIR)/test_%: tests/lib/test_%.c $(LIB_LINK) $(LIB_HDRS)
-	@mkdir -p $(@D)
-	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< $(LIB_LINK)
-
-$(LIB_DIR)/san/test_%: tests/lib/test_%.c $(LIB_LINK) $(LIB_HDRS)
-	@mkdir -p $(@D)
-	$(HOST_CC) $(HOST_CFLAGS) $(SAN_ASAN_CFLAGS) -o $@ $< $(LIB_LINK)
-
 # check_printf=0: the tests hand glibc formats such as "%5%" on purpose, which
 # ASan's printf interceptor would otherwise comment on.
 LIB_SAN_ENV := $(subst ASAN_OPTIONS=,ASAN_OPTIONS=check_printf=0:,$(SAN_ENV))
 
-TEST_SUITES += lib
-.PHONY: suite-lib
-suite-lib: $(LIB_BINS) $(LIB_SAN_BINS)
-	@status=0; \
-	$(foreach p,$(LIB_PROGS),$(call host_test_run,$(LIB_DIR)/test_$(p),lib,,lib)) \
-	$(foreach p,$(LIB_PROGS),$(call host_test_run,$(LIB_DIR)/san/test_$(p),lib/san,$(LIB_SAN_ENV),lib/san)) \
-	exit $$status
+$(eval $(call host_test_suite,lib,$(LIB_DIR),tests/lib,$(LIB_PROGS),$(LIB_LINK),$(LIB_HDRS),$(LIB_SAN_ENV)))

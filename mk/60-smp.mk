@@ -24,24 +24,8 @@ ARCH_HOST_HDRS  := $(ARCH_HOST_SRCS:.c=.h) tests/lib/acpi_builder.h
 ARCH_PROGS      := madt srat
 ARCH_TEST_DIR   := $(BUILD)/tests/arch
 ARCH_LINK       := $(ARCH_HOST_SRCS) $(LIB_LINK)
-ARCH_BINS       := $(ARCH_PROGS:%=$(ARCH_TEST_DIR)/test_%)
-ARCH_SAN_BINS   := $(ARCH_PROGS:%=$(ARCH_TEST_DIR)/san/test_%)
-
-$(ARCH_TEST_DIR)/test_%: tests/arch/test_%.c $(ARCH_LINK) $(ARCH_HOST_HDRS) $(LIB_HDRS)
-	@mkdir -p $(@D)
-	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< $(ARCH_LINK)
-
-$(ARCH_TEST_DIR)/san/test_%: tests/arch/test_%.c $(ARCH_LINK) $(ARCH_HOST_HDRS) $(LIB_HDRS)
-	@mkdir -p $(@D)
-	$(HOST_CC) $(HOST_CFLAGS) $(SAN_ASAN_CFLAGS) -o $@ $< $(ARCH_LINK)
-
-TEST_SUITES += arch
-.PHONY: suite-arch
-suite-arch: $(ARCH_BINS) $(ARCH_SAN_BINS)
-	@status=0; \
-	$(foreach p,$(ARCH_PROGS),$(call host_test_run,$(ARCH_TEST_DIR)/test_$(p),arch,,arch)) \
-	$(foreach p,$(ARCH_PROGS),$(call host_test_run,$(ARCH_TEST_DIR)/san/test_$(p),arch/san,$(SAN_ENV),arch/san)) \
-	exit $$status
+$(eval $(call host_test_suite,arch,$(ARCH_TEST_DIR),tests/arch,$(ARCH_PROGS),$(ARCH_LINK),\
+    $(ARCH_HOST_HDRS) $(LIB_HDRS),$(SAN_ENV)))
 
 SMP_TEST_DIR := $(BUILD)/test/smp
 

@@ -91,6 +91,19 @@ def style(i, dashed=False):
     return f"lc rgb {q(COLOURS[i % len(COLOURS)])} lw 2" + (" dt 2" if dashed else "")
 
 
+def n_cpus(cpus):
+    return f"{cpus} CPU" + ("s" if cpus > 1 else "")
+
+
+def fewest_cpus(rows, missing):
+    """The rows taken at the smallest CPU count, and that count: a one-CPU curve is not
+    mixed with points where other CPUs shared the allocator.  No rows: Skip(missing)."""
+    if not rows:
+        raise Skip(missing)
+    cpus = min(r.cpus for r in rows)
+    return cpus, [r for r in rows if r.cpus == cpus]
+
+
 # ---- the five plots: each returns the gnuplot body (data + plot commands) ----
 
 PATH_STYLE = {"hit": (0, "cache hit"), "miss": (1, "cache miss"),
@@ -158,7 +171,7 @@ def latency_cdf(run):
                 rates.append(f"hit rate {rate:.3f}")
         if not plots:
             continue
-        sub = f"pcp {case}, {cpus} CPU" + ("s" if cpus > 1 else "") + \
+        sub = f"pcp {case}, {n_cpus(cpus)}" + \
               (f" - {', '.join(rates)}" if rates else "")
         pcs = [pc for pt, pc in assessed.items() if pt.bench == "pcp" and pt.case == case
                and pt.cpus == cpus]
@@ -174,19 +187,17 @@ def hitrate_vs_k(run):
     rows = [r for r in run.rows if r.bench == "pcp" and r.case == "batch"
             and r.metric == "hit_rate" and "k" in r.params and "capacity" in r.params
             and r.params.get("cache", "on") == "on"]
-    if not rows:
-        raise Skip("no pcp/batch hit_rate rows with k= and capacity= params (cache on)")
     # One CPU: the hit rate of one cache, without other CPUs' frees mixing in.
-    cpus = min(r.cpus for r in rows)
-    rows = [r for r in rows if r.cpus == cpus]
+    cpus, rows = fewest_cpus(rows, "no pcp/batch hit_rate rows with k= and capacity= params "
+                                   "(cache on)")
     series = results.group(rows)
     lines = {}
     for key, s in series.items():
         p = results.parse_param(key.param)
         label = f"capacity {p['capacity']}" + (f", batch {p['batch']}" if "batch" in p else "")
         lines.setdefault((int(p["capacity"]), label), []).append((int(p["k"]), s.central()))
-    title = f"Per-CPU cache hit rate vs K: alloc K frames, then free K ({cpus} CPU" + \
-        ("s" if cpus > 1 else "") + ")\n" + run.tag()
+    title = (f"Per-CPU cache hit rate vs K: alloc K frames, then free K ({n_cpus(cpus)})\n"
+             + run.tag())
     out = [f"set title {q(title)}",
            "set logscale x 2\nset grid\nset yrange [0:1.05]",
            f"set xlabel {q('K (frames allocated, then freed; log scale)')}",
@@ -263,10 +274,7 @@ def refcount(run):
 def contig(run):
     rows = [r for r in run.rows if r.bench == "contig" and "order" in r.params
             and r.metric in ("p50_ns", "p99_ns", "success_rate")]
-    if not rows:
-        raise Skip("no contig rows with order= params")
-    cpus = min(r.cpus for r in rows)
-    rows = [r for r in rows if r.cpus == cpus]
+    cpus, rows = fewest_cpus(rows, "no contig rows with order= params")
     series = results.group(rows)
     data = {}
     for key, s in series.items():
@@ -276,8 +284,8 @@ def contig(run):
     unit = next(r.unit for r in rows if r.metric != "success_rate") if lat else "ns"
     div, label = time_scale(max(lat) if lat else 1, unit, run.icount)
     cases = list(dict.fromkeys(c for c, _ in data))
-    title = f"Contiguous allocation by order, fresh vs fragmented memory ({cpus} CPU" + \
-        ("s" if cpus > 1 else "") + ")\n" + run.tag()
+    title = (f"Contiguous allocation by order, fresh vs fragmented memory ({n_cpus(cpus)})\n"
+             + run.tag())
     out = [f"set multiplot layout 1,2 title {q(title)}",
            "set grid\nset xtics 1",
            f"set xlabel {q('order (block of 2^order frames)')}"]

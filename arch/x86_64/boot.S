@@ -178,13 +178,7 @@ no_long_mode:
 
     .code64
 long_mode_low:
-    movw $SEL_DATA, %ax
-    movw %ax, %ds
-    movw %ax, %es
-    movw %ax, %ss
-    xorw %ax, %ax
-    movw %ax, %fs
-    movw %ax, %gs
+    LOAD_DATA_SEGMENTS $SEL_DATA
     movabsq $long_mode_high, %rax
     jmp *%rax
 

@@ -39,6 +39,22 @@
 #define DESC_FLAT_DATA32 (DESC_FLAT | DESC_DB | DESC_RW)
 #define DESC_FLAT_CODE64 (DESC_FLAT | DESC_LONG | DESC_EXEC | DESC_RW)
 
+#ifdef __ASSEMBLER__
+/* After a far jump into a new mode: data selector `sel` (an immediate such
+ * as $SEL_DATA) into DS, ES and SS, the null selector into FS and GS.  boot.S
+ * does it on entering long mode, the AP trampoline on entering protected
+ * mode.  Clobbers %ax. */
+.macro LOAD_DATA_SEGMENTS sel
+    movw \sel, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    xorw %ax, %ax
+    movw %ax, %fs
+    movw %ax, %gs
+.endm
+#endif
+
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 

@@ -6,12 +6,9 @@
 #include "lib/acpi_tables.h"
 
 /* MADT fixed part and records (ACPI 6.5 section 5.2.12). */
-#define MADT_OFF_LENGTH 4
 #define MADT_OFF_LAPIC_ADDR 36
 #define MADT_OFF_FLAGS 40
 #define REC_OFF_TYPE 0
-#define REC_OFF_LEN 1
-#define REC_MIN_LEN 2
 #define LAPIC_REC_LEN 8   /* type, len, uid8, id8, flags32 */
 #define LAPIC_OFF_UID 2
 #define LAPIC_OFF_ID 3
@@ -23,15 +20,12 @@
 #define LAPIC_ADDR_REC_LEN 12 /* type, len, rsvd16, addr64 */
 #define LAPIC_ADDR_OFF_ADDR 4
 
-static const char *madt_type_name(uint8_t type)
-{
-    switch (type) {
-    case MADT_LAPIC: return "Local APIC";
-    case MADT_LAPIC_ADDR: return "Local APIC Address Override";
-    case MADT_X2APIC: return "Local x2APIC";
-    default: return "record";
-    }
-}
+static const struct acpi_record_kind madt_kind[] = {
+    {MADT_LAPIC, LAPIC_REC_LEN, "Local APIC"},
+    {MADT_LAPIC_ADDR, LAPIC_ADDR_REC_LEN, "Local APIC Address Override"},
+    {MADT_X2APIC, X2APIC_REC_LEN, "Local x2APIC"},
+};
+static const struct acpi_record_kinds madt_kinds = ACPI_RECORD_KINDS("APIC", madt_kind);
 
 static bool madt_has_cpu(const struct madt *m, uint32_t apic_id)
 {
@@ -71,41 +65,23 @@ static void madt_add_cpu(struct madt *m, uint32_t apic_id, uint32_t uid, uint32_
         m->enabled++;
 }
 
-/* Minimum record length for the record types we read; 2 for the others. */
-static unsigned madt_min_len(uint8_t type)
-{
-    switch (type) {
-    case MADT_LAPIC: return LAPIC_REC_LEN;
-    case MADT_LAPIC_ADDR: return LAPIC_ADDR_REC_LEN;
-    case MADT_X2APIC: return X2APIC_REC_LEN;
-    default: return REC_MIN_LEN;
-    }
-}
-
 bool madt_parse(const void *table, size_t avail, struct madt *out, char *msg, size_t msglen)
 {
     const uint8_t *t = table;
     __builtin_memset(out, 0, sizeof *out);
-    if (!acpi_table_check(table, avail, "APIC", MADT_HEADER_LEN, msg, msglen))
+    uint32_t len = acpi_table_check(table, avail, "APIC", MADT_HEADER_LEN, msg, msglen);
+    if (len == 0)
         return false;
-    uint32_t len = acpi_rd32(t + MADT_OFF_LENGTH);
     out->lapic_pa = acpi_rd32(t + MADT_OFF_LAPIC_ADDR);
     out->flags = acpi_rd32(t + MADT_OFF_FLAGS);
 
     size_t off = MADT_HEADER_LEN;
     const uint8_t *rec;
     int r;
-    while ((r = acpi_next_subtable(t, len, &off, &rec, "APIC", msg, msglen)) > 0) {
+    while ((r = acpi_next_record(t, len, &off, &rec, &madt_kinds, msg, msglen)) > 0) {
         uint8_t type = rec[REC_OFF_TYPE];
-        uint8_t rlen = rec[REC_OFF_LEN];
         size_t roff = (size_t)(rec - t);
         out->records++;
-        if (rlen < madt_min_len(type)) {
-            acpi_msg_add(msg, msglen,
-                    "acpi: APIC: %s record (type %u) at offset %zu has length %u, needs %u",
-                    madt_type_name(type), type, roff, rlen, madt_min_len(type));
-            return false;
-        }
         switch (type) {
         case MADT_LAPIC: {
             uint8_t id = rec[LAPIC_OFF_ID];

@@ -6,8 +6,9 @@
  * the kernel parses a copy of the firmware's table (arch/x86_64/smp/
  * smp_madt.c), the host tests feed it crafted ones.  The table's header and
  * checksum are checked with acpi_table_check() and its records walked with
- * acpi_next_subtable() (lib/acpi_tables.h); this file adds the minimum
- * length of each record type it reads and the rules for the CPUs listed:
+ * acpi_next_record() (lib/acpi_tables.h) against this file's table of the
+ * record types it reads and their minimum lengths; this file adds the rules
+ * for the CPUs listed:
  *
  *   - types 0 (Local APIC, 8-bit id) and 9 (Local x2APIC, 32-bit id) list
  *     CPUs; type 5 overrides the local APIC address; the others (I/O APICs,

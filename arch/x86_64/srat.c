@@ -7,7 +7,6 @@
 
 /* SRAT records (ACPI 6.5 section 5.2.16). */
 #define REC_OFF_TYPE 0
-#define REC_OFF_LEN 1
 #define CPU_APIC_REC_LEN 16    /* type, len, domain0, apic id, flags32, sapic eid, domain1-3, clock */
 #define CPU_APIC_OFF_DOMAIN_LO 2
 #define CPU_APIC_OFF_ID 3
@@ -26,25 +25,12 @@
 #define SLIT_OFF_COUNT 36
 #define SLIT_MAX_LOCALITIES 256 /* more is taken as corrupt */
 
-static const char *srat_type_name(uint8_t type)
-{
-    switch (type) {
-    case SRAT_CPU_APIC: return "Processor Local APIC Affinity";
-    case SRAT_MEMORY: return "Memory Affinity";
-    case SRAT_CPU_X2APIC: return "Processor Local x2APIC Affinity";
-    default: return "record";
-    }
-}
-
-static unsigned srat_min_len(uint8_t type)
-{
-    switch (type) {
-    case SRAT_CPU_APIC: return CPU_APIC_REC_LEN;
-    case SRAT_MEMORY: return MEM_REC_LEN;
-    case SRAT_CPU_X2APIC: return X2APIC_REC_LEN;
-    default: return 2;
-    }
-}
+static const struct acpi_record_kind srat_kind[] = {
+    {SRAT_CPU_APIC, CPU_APIC_REC_LEN, "Processor Local APIC Affinity"},
+    {SRAT_MEMORY, MEM_REC_LEN, "Memory Affinity"},
+    {SRAT_CPU_X2APIC, X2APIC_REC_LEN, "Processor Local x2APIC Affinity"},
+};
+static const struct acpi_record_kinds srat_kinds = ACPI_RECORD_KINDS("SRAT", srat_kind);
 
 /* Domains seen, in a bitmap: nodes are numbered once the whole table is read. */
 struct domains {
@@ -59,7 +45,7 @@ static bool domain_ok(uint32_t domain, size_t off, uint8_t type, char *msg, size
     acpi_msg_add(msg, msglen,
                  "acpi: SRAT: %s record (type %u) at offset %zu names proximity domain %u, "
                  "outside 0..%u",
-                 srat_type_name(type), type, off, domain, SRAT_MAX_DOMAINS - 1);
+                 acpi_record_name(&srat_kinds, type), type, off, domain, SRAT_MAX_DOMAINS - 1);
     return false;
 }
 
@@ -182,23 +168,15 @@ bool srat_parse(const void *table, size_t avail, struct numa_topology *out, char
 {
     const uint8_t *t = table;
     __builtin_memset(out, 0, sizeof *out);
-    if (!acpi_table_check(table, avail, "SRAT", SRAT_HEADER_LEN, msg, msglen))
+    uint32_t len = acpi_table_check(table, avail, "SRAT", SRAT_HEADER_LEN, msg, msglen);
+    if (len == 0)
         return false;
-    uint32_t len = acpi_rd32(t + 4);
     struct domains d = {0};
     size_t off = SRAT_HEADER_LEN;
     const uint8_t *rec;
     int r;
-    while ((r = acpi_next_subtable(t, len, &off, &rec, "SRAT", msg, msglen)) > 0) {
-        uint8_t type = rec[REC_OFF_TYPE], rlen = rec[REC_OFF_LEN];
-        size_t roff = (size_t)(rec - t);
-        if (rlen < srat_min_len(type)) {
-            acpi_msg_add(msg, msglen,
-                         "acpi: SRAT: %s record (type %u) at offset %zu has length %u, needs %u",
-                         srat_type_name(type), type, roff, rlen, srat_min_len(type));
-            return false;
-        }
-        if (!srat_record(out, &d, rec, roff, msg, msglen))
+    while ((r = acpi_next_record(t, len, &off, &rec, &srat_kinds, msg, msglen)) > 0) {
+        if (!srat_record(out, &d, rec, (size_t)(rec - t), msg, msglen))
             return false;
     }
     if (r < 0)
@@ -211,9 +189,9 @@ bool srat_parse_slit(const void *table, size_t avail, struct numa_topology *topo
                      size_t msglen)
 {
     const uint8_t *t = table;
-    if (!acpi_table_check(table, avail, "SLIT", SLIT_HEADER_LEN, msg, msglen))
+    uint32_t len = acpi_table_check(table, avail, "SLIT", SLIT_HEADER_LEN, msg, msglen);
+    if (len == 0)
         return false;
-    uint32_t len = acpi_rd32(t + 4);
     uint64_t count = acpi_rd64(t + SLIT_OFF_COUNT);
     if (count > SLIT_MAX_LOCALITIES || SLIT_HEADER_LEN + count * count != len) {
         acpi_msg_add(msg, msglen,

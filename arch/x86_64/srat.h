@@ -6,7 +6,8 @@
  * x86 platform code that builds on the host too, like madt.c: the kernel
  * parses the firmware's tables (arch/x86_64/numa.c), the host tests feed it
  * crafted ones.  Header and checksum are checked with acpi_table_check(),
- * records walked with acpi_next_subtable() (lib/acpi_tables.h).
+ * records walked with acpi_next_record() (lib/acpi_tables.h) against the
+ * table of record types read below and their minimum lengths.
  *
  * SRAT records read (others are counted and skipped):
  *   type 0  Processor Local APIC affinity: 8-bit APIC id, domain bits 0-7

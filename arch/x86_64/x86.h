@@ -112,48 +112,35 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
     __asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
 }
 
-static inline uint64_t read_cr0(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr0, %0" : "=r"(v));
-    return v;
-}
+/*
+ * The control-register number is part of the instruction, so no argument can
+ * choose it: one definition per register, from one body.  Reads have no
+ * memory clobber (nothing in memory changes); writes have one, because a CR0,
+ * CR3 or CR4 write changes how every later access is translated.
+ */
+#define X86_DEFINE_READ_CR(n)                                                  \
+    static inline uint64_t read_cr##n(void)                                    \
+    {                                                                          \
+        uint64_t v;                                                            \
+        __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));                      \
+        return v;                                                              \
+    }
+#define X86_DEFINE_WRITE_CR(n)                                                 \
+    static inline void write_cr##n(uint64_t v)                                 \
+    {                                                                          \
+        __asm__ volatile("mov %0, %%cr" #n : : "r"(v) : "memory");             \
+    }
 
-static inline uint64_t read_cr2(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr2, %0" : "=r"(v));
-    return v;
-}
+X86_DEFINE_READ_CR(0)
+X86_DEFINE_READ_CR(2)
+X86_DEFINE_READ_CR(3)
+X86_DEFINE_READ_CR(4)
+X86_DEFINE_WRITE_CR(0)
+X86_DEFINE_WRITE_CR(3)
+X86_DEFINE_WRITE_CR(4)
 
-static inline uint64_t read_cr3(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr3, %0" : "=r"(v));
-    return v;
-}
-
-static inline uint64_t read_cr4(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
-    return v;
-}
-
-static inline void write_cr0(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory");
-}
-
-static inline void write_cr3(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
-}
-
-static inline void write_cr4(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
-}
+#undef X86_DEFINE_READ_CR
+#undef X86_DEFINE_WRITE_CR
 
 static inline void invlpg(const void *va)
 {

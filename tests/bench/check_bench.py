@@ -150,14 +150,6 @@ def check_values(out):
     return res
 
 
-def sweep(cpus):
-    out, n = [], 1
-    while n < cpus:
-        out.append(n)
-        n *= 2
-    return out + [cpus]
-
-
 def expect(res, bench, case, cpus, param, metrics):
     for m in metrics:
         assert (bench, case, cpus, param, m) in res, f"missing {bench},{case},{cpus},{param},{m}"
@@ -215,7 +207,7 @@ def check_concurrency_rows(out, icount=False):
 def check_net_rows(res, cpus=CPUS):
     """Cases measured per operation carry the empty loop's median subtracted,
     and the empty loop itself is cheaper than any of them."""
-    for n in sweep(cpus):
+    for n in testlib.cpu_sweep(cpus):
         empty = res[("refcount", "empty", n, "", "cycles_per_op_median")]
         for case in ("shared", "private", "xadd_private"):
             gross = res[("refcount", case, n, "", "cycles_per_op_median")]
@@ -227,7 +219,7 @@ def check_net_rows(res, cpus=CPUS):
 
 
 def check_refcount(res, cpus=CPUS):
-    for n in sweep(cpus):
+    for n in testlib.cpu_sweep(cpus):
         for case in ("shared", "private", "packed", "cas_shared", "xadd_shared",
                      "xadd_private", "empty"):
             expect(res, "refcount", case, n, "", TIMING)
@@ -246,7 +238,7 @@ def check_refcount(res, cpus=CPUS):
 
 def check_pcp(res, hist, cpus=CPUS):
     counters = ["hit_rate", "refills", "drains", "remote_frees", "lock_contended", "ops"]
-    for n in sweep(cpus):
+    for n in testlib.cpu_sweep(cpus):
         for cache in ("on", "off"):
             p = f"cache={cache}"
             for case in ("pairs", "random") + (("remote",) if n >= 2 else ()):

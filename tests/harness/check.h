@@ -26,26 +26,28 @@ extern struct check_state check_state;
 
 #define CHECK_SUITE(name) struct check_state check_state = {.suite = (name)}
 
+/* The first failure of a test names it (the FAIL line); later ones add
+ * "also" lines.  `end` finishes the line, or starts CHECKF's explanation. */
+static inline void check_failed(const char *file, int line, const char *cond, const char *end)
+{
+    if (check_state.failures_in_test++ == 0)
+        printf("FAIL %s/%s: %s:%d: %s%s", check_state.suite, check_state.test, file, line, cond,
+               end);
+    else
+        printf("  also %s:%d: %s%s", file, line, cond, end);
+}
+
 #define CHECK(cond)                                                          \
     do {                                                                     \
-        if (!(cond)) {                                                       \
-            if (check_state.failures_in_test++ == 0)                         \
-                printf("FAIL %s/%s: %s:%d: %s\n", check_state.suite,         \
-                       check_state.test, __FILE__, __LINE__, #cond);         \
-            else                                                             \
-                printf("  also %s:%d: %s\n", __FILE__, __LINE__, #cond);     \
-        }                                                                    \
+        if (!(cond))                                                         \
+            check_failed(__FILE__, __LINE__, #cond, "\n");                   \
     } while (0)
 
 /* CHECK with a printf-style explanation of the values involved. */
 #define CHECKF(cond, ...)                                                    \
     do {                                                                     \
         if (!(cond)) {                                                       \
-            if (check_state.failures_in_test++ == 0)                         \
-                printf("FAIL %s/%s: %s:%d: %s: ", check_state.suite,         \
-                       check_state.test, __FILE__, __LINE__, #cond);         \
-            else                                                             \
-                printf("  also %s:%d: %s: ", __FILE__, __LINE__, #cond);     \
+            check_failed(__FILE__, __LINE__, #cond, ": ");                   \
             printf(__VA_ARGS__);                                             \
             printf("\n");                                                    \
         }                                                                    \

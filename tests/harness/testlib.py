@@ -1,4 +1,6 @@
-"""Result lines for Python test suites, in the protocol of tests/harness/testrun.py."""
+"""Result lines for Python test suites, in the protocol of tests/harness/testrun.py,
+and the one fact of the kernel's output contract that both the checks of real
+output and the synthetic fixtures need: which CPU counts a benchmark sweeps."""
 import sys
 import traceback
 
@@ -41,3 +43,13 @@ class Suite:
 
     def exit(self):
         sys.exit(1 if self.failed else 0)
+
+
+def cpu_sweep(cpus):
+    """The CPU counts the kernel's benchmarks run at with `cpus` online: 1, 2, 4, ...
+    below it, then `cpus` itself (bench/README.md)."""
+    out, n = [], 1
+    while n < cpus:
+        out.append(n)
+        n *= 2
+    return out + [cpus]

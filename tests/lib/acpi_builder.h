@@ -13,6 +13,7 @@
 #ifndef TESTS_LIB_ACPI_BUILDER_H
 #define TESTS_LIB_ACPI_BUILDER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,41 @@ static inline void tb_mutate(uint8_t *copy, const uint8_t *orig, size_t len, siz
         copy[first + (size_t)rand() % (len - first)] = (uint8_t)rand();
     copy[9] = 0;
     copy[9] = (uint8_t)(0x100 - acpi_checksum(copy, len));
+}
+
+/* What tb_fuzz() saw: copies the parser accepted, and copies it refused
+ * without a message (a refusal must say why: always 0 when the parser is
+ * right). */
+struct tb_fuzz_result {
+    unsigned accepted;
+    unsigned silent_refusals;
+};
+
+/* A parser under fuzzing: parses table[0..len) and returns whether it
+ * accepted it; on acceptance it checks what it produced. */
+typedef bool (*tb_parse_fn)(const uint8_t *table, size_t len, char *msg, size_t msglen);
+
+/* Feeds `iters` mutations (tb_mutate, the header before `first` kept) of
+ * the valid table orig to parse, from the fixed seed so that a failure
+ * repeats. */
+static inline struct tb_fuzz_result tb_fuzz(const uint8_t *orig, size_t len, size_t first,
+                                            unsigned seed, unsigned iters, tb_parse_fn parse)
+{
+    static uint8_t copy[512];
+    if (len > sizeof copy || len <= first)
+        abort(); /* the test's table does not fit the fuzzer: a bug in the test */
+    struct tb_fuzz_result r = {0, 0};
+    char msg[4096];
+    srand(seed);
+    for (unsigned iter = 0; iter < iters; iter++) {
+        tb_mutate(copy, orig, len, first);
+        msg[0] = '\0';
+        if (parse(copy, len, msg, sizeof msg))
+            r.accepted++;
+        else if (msg[0] == '\0')
+            r.silent_refusals++;
+    }
+    return r;
 }
 
 #endif /* TESTS_LIB_ACPI_BUILDER_H */

@@ -94,7 +94,9 @@ CHECK_TEST(table_check_rejects)
     msg[0] = '\0';
     CHECK(!acpi_table_check(at(m), 20, "APIC", 44, msg, sizeof msg));
     CHECKF(strstr(msg, "shorter than its 36-byte header"), "message: %s", msg);
-    CHECK(acpi_table_check(at(m), 60, "APIC", 44, msg, sizeof msg));
+    /* Accepted: the length from the header, not the bytes available. */
+    CHECK_EQ_U(acpi_table_check(at(m), 60, "APIC", 44, msg, sizeof msg), 60);
+    CHECK_EQ_U(acpi_table_check(at(m), 4096, "APIC", 44, msg, sizeof msg), 60);
 }
 
 CHECK_TEST(walk_hands_out_every_record)
@@ -149,6 +151,26 @@ CHECK_TEST(stray_tail_byte)
     unsigned n;
     CHECK(walk(pa, t.len, 44, &n) == -1);
     CHECKF(strstr(msg, "1 stray byte(s) at offset 52") != NULL, "message: %s", msg);
+}
+
+/* A parser's record kinds: a listed type shorter than it needs stops the
+ * walk with its name in the message; an unlisted type needs only 2 bytes. */
+CHECK_TEST(record_kinds_bound_each_listed_type)
+{
+    static const struct acpi_record_kind kind[] = {{0, 8, "Eight"}, {3, 12, "Twelve"}};
+    static const struct acpi_record_kinds kinds = ACPI_RECORD_KINDS("TEST", kind);
+    /* After a header's worth of zeros: type 7 (not listed) in 2 bytes, type 3 in 10. */
+    uint8_t table[ACPI_HEADER_LEN + 2 + 10] = {[ACPI_HEADER_LEN] = 7, 2, 3, 10};
+    size_t off = ACPI_HEADER_LEN;
+    const uint8_t *rec;
+    msg[0] = '\0';
+    CHECK(acpi_next_record(table, sizeof table, &off, &rec, &kinds, msg, sizeof msg) == 1);
+    CHECK(rec == table + ACPI_HEADER_LEN);
+    CHECK(acpi_next_record(table, sizeof table, &off, &rec, &kinds, msg, sizeof msg) == -1);
+    CHECKF(strstr(msg, "acpi: TEST: Twelve record (type 3) at offset 38 has length 10, needs 12"),
+           "message: %s", msg);
+    CHECK_STR_EQ(acpi_record_name(&kinds, 3), "Twelve");
+    CHECK_STR_EQ(acpi_record_name(&kinds, 7), "record");
 }
 
 CHECK_TEST(messages_fill_without_overflow)

@@ -72,7 +72,7 @@ CHECK_TEST(cmdline_u64_getter)
     uint64_t v;
     CHECK(cmdline_parse(&cl, "a=42 b=0x10 c=0XfF d=1 e=1000 f=0 g=1001 h=abc i= j=12abc k=-1 "
                              "l=+5 m=18446744073709551615 n=18446744073709551616 o=0x "
-                             "p=0xFFFFFFFFFFFFFFFF q=0x10000000000000000 r=007"));
+                             "p=0xFFFFFFFFFFFFFFFF q=0x10000000000000000 r=007 s=4K"));
     CHECK(cmdline_u64(&cl, "a", 7, 0, 100, &v) && v == 42);
     CHECK(cmdline_u64(&cl, "b", 7, 0, 100, &v) && v == 16);
     CHECK(cmdline_u64(&cl, "c", 7, 0, 1000, &v) && v == 255);
@@ -99,10 +99,12 @@ CHECK_TEST(cmdline_u64_getter)
     CHECK(!cmdline_u64(&cl, "o", 7, 0, 1000, &v));
     CHECK(cmdline_u64(&cl, "p", 7, 0, UINT64_MAX, &v) && v == UINT64_MAX);
     CHECK(!cmdline_u64(&cl, "q", 7, 0, UINT64_MAX, &v)); /* hex overflow */
-    CHECK_EQ_U(cl.errors, 10);
-    CHECK_EQ_U(line_count(), 10);
+    CHECK(!cmdline_u64(&cl, "s", 7, 0, UINT64_MAX, &v) && v == 7); /* a suffix is for sizes */
+    CHECK_LINE("cmdline: s=4K: expected an integer in 0..18446744073709551615");
+    CHECK_EQ_U(cl.errors, 11);
+    CHECK_EQ_U(line_count(), 11);
     CHECK(!cmdline_finish(&cl)); /* errors from getters make the line bad */
-    CHECK_EQ_U(cl.errors, 10);   /* ...and every key was asked for */
+    CHECK_EQ_U(cl.errors, 11);   /* ...and every key was asked for */
 }
 
 CHECK_TEST(cmdline_size_getter)

@@ -14,6 +14,8 @@ scripts/extract.py so that the tests check one against the other.
 import random
 import zlib
 
+import testlib  # tests/harness, on the path of every user (common.py)
+
 RESULTS_HEADER = "bench,case,cpus,param,metric,value,unit"
 HIST_HEADER = "bench,case,cpus,param,path,lo,hi,count,unit"
 
@@ -37,14 +39,6 @@ def frame(name, header, records, rows=None, crc=None):
     rows = len(records) if rows is None else rows
     crc = true_crc if crc is None else crc
     return [f"@@BEGIN {name}"] + body + [f"@@END {name} rows={rows} crc32={crc:08x}"]
-
-
-def cpu_sets(smp):
-    out, n = [], 1
-    while n < smp:
-        out.append(n)
-        n *= 2
-    return out + [smp]
 
 
 class Generator:
@@ -111,7 +105,7 @@ class Generator:
         rows = []
         base = {"shared": 20.0, "private": 6.0, "packed": 9.0, "cas_shared": 30.0,
                 "xadd_shared": 15.0, "xadd_private": 5.0}
-        for cpus in cpu_sets(self.smp):
+        for cpus in testlib.cpu_sweep(self.smp):
             for case, ns in base.items():
                 contended = case in ("shared", "cas_shared", "xadd_shared")
                 cost = ns * (1 + 0.8 * (cpus - 1)) if contended else ns * (1 + 0.05 * (cpus - 1))

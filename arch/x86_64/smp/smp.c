@@ -84,18 +84,22 @@ struct smp_tramp_data {
     uint32_t id_leaf;
     uint64_t entry;
 };
-_Static_assert(offsetof(struct smp_tramp_data, gdt) == TD_GDT, "TD_GDT");
-_Static_assert(offsetof(struct smp_tramp_data, gdtr32_limit) == TD_GDTR32, "TD_GDTR32");
-_Static_assert(offsetof(struct smp_tramp_data, far32_offset) == TD_FAR32, "TD_FAR32");
-_Static_assert(offsetof(struct smp_tramp_data, far64_offset) == TD_FAR64, "TD_FAR64");
-_Static_assert(offsetof(struct smp_tramp_data, cr3) == TD_CR3, "TD_CR3");
-_Static_assert(offsetof(struct smp_tramp_data, efer) == TD_EFER, "TD_EFER");
-_Static_assert(offsetof(struct smp_tramp_data, cr0) == TD_CR0, "TD_CR0");
-_Static_assert(offsetof(struct smp_tramp_data, cr4) == TD_CR4, "TD_CR4");
-_Static_assert(offsetof(struct smp_tramp_data, slots) == TD_SLOTS, "TD_SLOTS");
-_Static_assert(offsetof(struct smp_tramp_data, nslots) == TD_NSLOTS, "TD_NSLOTS");
-_Static_assert(offsetof(struct smp_tramp_data, id_leaf) == TD_ID_LEAF, "TD_ID_LEAF");
-_Static_assert(offsetof(struct smp_tramp_data, entry) == TD_ENTRY, "TD_ENTRY");
+/* trampoline.S reaches each field at its TD_* offset (trampoline.h). */
+#define TRAMP_DATA_AT(field, off)                                            \
+    _Static_assert(offsetof(struct smp_tramp_data, field) == (off), #off)
+TRAMP_DATA_AT(gdt, TD_GDT);
+TRAMP_DATA_AT(gdtr32_limit, TD_GDTR32);
+TRAMP_DATA_AT(far32_offset, TD_FAR32);
+TRAMP_DATA_AT(far64_offset, TD_FAR64);
+TRAMP_DATA_AT(cr3, TD_CR3);
+TRAMP_DATA_AT(efer, TD_EFER);
+TRAMP_DATA_AT(cr0, TD_CR0);
+TRAMP_DATA_AT(cr4, TD_CR4);
+TRAMP_DATA_AT(slots, TD_SLOTS);
+TRAMP_DATA_AT(nslots, TD_NSLOTS);
+TRAMP_DATA_AT(id_leaf, TD_ID_LEAF);
+TRAMP_DATA_AT(entry, TD_ENTRY);
+#undef TRAMP_DATA_AT
 _Static_assert(sizeof(struct smp_tramp_data) == TD_SIZE, "TD_SIZE");
 _Static_assert(TRAMP_DATA + TD_SIZE <= TRAMP_SIZE, "the data block must fit the page");
 _Static_assert(offsetof(struct smp_slot, apic_id) == SLOT_APIC_ID, "SLOT_APIC_ID");

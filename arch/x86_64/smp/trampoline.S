@@ -21,6 +21,7 @@
  * An AP whose APIC id is in no slot halts with interrupts off; the BSP
  * reports it when its wait times out.
  */
+#include "arch/x86_64/gdt.h"
 #include "arch/x86_64/smp/trampoline.h"
 #include "arch/x86_64/x86.h"
 
@@ -47,13 +48,7 @@ smp_tramp_start:
 
     .code32
 smp_tramp_protected:
-    movw $TRAMP_SEL_DATA32, %ax
-    movw %ax, %ds
-    movw %ax, %es
-    movw %ax, %ss
-    xorw %ax, %ax
-    movw %ax, %fs
-    movw %ax, %gs
+    LOAD_DATA_SEGMENTS $TRAMP_SEL_DATA32
     movl $CR4_PAE, %eax
     movl %eax, %cr4
     movl DATA(TD_CR3)(%esi), %eax
