@@ -276,6 +276,21 @@ static inline void frame_release(struct frame *f)
     frame_release_slow(f, cpu, s);
 }
 
+/* The end of every release of a single unit: teardown, UNUSED stored, back
+ * to a list.  after_shared: the last of several holders, whose store must
+ * release (state table at the top); an exclusive owner's (UNIQUE, or a count
+ * of 1 frozen to 0) may be relaxed: from_in_use refuses 0 and UNUSED alike,
+ * and the next owner comes through this CPU's cache or the arena lock. */
+static inline __attribute__((always_inline)) void frame_retire(struct frame *f, bool after_shared)
+{
+    frame_teardown(f);
+    if (after_shared)
+        frame_ref_set_release(f, REF_UNUSED);
+    else
+        frame_ref_set(f, REF_UNUSED);
+    frame_release(f);
+}
+
 static inline bool frame_flags_valid(unsigned flags)
 {
     return (flags & ~(FRAME_ZERO | FRAME_UNIQUE | FRAME_RESERVE)) == 0;
@@ -425,11 +440,7 @@ static __attribute__((noinline)) void frame_free_counted(struct frame *f, uint64
         frame_freeze_failed(f, found, fn);
         return;
     }
-    frame_teardown(f);
-    /* Relaxed, as for UNIQUE: from_in_use refuses 0 and UNUSED alike, and the
-     * next owner comes through this CPU's cache or the arena lock. */
-    frame_ref_set(f, REF_UNUSED);
-    frame_release(f);
+    frame_retire(f, false);
 }
 
 void frame_free(struct frame *f)
@@ -444,9 +455,7 @@ void frame_free(struct frame *f)
     }
     /* UNIQUE: nobody else can hold a reference (from_in_use refuses UNIQUE),
      * so a plain store releases it. */
-    frame_teardown(f);
-    frame_ref_set(f, REF_UNUSED);
-    frame_release(f);
+    frame_retire(f, false);
 }
 
 /* The metadata slot of the frame at pa, for the lookups by address:
@@ -594,9 +603,7 @@ static MM_PANIC_PATH void frame_drop_failed(const struct frame *f, uint64_t v,
 static __attribute__((noinline)) void frame_drop_last(struct frame *f)
 {
     acquire_fence_after_last_drop(f);
-    frame_teardown(f);
-    frame_ref_set_release(f, REF_UNUSED);
-    frame_release(f);
+    frame_retire(f, true);
 }
 
 /* Like frame_clone: the handle check, the state check before the locked
@@ -614,9 +621,7 @@ void frame_drop(struct frame *f)
             frame_exclusive_failed(f, v, fl, __func__);
             return;
         }
-        frame_teardown(f);
-        frame_ref_set(f, REF_UNUSED);
-        frame_release(f);
+        frame_retire(f, false);
         return;
     }
     if (unlikely(v - 1 >= REF_MAX)) { /* 0, above REF_MAX, REF_UNUSED */

@@ -10,22 +10,29 @@
 
 static struct mm_numa topo;
 
-/* nodes nodes of NODE_MIB each from 16 MiB up, touching; MT_CPUS CPUs
- * split evenly in index order; cache geometry capacity / batch. */
-static bool init_nodes(unsigned nodes, unsigned capacity, unsigned batch, bool cache)
+/* topo.nodes nodes of NODE_MIB each from 16 MiB up, touching, with topo's
+ * distances; MT_CPUS CPUs split evenly in index order; cache geometry
+ * capacity / batch. */
+static bool init_topo(unsigned capacity, unsigned batch, bool cache)
 {
     static struct phys_range u[MM_MAX_NODES];
     static unsigned node[MM_MAX_NODES];
+    const unsigned nodes = topo.nodes;
     for (unsigned n = 0; n < nodes; n++) {
         u[n] = (struct phys_range){(16 + n * NODE_MIB) * MiB, (16 + (n + 1) * NODE_MIB) * MiB};
         node[n] = n;
     }
-    if (topo.nodes != nodes) /* a test may have set its own distances */
-        mm_numa_default(&topo, nodes);
     for (unsigned cpu = 0; cpu < MT_CPUS; cpu++)
         topo.cpu_node[cpu] = (uint16_t)(cpu * nodes / MT_CPUS);
     const struct pcp_config pcp = {cache, capacity, batch};
     return mt_init_numa(u, node, nodes, NULL, 0, &topo, &pcp, MT_CPUS);
+}
+
+/* The same with the default distances (10 to itself, 20 to the others). */
+static bool init_nodes(unsigned nodes, unsigned capacity, unsigned batch, bool cache)
+{
+    mm_numa_default(&topo, nodes);
+    return init_topo(capacity, batch, cache);
 }
 
 static uint64_t node_frames(void)
@@ -50,7 +57,6 @@ static uint64_t node_managed(unsigned n)
 static void numa_arenas_per_node(void)
 {
     for (unsigned nodes = 2; nodes <= 4; nodes += 2) {
-        topo.nodes = 0;
         if (!init_nodes(nodes, 64, 16, true))
             return;
         struct mm_stats st = mt_stats();
@@ -83,7 +89,6 @@ static void numa_arenas_per_node(void)
 /* Every CPU's refills come from its own node; counters exact. */
 static void numa_refills_local_first(void)
 {
-    topo.nodes = 0;
     if (!init_nodes(4, 64, 16, true))
         return;
     for (unsigned cpu = 0; cpu < MT_CPUS; cpu++) {
@@ -146,7 +151,7 @@ static void numa_fallback_by_distance(void)
     topo.distance[0][1] = topo.distance[1][0] = 30;
     topo.distance[0][2] = topo.distance[2][0] = 15;
     topo.distance[0][3] = topo.distance[3][0] = 20;
-    if (!init_nodes(4, 64, 25, true))
+    if (!init_topo(64, 25, true))
         return;
     static const unsigned want_order[4] = {0, 2, 3, 1};
     for (unsigned k = 0; k < 4; k++)
@@ -198,7 +203,6 @@ static void numa_fallback_by_distance(void)
  * node are counted, and the order is by distance too. */
 static void numa_buddy_allocs_counted(void)
 {
-    topo.nodes = 0;
     if (!init_nodes(2, 64, 16, false))
         return;
     host_set_cpu(MT_CPUS - 1); /* node 1 */
@@ -230,7 +234,6 @@ static void numa_buddy_allocs_counted(void)
  * counters call that remote; MM_NODE_OWN restores. */
 static void numa_preferred_node(void)
 {
-    topo.nodes = 0;
     if (!init_nodes(2, 64, 16, true))
         return;
     host_set_cpu(0);
@@ -257,7 +260,6 @@ static void numa_preferred_node(void)
 /* The CPU map can come later (the kernel knows it after SMP bring-up). */
 static void numa_configure_later(void)
 {
-    topo.nodes = 0;
     if (!init_nodes(2, 64, 16, true))
         return;
     char err[200];
