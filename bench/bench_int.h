@@ -423,5 +423,6 @@ void bench_refcount(void);
 void bench_pcp(void);
 void bench_contig(void);
 void bench_stress(void);
+void bench_frag(void);
 
 #endif /* BENCH_BENCH_INT_H */

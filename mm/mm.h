@@ -158,6 +158,30 @@ struct pcp_stats {
 void mm_pcp_stats(unsigned cpu, struct pcp_stats *out);
 void mm_pcp_stats_reset(void); /* quiescent point only */
 
+/* ---- anti-fragmentation policy (mm/antifrag.c) --------------------------- */
+
+/* Quiescent point only: drains every cache, forgets every reservation and
+ * switches the policy (off after mm_init): with it on, each CPU's cache
+ * refills are cut from one reserved 2 MiB block at a time, nearly full
+ * blocks first, and full caches return frames of other blocks first.  The
+ * reserved blocks' free frames stay in the buddy lists (any allocation may
+ * take them), so out-of-memory is unchanged.  false before mm_init. */
+bool mm_antifrag_set(bool on);
+bool mm_antifrag_enabled(void);
+
+struct mm_antifrag_stats {
+    bool enabled;
+    uint64_t reserved_regions;  /* CPUs holding a reservation now */
+    uint64_t reservations;      /* regions reserved since mm_init */
+    uint64_t region_frames;     /* refill frames cut from reserved regions */
+    uint64_t fallback_frames;   /* refill frames the regions could not give (taken
+                                 * from the buddy lists as with the policy off) */
+    uint64_t foreign_drained;   /* frames of other regions a full cache gave back first */
+};
+void mm_antifrag_stats(struct mm_antifrag_stats *out);
+/* The 2 MiB region cpu has reserved (its physical address); false for none. */
+bool mm_antifrag_reserved(unsigned cpu, uint64_t *pa);
+
 /* ---- introspection (quiescent points) ------------------------------------ */
 
 struct mm_lock_stats {

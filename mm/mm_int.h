@@ -509,6 +509,22 @@ void pcp_reclaim_end(void);
 void pcp_init(const struct pcp_config *cfg);
 bool pcp_config_valid(const struct pcp_config *cfg, char *err, size_t errlen);
 
+/* ---- antifrag.c --------------------------------------------------------- */
+/* The policy switch: written at quiescent points only (mm_antifrag_set), read
+ * by the refill and drain slow paths, like struct pcp's configuration. */
+extern bool mm_antifrag_on;
+/* Refill source with the policy on (interrupts off, on p's CPU): up to want
+ * frames of p's reserved region, chained through frame.next as order-0
+ * blocks flagged in transit (as buddy_take_locked does); the frame count. */
+uint64_t antifrag_refill(struct pcp *p, uint64_t want, struct frame **chain);
+/* Full-cache drain with the policy on: n frames, those outside p's region
+ * first.  false (nothing done) with the policy off. */
+bool antifrag_drain(struct pcp *p, uint32_t n);
+void antifrag_init(void);
+/* mm_check's part: reservations only with the policy on, each a 2 MiB block
+ * of its arena with its cursor inside, no region reserved twice. */
+bool antifrag_check(char *err, size_t errlen);
+
 /* ---- frame.c / check.c helpers ------------------------------------------ */
 const char *mm_refcount_name(uint64_t v, char *buf, size_t len);
 /* fn: the __func__ of the public entry point the caller checks for. */

@@ -245,6 +245,8 @@ static uint32_t pcp_refill(struct pcp *p)
     uint64_t want = atomic_load_explicit(&pcp_pressure, memory_order_relaxed) ? 1 : p->batch;
     uint64_t got = 0;
     struct frame *chain = NULL;
+    if (mm_antifrag_on)
+        got = antifrag_refill(p, want, &chain);
     for (unsigned i = mm.n_arenas; i-- > 0 && got < want;) {
         struct arena *a = &mm_arenas[i];
         plat_irqstate_t s = mm_lock_acquire(&a->lock);
@@ -325,7 +327,7 @@ void pcp_drain(struct pcp *p, uint32_t n)
 
 void pcp_drain_full(struct pcp *p)
 {
-    if (!pcp_reclaim_answer(p))
+    if (!pcp_reclaim_answer(p) && !antifrag_drain(p, p->batch))
         pcp_drain(p, p->batch);
 }
 
@@ -428,6 +430,7 @@ void pcp_init(const struct pcp_config *cfg)
         pcp_apply(p, cfg);
     }
     mm.pcp_cfg = *cfg;
+    antifrag_init();
 }
 
 bool mm_pcp_configure(const struct pcp_config *cfg)

@@ -134,5 +134,6 @@ void mm_tests_refcount(void);
 void mm_tests_pcp(void);
 void mm_tests_pcp_high(void);
 void mm_tests_panic(void);
+void mm_tests_antifrag(void);
 
 #endif /* TESTS_MM_TEST_H */

@@ -19,5 +19,6 @@ int main(void)
     mm_tests_pcp();
     mm_tests_pcp_high();
     mm_tests_panic();
+    mm_tests_antifrag();
     return check_exit();
 }
