@@ -199,7 +199,7 @@ static void frag_measure(const char *policy, unsigned cycle, double churn_cpo, d
     if (ideal)
         bench_row(&pt, NULL, "huge_alloc_success", (double)ok / (double)ideal, "ratio");
     if (ok)
-        bench_latency_rows(&pt, "burst", fx.burst_cycles, ok, NULL);
+        bench_latency_rows(&pt, "burst", fx.burst_cycles, ok, "all");
 }
 
 /* Mean cycles per churn allocation and the overlap of the CPUs' windows. */

@@ -173,6 +173,13 @@ bool bench_parse_params(struct cmdline *cl, struct bench_config *cfg)
                     "larger than pcp_capacity=%u", cfg->pcp_capacity);
         ok = false;
     }
+    if (cfg->frag_live_pct + cfg->frag_long_pct > 90) {
+        param_error(cl, "frag_long", cmdline_str(cl, "frag_long"),
+                    "frag_live=%u plus frag_long=%u exceed 90 %% of free memory (the "
+                    "workload would run out of memory, not age it)",
+                    cfg->frag_live_pct, cfg->frag_long_pct);
+        ok = false;
+    }
     if (cfg->test_corrupt_frame && !(cfg->benches & (1u << BENCH_STRESS))) {
         param_error(cl, "test_corrupt_frame", cmdline_str(cl, "test_corrupt_frame"),
                     "needs the stress benchmark (bench=...,stress)");
