@@ -109,7 +109,7 @@ static void frag_churn_job(void *arg)
         if (!lng)
             while (c->win_n && (c->win_frames + size > fx.win_frames || c->win_n == c->win_cap))
                 frag_evict(c);
-        struct frame *f = frame_alloc_order(order, FRAME_UNIQUE);
+        struct frame *f = frame_alloc_order(order, FRAME_UNIQUE | (lng ? FRAME_LONG_LIVED : 0));
         c->ops++;
         got += size; /* a failed request counts, or a full memory would never end the cycle */
         if (!f) {
@@ -266,6 +266,7 @@ static void frag_run_policy(bool on)
     bench_row_u(&pt, NULL, "region_frames", af.region_frames, "count");
     bench_row_u(&pt, NULL, "fallback_frames", af.fallback_frames, "count");
     bench_row_u(&pt, NULL, "foreign_drained", af.foreign_drained, "count");
+    bench_row_u(&pt, NULL, "long_region_frames", af.long_frames, "count");
     bench_row_u(&pt, NULL, "long_frames", long_frames, "count");
 }
 

@@ -223,10 +223,15 @@ static inline void frame_release(struct frame *f)
     buddy_free_unit(f, 0);
 }
 
-static inline bool frame_flags_valid(unsigned flags)
+/* The flags the hit paths handle themselves; any other bit (a hint, or a
+ * caller bug) sends the call to frame_alloc_hinted, so the hint costs the
+ * hit paths nothing: they test for unknown bits anyway. */
+static inline bool frame_flags_plain(unsigned flags)
 {
     return (flags & ~(FRAME_ZERO | FRAME_UNIQUE)) == 0;
 }
+
+static struct frame *frame_alloc_hinted(unsigned order, unsigned flags);
 
 /* The last resort before out-of-memory: other CPUs' caches (pcp.c:
  * reclaim), then this CPU's, then the buddy allocator once more.  Out of
@@ -244,8 +249,8 @@ static __attribute__((noinline, cold)) struct frame *frame_alloc_reclaim(unsigne
 
 struct frame *frame_alloc(unsigned flags)
 {
-    if (unlikely(!frame_flags_valid(flags)))
-        PANIC("%s: unknown flags %#x", __func__, flags);
+    if (unlikely(!frame_flags_plain(flags)))
+        return frame_alloc_hinted(0, flags);
     plat_irqstate_t s = plat_irq_save();
     unsigned cpu = plat_cpu_index();
     struct frame *f;
@@ -272,8 +277,8 @@ struct frame *frame_alloc(unsigned flags)
 
 struct frame *frame_alloc_order(unsigned order, unsigned flags)
 {
-    if (unlikely(order > MM_MAX_ORDER || !frame_flags_valid(flags)))
-        PANIC("%s: order %u (max %u), flags %#x", __func__, order, MM_MAX_ORDER, flags);
+    if (unlikely(order > MM_MAX_ORDER || !frame_flags_plain(flags)))
+        return frame_alloc_hinted(order, flags);
     if (order == 0)
         return frame_alloc(flags);
     int slot = pcp_high_slot(order);
@@ -303,6 +308,27 @@ struct frame *frame_alloc_order(unsigned order, unsigned flags)
     }
     if (unlikely(f == NULL) && (f = frame_alloc_reclaim(order)) == NULL)
         return NULL;
+    frame_prepare(f, order, flags, cpu);
+    return f;
+}
+
+/* Allocations with a hint, and bad arguments.  FRAME_LONG_LIVED with the
+ * anti-fragmentation policy on: a unit cut from this CPU's long-lived
+ * region (mm/antifrag.c), or the ordinary path when there is none. */
+static __attribute__((noinline)) struct frame *frame_alloc_hinted(unsigned order, unsigned flags)
+{
+    if (order > MM_MAX_ORDER || (flags & ~(FRAME_ZERO | FRAME_UNIQUE | FRAME_LONG_LIVED)))
+        PANIC("frame_alloc%s: unknown flags %#x or order %u (max %u)", order ? "_order" : "",
+              flags, order, MM_MAX_ORDER);
+    flags &= ~FRAME_LONG_LIVED;
+    struct frame *f = NULL;
+    plat_irqstate_t s = plat_irq_save();
+    unsigned cpu = plat_cpu_index();
+    if (cpu < mm.max_cpus)
+        f = antifrag_alloc_unit(&mm_pcp[cpu], order, true);
+    plat_irq_restore(s);
+    if (f == NULL)
+        return order ? frame_alloc_order(order, flags) : frame_alloc(flags);
     frame_prepare(f, order, flags, cpu);
     return f;
 }

@@ -75,6 +75,11 @@ bool mm_init(const struct phys_range *usable, unsigned n_usable,
 
 #define FRAME_ZERO   (1u << 0) /* zero the memory */
 #define FRAME_UNIQUE (1u << 1) /* hand out in the UNIQUE state instead of shared(1) */
+/* Hint: the unit will be held long (page tables, kernel objects: Linux's
+ * unmovable pages).  With the anti-fragmentation policy on it is cut from a
+ * per-CPU region kept for such units, apart from the short-lived frames of
+ * the caches; with it off the hint is ignored. */
+#define FRAME_LONG_LIVED (1u << 2)
 
 /* One frame, refcount 1 (or UNIQUE); NULL when out of frames. */
 struct frame *frame_alloc(unsigned flags);
@@ -171,16 +176,18 @@ bool mm_antifrag_enabled(void);
 
 struct mm_antifrag_stats {
     bool enabled;
-    uint64_t reserved_regions;  /* CPUs holding a reservation now */
+    uint64_t reserved_regions;  /* reservations held now (two kinds per CPU) */
     uint64_t reservations;      /* regions reserved since mm_init */
     uint64_t region_frames;     /* refill frames cut from reserved regions */
     uint64_t fallback_frames;   /* refill frames the regions could not give (taken
                                  * from the buddy lists as with the policy off) */
     uint64_t foreign_drained;   /* frames of other regions a full cache gave back first */
+    uint64_t long_frames;       /* frames of FRAME_LONG_LIVED units cut from their regions */
 };
 void mm_antifrag_stats(struct mm_antifrag_stats *out);
-/* The 2 MiB region cpu has reserved (its physical address); false for none. */
-bool mm_antifrag_reserved(unsigned cpu, uint64_t *pa);
+/* The 2 MiB region cpu has reserved for its refills (long_lived false) or
+ * its FRAME_LONG_LIVED units (its physical address); false for none. */
+bool mm_antifrag_reserved(unsigned cpu, bool long_lived, uint64_t *pa);
 
 /* ---- introspection (quiescent points) ------------------------------------ */
 

@@ -517,12 +517,18 @@ extern bool mm_antifrag_on;
  * frames of p's reserved region, chained through frame.next as order-0
  * blocks flagged in transit (as buddy_take_locked does); the frame count. */
 uint64_t antifrag_refill(struct pcp *p, uint64_t want, struct frame **chain);
+/* A unit of 2^order frames (order < 9) off the free lists (interrupts off,
+ * on p's CPU), cut from p's long-lived region (FRAME_LONG_LIVED) or its
+ * refill region (a high-order cache miss); NULL with the policy off or when
+ * no region has one (the caller then takes it from the buddy allocator). */
+struct frame *antifrag_alloc_unit(struct pcp *p, unsigned order, bool long_lived);
 /* Full-cache drain with the policy on: n frames, those outside p's region
  * first.  false (nothing done) with the policy off. */
 bool antifrag_drain(struct pcp *p, uint32_t n);
 void antifrag_init(void);
 /* mm_check's part: reservations only with the policy on, each a 2 MiB block
- * of its arena with its cursor inside, no region reserved twice. */
+ * of its arena with its cursor inside, no region reserved twice (by two CPUs
+ * or by both kinds of one). */
 bool antifrag_check(char *err, size_t errlen);
 
 /* ---- frame.c / check.c helpers ------------------------------------------ */

@@ -335,7 +335,9 @@ struct frame *pcp_alloc_high_slow(struct pcp *p, unsigned order)
 {
     p->high_misses++;
     pcp_reclaim_answer(p);
-    struct frame *f = buddy_alloc_any(order);
+    struct frame *f = antifrag_alloc_unit(p, order, false);
+    if (f == NULL)
+        f = buddy_alloc_any(order);
     if (f == NULL) {
         /* Frames parked in this CPU's caches may complete a block. */
         pcp_drain(p, p->count);

@@ -27,7 +27,7 @@ static void af_refills_come_from_one_region(void)
     for (int i = 0; i < 300; i++)
         held[i] = frame_alloc(0);
     uint64_t r;
-    CHECK(mm_antifrag_reserved(0, &r));
+    CHECK(mm_antifrag_reserved(0, false, &r));
     for (int i = 0; i < 300; i++)
         CHECKF(region_of(held[i]) == r, "frame %d at %#llx outside the region %#llx", i,
                (unsigned long long)frame_pa(held[i]), (unsigned long long)r);
@@ -65,7 +65,7 @@ static void af_region_used_up_moves_to_the_next(void)
             count[k]++;
     }
     CHECKF(n == 4, "1500 frames spread over %u regions", n);
-    CHECK(mm_antifrag_reserved(0, &now));
+    CHECK(mm_antifrag_reserved(0, false, &now));
     for (unsigned k = 0; k < n; k++)
         if (regions[k] != now)
             CHECKF(count[k] == 384 || count[k] == 512, "region %#llx gave %llu frames",
@@ -91,7 +91,7 @@ static void af_switch_off_drops_reservations(void)
     host_set_cpu(0);
     uint64_t r[4];
     for (unsigned cpu = 0; cpu < 4; cpu++) {
-        CHECK(mm_antifrag_reserved(cpu, &r[cpu]));
+        CHECK(mm_antifrag_reserved(cpu, false, &r[cpu]));
         for (unsigned o = 0; o < cpu; o++)
             CHECKF(r[o] != r[cpu], "cpus %u and %u share the region %#llx", o, cpu,
                    (unsigned long long)r[cpu]);
@@ -106,7 +106,7 @@ static void af_switch_off_drops_reservations(void)
     CHECK_EQ_U(s.reserved_regions, 0);
     for (unsigned cpu = 0; cpu < 4; cpu++) {
         uint64_t pa;
-        CHECK(!mm_antifrag_reserved(cpu, &pa));
+        CHECK(!mm_antifrag_reserved(cpu, false, &pa));
     }
     /* Switching drained every cache: only the four frames are out. */
     CHECK_EQ_U(mt_stats().cached_frames, 0);
@@ -131,11 +131,11 @@ static void af_remote_frees_return_to_their_region(void)
     for (int i = 0; i < 400; i++)
         theirs[i] = frame_alloc(0);
     uint64_t r0, r1;
-    CHECK(mm_antifrag_reserved(0, &r0));
+    CHECK(mm_antifrag_reserved(0, false, &r0));
     host_set_cpu(1);
     for (int i = 0; i < 16; i++)
         mine[i] = frame_alloc(0);
-    CHECK(mm_antifrag_reserved(1, &r1));
+    CHECK(mm_antifrag_reserved(1, false, &r1));
     CHECK(r0 != r1);
     for (int i = 0; i < 16; i++)
         frame_free(mine[i]);
@@ -195,6 +195,47 @@ static void af_oom_only_when_exhausted(void)
     free(all);
     mm_pcp_drain_all();
     CHECK_EQ_U(mt_stats().free_frames, total);
+    mt_check();
+}
+
+/* FRAME_LONG_LIVED units fill a region of their own, apart from the
+ * refills; with the policy off the hint changes nothing. */
+static void af_long_lived_units_fill_their_own_region(void)
+{
+    if (!mt_init1(16 * MiB, 32 * MiB))
+        return;
+    struct frame *f = frame_alloc(FRAME_LONG_LIVED);
+    CHECK(f != NULL);
+    CHECK_EQ_U(mt_pcp_stats(0).cached, 63); /* off: an ordinary refill and hit */
+    frame_free(f);
+    CHECK(mm_antifrag_set(true));
+    struct frame *small = frame_alloc(0);
+    static struct frame *lng[200];
+    for (int i = 0; i < 200; i++) {
+        lng[i] = frame_alloc_order(i % 4 == 3 ? 2 : 0, FRAME_LONG_LIVED | FRAME_UNIQUE);
+        CHECK(lng[i] != NULL);
+    }
+    uint64_t rs, rl;
+    CHECK(mm_antifrag_reserved(0, false, &rs));
+    CHECK(mm_antifrag_reserved(0, true, &rl));
+    CHECK(rs != rl);
+    CHECK(region_of(small) == rs);
+    for (int i = 0; i < 200; i++) {
+        CHECKF(region_of(lng[i]) == rl, "long-lived unit %d at %#llx outside %#llx", i,
+               (unsigned long long)frame_pa(lng[i]), (unsigned long long)rl);
+        CHECK_EQ_U(frame_order(lng[i]), i % 4 == 3 ? 2 : 0);
+        CHECK_EQ_U(frame_refcount(lng[i]), REF_UNIQUE);
+        if (i % 4 == 3)
+            CHECK_EQ_U(frame_pa(lng[i]) % (4 * 4096), 0);
+    }
+    struct mm_antifrag_stats s;
+    mm_antifrag_stats(&s);
+    CHECK_EQ_U(s.long_frames, 150 + 50 * 4);
+    CHECK_EQ_U(s.reserved_regions, 2);
+    mt_check();
+    EXPECT_PANIC(frame_alloc(1u << 7), "unknown flags");
+    if (!mt_init1(16 * MiB, 32 * MiB))
+        return;
     mt_check();
 }
 
@@ -311,6 +352,7 @@ void mm_tests_antifrag(void)
     RUN(af_switch_off_drops_reservations);
     RUN(af_remote_frees_return_to_their_region);
     RUN(af_oom_only_when_exhausted);
+    RUN(af_long_lived_units_fill_their_own_region);
     RUN(af_aging_conserves_frames);
 }
 
