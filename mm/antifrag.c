@@ -307,34 +307,26 @@ bool antifrag_drain(struct pcp *p, uint32_t n)
         return false;
     struct af_cpu *c = &af_cpu[p - mm_pcp];
     uint64_t r = atomic_load_explicit(&c->small.region, memory_order_relaxed);
-    struct arena *held = NULL;
-    plat_irqstate_t s = 0;
-    uint32_t drained = 0;
-    for (struct frame **link = &p->head; *link && drained < n;) {
+    /* Move up to n frames of other regions to the top of the list, in
+     * their order, and let pcp_drain take n from the top: those first, then
+     * the most recently freed of this CPU's own. */
+    struct frame *moved = NULL, **tail = &moved;
+    uint32_t found = 0;
+    for (struct frame **link = &p->head; *link && found < n;) {
         struct frame *f = *link;
         if (r != 0 && af_region_of(f->pfn) == r - 1) {
             link = &f->next;
             continue;
         }
         *link = f->next;
-        p->count--;
-        drained++;
-        struct arena *a = frame_arena(f);
-        if (a != held) {
-            if (held)
-                mm_lock_release(&held->lock, s);
-            held = a;
-            s = mm_lock_acquire(&a->lock);
-        }
-        buddy_free_block_locked(a, f->pfn, 0);
+        *tail = f;
+        tail = &f->next;
+        found++;
     }
-    if (held)
-        mm_lock_release(&held->lock, s);
-    c->foreign_drained += drained;
-    if (drained)
-        p->drains++;
-    if (drained < n) /* the rest from the top, as pcp_drain does */
-        pcp_drain(p, n - drained);
+    *tail = p->head;
+    p->head = moved;
+    c->foreign_drained += found;
+    pcp_drain(p, n);
     return true;
 }
 
