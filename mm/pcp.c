@@ -327,7 +327,7 @@ void pcp_drain(struct pcp *p, uint32_t n)
 
 void pcp_drain_full(struct pcp *p)
 {
-    if (!pcp_reclaim_answer(p) && !antifrag_drain(p, p->batch))
+    if (!pcp_reclaim_answer(p) && !(mm_antifrag_on && antifrag_drain(p, p->batch)))
         pcp_drain(p, p->batch);
 }
 
@@ -335,7 +335,7 @@ struct frame *pcp_alloc_high_slow(struct pcp *p, unsigned order)
 {
     p->high_misses++;
     pcp_reclaim_answer(p);
-    struct frame *f = antifrag_alloc_unit(p, order, false);
+    struct frame *f = mm_antifrag_on ? antifrag_alloc_unit(p, order, false) : NULL;
     if (f == NULL)
         f = buddy_alloc_any(order);
     if (f == NULL) {
