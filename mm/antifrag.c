@@ -29,11 +29,12 @@
  *                address order, from a second per-CPU region that starts
  *                wholly free, so long-lived units fill regions of their own
  *                instead of pinning every region the short-lived churn
- *                passes through.  Without the hint no policy can tell the
- *                two apart: bench=frag measured the refill policy alone
- *                within one 2 MiB block of the buddy's smallest-first
- *                refills, because the damage is done by long-lived frames
- *                taken at random moments from caches that hold everything.
+ *                passes through.  Without the hint no placement can tell
+ *                the two apart: the refill policy alone left exactly as many
+ *                free 2 MiB blocks as the buddy's smallest-first refills
+ *                (bench=frag, SMP=4: 0.41 of the ideal both), because the
+ *                damage is done by long-lived frames taken at random moments
+ *                from caches that hold everything.
  *   high orders  a miss of a cached high order below 9 (1..3) is cut from
  *                the refill region too: left to the buddy's smallest-first
  *                choice it would take exactly the free remainder of the
@@ -51,15 +52,17 @@
  * empty: pcp_refill falls back to buddy_take_locked when the region has run
  * dry, and the reclaim of pcp.c is unchanged).  A region is taken and given
  * up under its arena's lock, and the choice reads the other CPUs'
- * reservations under that lock too, so no two CPUs ever reserve one region
+ * reservations under that lock too, so no region is ever reserved twice
  * (mm_check verifies it); the fields are relaxed atomics only because
  * mm_antifrag_stats reads them without the lock.
  *
- * Cost: the hit paths (frame.c) do not look at the policy.  A refill reads
- * up to the rest of its region's 512 metadata slots (one per frame it scans,
- * up to MM_MAX_ORDER + 1 more for a frame it cannot claim); choosing a
- * region reads at most AF_CANDIDATES free-list entries and, for each, every
- * CPU's reservation.  A full-cache drain walks the cache once.
+ * Cost: the hit paths (frame.c) do not look at the policy, and with it off
+ * the miss and drain paths pay one load of the switch.  A refill reads up to
+ * the rest of its region's 512 metadata slots (one per frame it scans, up
+ * to MM_MAX_ORDER + 1 more for a frame it cannot claim); choosing a region
+ * reads at most AF_CANDIDATES free-list entries plus AF_SKIP_PER_CPU per
+ * reservation it passes over, and for each every CPU's two reservations.
+ * A full-cache drain walks the cache once.
  *
  * Switching (mm_antifrag_set) happens at a quiescent point: it drains every
  * cache and forgets every reservation, so policy off is exactly the
