@@ -79,7 +79,7 @@ bool mm_init(const struct phys_range *usable, unsigned n_usable,
  * unmovable pages).  With the anti-fragmentation policy on it is cut from a
  * per-CPU region kept for such units, apart from the short-lived frames of
  * the caches; with it off the hint is ignored. */
-#define FRAME_LONG_LIVED (1u << 2)
+#define FRAME_LONG_LIVED (1u << 3)
 
 /* One frame, refcount 1 (or UNIQUE); NULL when out of frames. */
 struct frame *frame_alloc(unsigned flags);
