@@ -34,6 +34,7 @@ enum bench_id {
     BENCH_PCP,
     BENCH_CONTIG,
     BENCH_STRESS,
+    BENCH_FRAG,
     BENCH_COUNT
 };
 
@@ -59,6 +60,9 @@ struct bench_config {
     unsigned sweep_capacity[BENCH_MAX_SWEEP];
     unsigned sweep_count;        /* 0: capacity/4, capacity, capacity*4 */
     uint64_t contig_frames;      /* bound of the fragmented region, in frames */
+    unsigned frag_cycles;        /* aging cycles per policy (bench=frag) */
+    unsigned frag_live_pct;      /* short-lived peak, % of free memory */
+    unsigned frag_long_pct;      /* long-lived at the end, % of free memory */
     unsigned max_cpus;           /* 0: every online CPU */
     bool icount;                 /* the host ran QEMU with -icount: the TSC counts
                                   * instructions and vCPUs take turns */

@@ -454,5 +454,6 @@ void bench_pcp(void);
 void bench_pcp_numa(const struct pcp_config *cfg);
 void bench_contig(void);
 void bench_stress(void);
+void bench_frag(void);
 
 #endif /* BENCH_BENCH_INT_H */

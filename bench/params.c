@@ -17,7 +17,7 @@
 
 static const char *const bench_names[BENCH_COUNT] = {
     [BENCH_SMP] = "smp",       [BENCH_REFCOUNT] = "refcount", [BENCH_PCP] = "pcp",
-    [BENCH_CONTIG] = "contig", [BENCH_STRESS] = "stress",
+    [BENCH_CONTIG] = "contig", [BENCH_STRESS] = "stress",     [BENCH_FRAG] = "frag",
 };
 static const char *const profile_names[] = {
     [BENCH_PROFILE_QUICK] = "quick",
@@ -29,11 +29,13 @@ struct profile_defaults {
     uint64_t iters;
     uint64_t stress_ops;
     unsigned stress_epochs;
+    unsigned frag_cycles;
 };
 static const struct profile_defaults profile_defaults[] = {
-    [BENCH_PROFILE_QUICK] = {.runs = 3, .iters = 2000, .stress_ops = 20000, .stress_epochs = 4},
+    [BENCH_PROFILE_QUICK] = {.runs = 3, .iters = 2000, .stress_ops = 20000, .stress_epochs = 4,
+                             .frag_cycles = 4},
     [BENCH_PROFILE_FULL] = {.runs = 11, .iters = 20000, .stress_ops = 1000000,
-                            .stress_epochs = 10},
+                            .stress_epochs = 10, .frag_cycles = 8},
 };
 
 /* A CPU's work area holds 4 * capacity frame pointers (pcp batch, K = 4C). */
@@ -145,6 +147,12 @@ bool bench_parse_params(struct cmdline *cl, struct bench_config *cfg)
     ok &= cmdline_size(cl, "contig_mem", DEFAULT_CONTIG_BYTES, (uint64_t)4 << 20,
                        (uint64_t)2 << 30, &v);
     cfg->contig_frames = v / PAGE_SIZE;
+    ok &= cmdline_u64(cl, "frag_cycles", d->frag_cycles, 1, 1000, &v);
+    cfg->frag_cycles = (unsigned)v;
+    ok &= cmdline_u64(cl, "frag_live", 50, 1, 80, &v);
+    cfg->frag_live_pct = (unsigned)v;
+    ok &= cmdline_u64(cl, "frag_long", 15, 0, 50, &v);
+    cfg->frag_long_pct = (unsigned)v;
     ok &= cmdline_u64(cl, "bench_cpus", 0, 0, PLAT_MAX_CPUS, &v);
     cfg->max_cpus = (unsigned)v;
     ok &= cmdline_bool(cl, "icount", false, &cfg->icount);
@@ -163,6 +171,13 @@ bool bench_parse_params(struct cmdline *cl, struct bench_config *cfg)
     } else if (cfg->pcp_batch > cfg->pcp_capacity) {
         param_error(cl, "pcp_batch", cmdline_str(cl, "pcp_batch"),
                     "larger than pcp_capacity=%u", cfg->pcp_capacity);
+        ok = false;
+    }
+    if (cfg->frag_live_pct + cfg->frag_long_pct > 90) {
+        param_error(cl, "frag_long", cmdline_str(cl, "frag_long"),
+                    "frag_live=%u plus frag_long=%u exceed 90 %% of free memory (the "
+                    "workload would run out of memory, not age it)",
+                    cfg->frag_live_pct, cfg->frag_long_pct);
         ok = false;
     }
     if (cfg->test_corrupt_frame && !(cfg->benches & (1u << BENCH_STRESS))) {

@@ -14,7 +14,7 @@
 
 static void (*const bench_fn[BENCH_COUNT])(void) = {
     [BENCH_SMP] = bench_smp,       [BENCH_REFCOUNT] = bench_refcount, [BENCH_PCP] = bench_pcp,
-    [BENCH_CONTIG] = bench_contig, [BENCH_STRESS] = bench_stress,
+    [BENCH_CONTIG] = bench_contig, [BENCH_STRESS] = bench_stress,     [BENCH_FRAG] = bench_frag,
 };
 
 /* ---- quiescent-point checks ------------------------------------------------ */
@@ -118,6 +118,9 @@ static void emit_meta(const struct bench_meta *meta, char *buf, size_t cap)
     meta_add_u(&b, "stress_ops", cfg->stress_ops);
     meta_add_u(&b, "stress_epochs", cfg->stress_epochs);
     meta_add_u(&b, "contig_mem_mib", cfg->contig_frames * PAGE_SIZE >> 20);
+    meta_add_u(&b, "frag_cycles", cfg->frag_cycles);
+    meta_add_u(&b, "frag_live_pct", cfg->frag_live_pct);
+    meta_add_u(&b, "frag_long_pct", cfg->frag_long_pct);
     meta_add_u(&b, "bench_cpus", bench_ctx.cpus);
     meta_add_u(&b, "icount", cfg->icount);
     meta_add(&b, "time_unit", bench_ctx.unit_ns);

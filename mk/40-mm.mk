@@ -72,6 +72,11 @@ $(MM_OUT)/test_mm_race_tsan: $(MM_DEPS) tests/mm/race.c | $(MM_OUT)
 $(MM_OUT)/test_mm_race_asan: $(MM_DEPS) tests/mm/race.c | $(MM_OUT)
 	$(HOST_CC) $(MM_CFLAGS) $(MM_ASAN) -DMM_VARIANT='"asan"' $(MM_HOST_LIB) tests/mm/race.c -o $@
 
+# The anti-fragmentation tests alone under ThreadSanitizer (the threaded
+# aging workload is the part that needs it).
+$(MM_OUT)/test_mm_antifrag_tsan: $(MM_DEPS) tests/mm/test_antifrag.c | $(MM_OUT)
+	$(HOST_CC) $(MM_CFLAGS) $(MM_TSAN) -DMM_ANTIFRAG_MAIN $(MM_HOST_LIB) tests/mm/test_antifrag.c -o $@
+
 $(MM_OUT)/hostbench: $(MM_DEPS) tests/mm/hostbench.c | $(MM_OUT)
 	$(HOST_CC) $(MM_CFLAGS) $(MM_HOST_LIB) tests/mm/hostbench.c -o $@
 
@@ -88,7 +93,7 @@ $(MM_OUT)/fuzz_mm: $(MM_DEPS) tests/mm/model.c tests/mm/fuzz.c | $(MM_OUT)
 
 MM_SUITE_BINS := $(addprefix $(MM_OUT)/,test_mm test_mm_asan test_mm_model test_mm_stress \
                  test_mm_stress_tsan test_mm_stress_asan test_mm_race test_mm_race_tsan \
-                 test_mm_race_asan frame_hitpath.o)
+                 test_mm_race_asan test_mm_antifrag_tsan frame_hitpath.o)
 # frame_alloc, frame_alloc_order and frame_free (with the handle and
 # ownership checks and the order-0 cache push inlined into it), the
 # high-order release they jump to and the FRAME_ZERO tail of an allocation
@@ -117,6 +122,7 @@ suite-mm: $(MM_SUITE_BINS)
 	$(MM_OUT)/test_mm_race $(MM_RACE_SECONDS) || rc=1; \
 	$(MM_OUT)/test_mm_race_tsan $(MM_RACE_SECONDS) || rc=1; \
 	$(MM_OUT)/test_mm_race_asan $(MM_RACE_SECONDS) || rc=1; \
+	$(MM_OUT)/test_mm_antifrag_tsan || rc=1; \
 	exit $$rc
 
 hostbench: $(MM_OUT)/hostbench

@@ -7,7 +7,7 @@
 ##                       CSVs, meta.json, PNG+SVG plots), point results/latest at it and
 ##                       print a summary.  A failed run gets -failed and is never plotted.
 ##       SMP=8 MEM=1G ACCEL=auto|tcg|kvm ICOUNT=0|1 (1: deterministic, instructions/op)
-##       BENCH=all|refcount,pcp,contig,smp,stress  RUNS=<n> (repetitions; kernel default)
+##       BENCH=all|refcount,pcp,contig,smp,stress,frag  RUNS=<n> (repetitions; kernel default)
 ##       PROFILE=full|quick  SEED=<n>  TIMEOUT=<s>  ARGS='<extra kernel words>'  FIRMWARE=bios|uefi
 ##   make plot [RESULTS=dir]       redraw the plots of a results dir (default results/latest)
 ##   make report [RESULTS=dir]     rebuild its report.html (one self-contained page)

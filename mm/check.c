@@ -301,7 +301,7 @@ bool mm_check(char *err, size_t errlen)
         cached_sum += ca;
         alloc_sum += al;
     }
-    if (!check_caches(cached_sum, err, errlen))
+    if (!check_caches(cached_sum, err, errlen) || !antifrag_check(err, errlen))
         return false;
     if (free_sum + cached_sum + alloc_sum != mm.total_frames) {
         plat_snprintf(err, errlen, "free %llu + cached %llu + allocated %llu != total %llu",

@@ -291,10 +291,21 @@ static inline __attribute__((always_inline)) void frame_retire(struct frame *f, 
     frame_release(f);
 }
 
-static inline bool frame_flags_valid(unsigned flags)
+/* The flags the hit paths handle themselves; any other bit (the
+ * FRAME_LONG_LIVED hint, or a caller bug) sends the call to
+ * frame_alloc_hinted, so the hint costs the hit paths nothing: they test for
+ * unknown bits anyway. */
+static inline bool frame_flags_plain(unsigned flags)
 {
     return (flags & ~(FRAME_ZERO | FRAME_UNIQUE | FRAME_RESERVE)) == 0;
 }
+
+static inline bool frame_flags_valid(unsigned flags)
+{
+    return frame_flags_plain(flags & ~FRAME_LONG_LIVED);
+}
+
+static struct frame *frame_alloc_hinted(unsigned order, unsigned flags, const char *fn);
 
 /* The last resort before out-of-memory: for FRAME_RESERVE the reserve
  * (buddy.c), then other CPUs' caches (pcp.c: reclaim), then this CPU's, then
@@ -376,8 +387,8 @@ static __attribute__((noinline)) struct frame *frame_alloc_order_slow(unsigned o
 
 struct frame *frame_alloc(unsigned flags)
 {
-    if (unlikely(!frame_flags_valid(flags)))
-        return frame_alloc_bad_args(0, flags, __func__);
+    if (unlikely(!frame_flags_plain(flags)))
+        return frame_alloc_hinted(0, flags, __func__);
     plat_irqstate_t s = plat_irq_save();
     unsigned cpu = plat_cpu_index();
     if (likely(cpu < mm.max_cpus)) {
@@ -395,10 +406,12 @@ struct frame *frame_alloc(unsigned flags)
     return frame_alloc_order_slow(0, flags, cpu, s);
 }
 
-struct frame *frame_alloc_order(unsigned order, unsigned flags)
+/* noipa: frame_alloc_hinted calls back into it, and GCC would otherwise
+ * split it into a wrapper and a clone (one more jump on every hit). */
+__attribute__((noipa)) struct frame *frame_alloc_order(unsigned order, unsigned flags)
 {
-    if (unlikely(order > MM_MAX_ORDER || !frame_flags_valid(flags)))
-        return frame_alloc_bad_args(order, flags, __func__);
+    if (unlikely(order > MM_MAX_ORDER || !frame_flags_plain(flags)))
+        return frame_alloc_hinted(order, flags, __func__);
     if (order == 0)
         return frame_alloc(flags);
     int slot = pcp_high_slot(order);
@@ -423,6 +436,27 @@ static MM_PANIC_PATH void frame_freeze_failed(struct frame *f, uint64_t found,
                                                                 const char *fn)
 {
     mm_freeze_failed(fn, f, found);
+}
+
+/* Allocations with a hint, and bad arguments.  FRAME_LONG_LIVED with the
+ * anti-fragmentation policy on: a unit cut from this CPU's long-lived
+ * region (mm/antifrag.c), or the ordinary path when there is none. */
+static __attribute__((noinline)) struct frame *frame_alloc_hinted(unsigned order, unsigned flags,
+                                                                  const char *fn)
+{
+    if (order > MM_MAX_ORDER || !frame_flags_valid(flags))
+        return frame_alloc_bad_args(order, flags, fn);
+    flags &= ~FRAME_LONG_LIVED;
+    struct frame *f = NULL;
+    plat_irqstate_t s = plat_irq_save();
+    unsigned cpu = plat_cpu_index();
+    if (cpu < mm.max_cpus)
+        f = antifrag_alloc_unit(&mm_pcp[cpu], order, true);
+    plat_irq_restore(s);
+    if (f == NULL)
+        return order ? frame_alloc_order(order, flags) : frame_alloc(flags);
+    frame_prepare(f, order, flags, cpu);
+    return f;
 }
 
 /* Everything frame_free does not do inline: the release of a count of 1,

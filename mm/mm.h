@@ -139,6 +139,12 @@ bool mm_pcp_prefer_node(unsigned cpu, uint32_t node);
  * reserve).  Counted in mm_stats.  frame_alloc / frame_alloc_order only. */
 #define FRAME_RESERVE (1u << 2)
 
+/* Hint: the unit will be held long (page tables, kernel objects: Linux's
+ * unmovable pages).  With the anti-fragmentation policy on it is cut from a
+ * per-CPU region kept for such units, apart from the short-lived frames of
+ * the caches; with it off the hint is ignored. */
+#define FRAME_LONG_LIVED (1u << 3)
+
 /* One frame, refcount 1 (or UNIQUE); NULL when out of frames. */
 struct frame *frame_alloc(unsigned flags);
 /* Releases a frame the caller owns exclusively: UNIQUE by a plain store (no
@@ -244,6 +250,32 @@ struct pcp_stats {
 };
 void mm_pcp_stats(unsigned cpu, struct pcp_stats *out);
 void mm_pcp_stats_reset(void); /* quiescent point only */
+
+/* ---- anti-fragmentation policy (mm/antifrag.c) --------------------------- */
+
+/* Quiescent point only: drains every cache, forgets every reservation and
+ * switches the policy (off after mm_init): with it on, each CPU's cache
+ * refills are cut from one reserved 2 MiB block at a time, nearly full
+ * blocks first, and full caches return frames of other blocks first.  The
+ * reserved blocks' free frames stay in the buddy lists (any allocation may
+ * take them), so out-of-memory is unchanged.  false before mm_init. */
+bool mm_antifrag_set(bool on);
+bool mm_antifrag_enabled(void);
+
+struct mm_antifrag_stats {
+    bool enabled;
+    uint64_t reserved_regions;  /* reservations held now (two kinds per CPU) */
+    uint64_t reservations;      /* regions reserved since mm_init */
+    uint64_t region_frames;     /* refill frames cut from reserved regions */
+    uint64_t fallback_frames;   /* refill frames the regions could not give (taken
+                                 * from the buddy lists as with the policy off) */
+    uint64_t foreign_drained;   /* frames of other regions a full cache gave back first */
+    uint64_t long_frames;       /* frames of FRAME_LONG_LIVED units cut from their regions */
+};
+void mm_antifrag_stats(struct mm_antifrag_stats *out);
+/* The 2 MiB region cpu has reserved for its refills (long_lived false) or
+ * its FRAME_LONG_LIVED units (its physical address); false for none. */
+bool mm_antifrag_reserved(unsigned cpu, bool long_lived, uint64_t *pa);
 
 /* ---- introspection (quiescent points) ------------------------------------ */
 

@@ -632,6 +632,28 @@ bool pcp_geometry(const struct pcp_config *cfg, uint64_t frames, unsigned cpus,
 /* The most frames all caches together can hold with the geometry in effect. */
 uint64_t pcp_cache_bound(void);
 
+/* ---- antifrag.c --------------------------------------------------------- */
+/* The policy switch: written at quiescent points only (mm_antifrag_set), read
+ * by the refill and drain slow paths, like struct pcp's configuration. */
+extern bool mm_antifrag_on;
+/* Refill source with the policy on (interrupts off, on p's CPU): up to want
+ * frames of p's reserved region, chained through frame.next as order-0
+ * blocks flagged in transit (as buddy_take_locked does); the frame count. */
+uint64_t antifrag_refill(struct pcp *p, uint64_t want, struct frame **chain);
+/* A unit of 2^order frames (order < 9) off the free lists (interrupts off,
+ * on p's CPU), cut from p's long-lived region (FRAME_LONG_LIVED) or its
+ * refill region (a high-order cache miss); NULL with the policy off or when
+ * no region has one (the caller then takes it from the buddy allocator). */
+struct frame *antifrag_alloc_unit(struct pcp *p, unsigned order, bool long_lived);
+/* Full-cache drain with the policy on: n frames, those outside p's region
+ * first.  false (nothing done) with the policy off. */
+bool antifrag_drain(struct pcp *p, uint32_t n);
+void antifrag_init(void);
+/* mm_check's part: reservations only with the policy on, each a 2 MiB block
+ * of its arena with its cursor inside, no region reserved twice (by two CPUs
+ * or by both kinds of one). */
+bool antifrag_check(char *err, size_t errlen);
+
 /* ---- frame.c / check.c helpers ------------------------------------------ */
 const char *mm_refcount_name(uint64_t v, char *buf, size_t len);
 /* fn: the __func__ of the public entry point the caller checks for. */

@@ -339,6 +339,8 @@ static uint32_t pcp_refill(struct pcp *p)
     uint64_t want = atomic_load_explicit(&pcp_pressure, memory_order_relaxed) ? 1 : p->batch;
     uint64_t got = 0, remote = 0;
     struct frame *chain = NULL;
+    if (mm_antifrag_on)
+        got = antifrag_refill(p, want, &chain);
     const uint8_t *order = numa_arena_order(p);
     for (unsigned k = 0; k < mm.n_arenas && got < want; k++) {
         struct arena *a = &mm_arenas[order[k]];
@@ -511,7 +513,7 @@ void pcp_drain(struct pcp *p, uint32_t n)
 
 void pcp_drain_full(struct pcp *p)
 {
-    if (!pcp_reclaim_answer(p))
+    if (!pcp_reclaim_answer(p) && !(mm_antifrag_on && antifrag_drain(p, p->batch)))
         pcp_drain(p, p->batch);
 }
 
@@ -519,7 +521,9 @@ struct frame *pcp_alloc_high_slow(struct pcp *p, unsigned order)
 {
     p->high_misses++;
     pcp_reclaim_answer(p);
-    struct frame *f = buddy_alloc_any(order);
+    struct frame *f = mm_antifrag_on ? antifrag_alloc_unit(p, order, false) : NULL;
+    if (f == NULL)
+        f = buddy_alloc_any(order);
     if (f == NULL) {
         /* Frames parked in this CPU's caches may complete a block. */
         pcp_drain(p, p->count);
@@ -628,6 +632,7 @@ bool pcp_init(const struct pcp_config *cfg, char *err, size_t errlen)
     pcp_create(0, mm.max_cpus, &eff);
     mm.pcp_cfg = eff;
     mm.pcp_derived = cfg->capacity == 0;
+    antifrag_init();
     return true;
 }
 

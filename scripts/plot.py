@@ -11,6 +11,8 @@
   contig          contiguous allocation latency and success rate vs order,
                   fresh vs fragmented memory
   bringup         AP start time per CPU
+  frag            huge-frame availability and order-9 burst success over the
+                  aging cycles, anti-fragmentation policy on vs off
 
 Every title carries SMP, the accelerator and the commit; under icount the
 time axes are in instructions.  A plot whose data is missing is skipped with a
@@ -350,8 +352,40 @@ def bringup(run):
     return "\n".join(out)
 
 
+def frag(run):
+    rows = [r for r in run.rows if r.bench == "frag" and "cycle" in r.params
+            and r.metric in ("huge_avail_ratio", "huge_alloc_success")]
+    if not rows:
+        raise Skip("no frag rows with cycle= params")
+    data = {}
+    for key, s in results.group(rows).items():
+        p = results.parse_param(key.param)
+        data.setdefault((p.get("policy", "?"), key.metric), []).append((int(p["cycle"]),
+                                                                       s.central()))
+    cpus = rows[0].cpus
+    title = f"Huge (2 MiB) frames after aging cycles, {cpus} CPUs, policy on vs off\n" + \
+        run.tag()
+    out = [f"set title {q(title)}", "set grid", "set yrange [0:1.05]",
+           f"set xlabel {q('aging cycle (0: before the first)')}",
+           f"set ylabel {q('fraction of the ideal (perfect packing of the live frames)')}",
+           "set key bottom left box opaque"]
+    plots = []
+    for i, policy in enumerate(sorted({p for p, _ in data})):
+        for j, (metric, label) in enumerate((("huge_avail_ratio", "free 2 MiB blocks"),
+                                             ("huge_alloc_success", "order-9 burst success"))):
+            pts = sorted(data.get((policy, metric), []))
+            if not pts:
+                continue
+            name = f"f{i}_{j}"
+            out.append(datablock(name, pts))
+            plots.append(f"${name} using 1:2 with linespoints {style(i, j == 1)} pt 7 "
+                         f"title {q(f'policy {policy}: {label}')}")
+    out.append("plot " + ", \\\n     ".join(plots))
+    return "\n".join(out)
+
+
 PLOTS = [("latency_cdf", latency_cdf), ("hitrate_vs_k", hitrate_vs_k),
-         ("refcount", refcount), ("contig", contig), ("bringup", bringup)]
+         ("refcount", refcount), ("contig", contig), ("bringup", bringup), ("frag", frag)]
 
 
 def render(body, outdir, name):

@@ -28,7 +28,8 @@ from results import fmt_value  # noqa: E402
 
 # The plots of each benchmark (plot.py's names), in the order shown.
 PLOTS = {"refcount": ["refcount"], "pcp": ["latency_cdf", "hitrate_vs_k"],
-         "contig": ["contig"], "smp": ["bringup"], "stress": []}
+         "contig": ["contig"], "smp": ["bringup"], "stress": [],
+         "frag": ["frag"]}
 FILES = ("results.csv", "hist.csv", "meta.csv", "meta.json", "serial.log")
 HISTORY = "history.html"  # in the results root, written by make history
 

@@ -14,7 +14,7 @@ import os
 import statistics
 from typing import NamedTuple
 
-BENCHES = ("refcount", "pcp", "contig", "smp", "stress")
+BENCHES = ("refcount", "pcp", "contig", "smp", "stress", "frag")
 PROFILES = ("full", "quick")
 
 RESULTS_HEADER = ["bench", "case", "cpus", "param", "metric", "value", "unit"]

@@ -71,6 +71,23 @@ def tables(run):
         out.append(Table("contig", f"contig: allocation latency ({unit}) and success rate "
                          f"by order", head, rows, tuple(range(len(head)))))
     out += numa_tables(run, series, unit)
+    fg = [k for k in series if k.bench == "frag" and k.metric == "huge_avail_ratio"]
+    if fg:
+        def cycle(k):
+            return int(results.parse_param(k.param)["cycle"])
+        last = max(cycle(k) for k in fg)
+        rows = []
+        for k in sorted((k for k in fg if cycle(k) == last), key=lambda k: k.param):
+            p = results.parse_param(k.param)
+            rows.append([p.get("policy", "?"), last, k.cpus] + [
+                fmt_value(val("frag", k.case, k.cpus, k.param, m), u) for m, u in (
+                    ("huge_avail_ratio", "ratio"), ("huge_alloc_success", "ratio"),
+                    ("huge_blocks", ""), ("ideal_huge_blocks", ""), ("frag_index_9", "ratio"),
+                    ("burst_ns_p50", ""))])
+        out.append(Table("frag", f"frag: huge frames after the last aging cycle (fractions of "
+                         f"the ideal; burst latency in {unit})",
+                         ["policy", "cycle", "cpus", "avail", "burst ok", "2M free", "ideal",
+                          "unusable(9)", "burst p50"], rows, tuple(range(1, 9))))
     for bench in ("smp", "stress"):
         rest = [k for k in series if k.bench == bench and not k.param and k.case != "check"]
         if rest:

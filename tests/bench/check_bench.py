@@ -350,8 +350,47 @@ def check_stress(res, ops_per_cpu, epochs, cpus=CPUS):
             "no reference was taken by a recycled address"
 
 
+FRAG_CYCLE_METRICS = ["live_frames", "free_frames", "huge_free_frames", "huge_blocks",
+                      "ideal_huge_blocks", "huge_avail_ratio", "frag_index_4", "frag_index_9",
+                      "burst_requests", "huge_alloc_success"]
+
+
+def check_frag(res, cycles, cpus=CPUS):
+    """Rows of every cycle for both policies; the same workload under both
+    (the live frames depend only on the seed); a burst that gets exactly the
+    free 2 MiB blocks there are; nothing above the ideal."""
+    for policy in ("off", "on"):
+        for c in range(cycles + 1):
+            p = f"policy={policy};cycle={c}"
+            expect(res, "frag", "aging", cpus, p, FRAG_CYCLE_METRICS)
+            if c:
+                expect(res, "frag", "aging", cpus, p, ["churn_ns_per_op", "churn_overlap_frac",
+                                                       "burst_ns_p50", "burst_ns_p99"])
+            row = {m: res[("frag", "aging", cpus, p, m)] for m in FRAG_CYCLE_METRICS}
+            assert 0 <= row["huge_avail_ratio"] <= 1, (p, row)
+            assert row["huge_blocks"] == row["huge_free_frames"] / 512, (p, row)
+            assert row["burst_requests"] == row["ideal_huge_blocks"], (p, row)
+            got = row["huge_alloc_success"] * row["ideal_huge_blocks"]
+            assert abs(got - row["huge_blocks"]) < 0.5, (p, row)
+            assert 0 <= row["frag_index_9"] <= 1 and 0 <= row["frag_index_4"] <= 1, (p, row)
+            other = ("frag", "aging", cpus, p.replace(policy, "on" if policy == "off" else "off"),
+                     "live_frames")
+            assert res[other] == row["live_frames"], f"{p}: the policies ran different workloads"
+        assert res[("frag", "aging", cpus, f"policy={policy};cycle=0", "huge_avail_ratio")] == 1
+        assert res[("frag", "aging", cpus, f"policy={policy};cycle=0", "live_frames")] == 0
+        pol = f"policy={policy}"
+        assert res[("frag", "aging", cpus, pol, "nomem")] == 0, "the workload ran out of memory"
+        long_frames = res[("frag", "aging", cpus, pol, "long_frames")]
+        assert long_frames > 0
+        assert res[("frag", "aging", cpus, f"{pol};cycle={cycles}", "live_frames")] == long_frames
+        reservations = res[("frag", "aging", cpus, pol, "reservations")]
+        assert (reservations > 0) if policy == "on" else (reservations == 0), (pol, reservations)
+    if cpus > 1:
+        assert res[("frag", "aging", cpus, "policy=off", "remote_frees")] > 0, "no foreign free"
+
+
 def check_invariants(res, cpus=CPUS):
-    for b in ("refcount", "pcp", "contig", "stress"):
+    for b in ("refcount", "pcp", "contig", "stress", "frag"):
         assert res.get((b, "check", cpus, "", "invariants_ok")) == 1, f"{b}: invariants_ok"
 
 
@@ -411,7 +450,7 @@ def kernel_suite(s, kernel, out_dir):
             continue
         s.run(f"{tag}_meta", check_kernel_meta, out, n)
         s.run(f"{tag}_progress", check_progress, out,
-              ["smp", "refcount", "pcp", "contig", "stress"])
+              ["smp", "refcount", "pcp", "contig", "stress", "frag"])
         if not s.run(f"{tag}_values_finite", lambda: res.update(check_values(out))):
             continue
         s.run(f"{tag}_smp", check_smp_rows, res, n)
@@ -421,6 +460,7 @@ def kernel_suite(s, kernel, out_dir):
         s.run(f"{tag}_pcp", check_pcp, res, out.blocks.get("hist.csv", []), n)
         s.run(f"{tag}_contig", check_contig, res, n)
         s.run(f"{tag}_stress", check_stress, res, 20000, 4, n)
+        s.run(f"{tag}_frag", check_frag, res, 4, n)
         s.run(f"{tag}_invariants_ok", check_invariants, res, n)
 
 
@@ -450,7 +490,7 @@ def main(argv):
     out = quick["out"]
     res = {}
     s.run("host_meta", check_meta, out)
-    s.run("host_progress", check_progress, out, ["smp", "refcount", "pcp", "contig", "stress"])
+    s.run("host_progress", check_progress, out, ["smp", "refcount", "pcp", "contig", "stress", "frag"])
     s.run("host_values_finite", lambda: res.update(check_values(out)))
     s.run("host_refcount", check_refcount, res)
     s.run("host_concurrency_rows", check_concurrency_rows, out)
@@ -458,6 +498,7 @@ def main(argv):
     s.run("host_pcp", check_pcp, res, out.blocks.get("hist.csv", []))
     s.run("host_contig", check_contig, res)
     s.run("host_stress", check_stress, res, 20000, 4)
+    s.run("host_frag", check_frag, res, 4)
     s.run("host_invariants_ok", check_invariants, res)
 
     def corrupt():
@@ -502,7 +543,9 @@ def main(argv):
                        (["profile=slow"], "profile"), (["sweep_capacities=4,x"],
                                                        "sweep_capacities"),
                        (["bench=pcp", "test_corrupt_frame=1"], "test_corrupt_frame"),
-                       (["seed=-1"], "seed"), (["frobnicate=1"], "frobnicate")):
+                       (["seed=-1"], "seed"), (["frobnicate=1"], "frobnicate"),
+                       (["frag_live=0"], "frag_live"), (["frag_cycles=0"], "frag_cycles"),
+                       (["frag_live=60", "frag_long=40"], "frag_long")):
         s.run(f"host_config_error_{key}", bad, words, key)
 
     if args.tsan_driver:
@@ -521,6 +564,7 @@ def main(argv):
                 check_pcp_numa(o.results(), cpus)
         s.run("host_tsan_refcount_contig_stress", tsan, "refcount,contig,stress", CPUS)
         s.run("host_tsan_pcp", tsan, "pcp", 2, 2)
+        s.run("host_tsan_frag", tsan, "frag", CPUS)
     if args.kernel:
         os.makedirs(args.out, exist_ok=True)
         kernel_suite(s, args.kernel, args.out)

@@ -180,5 +180,6 @@ void mm_tests_pcp_cold(void);
 void mm_tests_panic(void);
 void mm_tests_numa(void);
 void mm_tests_window(void);
+void mm_tests_antifrag(void);
 
 #endif /* TESTS_MM_TEST_H */

@@ -24,5 +24,6 @@ int main(void)
     mm_tests_pcp_cold();
     mm_tests_panic();
     mm_tests_window();
+    mm_tests_antifrag();
     return check_exit();
 }

@@ -42,7 +42,8 @@ def frame(name, header, records, rows=None, crc=None):
 
 
 class Generator:
-    def __init__(self, smp=8, runs=5, benches=("refcount", "pcp", "contig", "smp", "stress"),
+    def __init__(self, smp=8, runs=5,
+                 benches=("refcount", "pcp", "contig", "smp", "stress", "frag"),
                  icount=False, seed=1, noise=0.03, slow_hit=0, profile="full",
                  concurrency=False, concurrent_upto=2, slow_case=None):
         """concurrency: emit the kernel's concurrency rows for every timed
@@ -215,6 +216,28 @@ class Generator:
                 ("stress", "mix", self.smp, "", "violations", str(violations), "count"),
                 ("stress", "mix", self.smp, "", "epochs", "20", "count")]
 
+    def frag_rows(self, cycles=4):
+        """Aging rows of both policies: availability decaying over the
+        cycles, fast with the policy off, slowly with it on."""
+        rows = []
+        for policy, decay in (("off", 0.15), ("on", 0.02)):
+            for c in range(cycles + 1):
+                p = f"policy={policy};cycle={c}"
+                ratio = 1.0 if c == 0 else max(0.0, 1.0 - decay * (c + 2))
+                ideal = 480 - 2 * c
+                rows += [("frag", "aging", self.smp, p, "ideal_huge_blocks", str(ideal), "count"),
+                         ("frag", "aging", self.smp, p, "huge_blocks",
+                          str(round(ratio * ideal)), "count"),
+                         ("frag", "aging", self.smp, p, "huge_avail_ratio", f"{ratio:.4f}",
+                          "ratio"),
+                         ("frag", "aging", self.smp, p, "huge_alloc_success", f"{ratio:.4f}",
+                          "ratio"),
+                         ("frag", "aging", self.smp, p, "frag_index_9", f"{1 - ratio:.4f}",
+                          "ratio"),
+                         ("frag", "aging", self.smp, p, "burst_ns_p50",
+                          f"{self.jitter(600):.0f}", "ns")]
+        return rows
+
     def meta(self, cmdline):
         return [("kernel_version", "0.1"), ("commit", "synthetic"),
                 ("accel", "tcg"), ("icount", "1" if self.icount else "0"),
@@ -246,6 +269,8 @@ class Generator:
                 rows = self.contig()
             elif bench == "smp":
                 rows = self.smp_rows()
+            elif bench == "frag":
+                rows = self.frag_rows()
             else:
                 rows = self.stress_rows(violations)
             lines += frame("results.csv", RESULTS_HEADER, rows)

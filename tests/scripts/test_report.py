@@ -122,7 +122,7 @@ def test_page_content():
         for tag in ("<script", "<img", "<link", "http://", "https://"):
             expect(tag not in page.replace("http://www.w3.org/", ""),
                    f"report is not self-contained: it has '{tag}'")
-        expect(page.count("<figure class=\"plot\"") == 5, "not five plots inlined")
+        expect(page.count("<figure class=\"plot\"") == 6, "not six plots inlined")
 
 
 def test_renders_in_chromium():
@@ -142,7 +142,7 @@ def test_renders_in_chromium():
         expect(not found["errors"], f"script errors: {found['errors']}")
         expect(not found["resources"], f"the page fetched {found['resources']}")
         figs = found["figures"]
-        expect(len(figs) == 5, f"{len(figs)} figures laid out: {figs}")
+        expect(len(figs) == 6, f"{len(figs)} figures laid out: {figs}")
         for fig in figs:
             expect(fig["width"] > 300 and fig["height"] > 150 and fig["drawn"] > 20,
                    f"figure {fig['id']} not rendered: {fig}")
