@@ -95,6 +95,16 @@ static inline struct mm_stats mt_stats(void)
     return st;
 }
 
+/* The end of a test that gave everything back: every cache drained, every
+ * frame free, every invariant holding (a macro: failures name the test's
+ * line). */
+#define MT_CHECK_ALL_FREE()                                                  \
+    do {                                                                     \
+        mm_pcp_drain_all();                                                  \
+        CHECK_EQ_U(mt_stats().free_frames, mt_stats().total_frames);         \
+        mt_check();                                                          \
+    } while (0)
+
 /* One CPU's cache counters. */
 static inline struct pcp_stats mt_pcp_stats(unsigned cpu)
 {

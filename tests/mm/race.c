@@ -205,13 +205,10 @@ static bool caught_lost_reference(const struct host_panic_trap *trap, uint64_t p
     return false;
 }
 
-static void lost_reference_job(void *arg)
+/* CPU 0's side of the single-frame race: allocate, stamp, free, and check
+ * that a free the racer's reference made illegal is caught. */
+static void owner_single(void)
 {
-    (void)arg;
-    if (plat_cpu_index() == 1) {
-        racer();
-        return;
-    }
     static struct host_panic_trap trap;
     uint64_t tag = 0;
     while (race_running()) {
@@ -245,23 +242,13 @@ static void lost_reference_job(void *arg)
     atomic_store(&rs.stop, true);
 }
 
-static void lost_reference_caught_at_free(void)
-{
-    if (!race_init(512, 64))
-        return;
-    plat_run_on_cpus(2, lost_reference_job, NULL);
-    race_verdict("a lost reference caught by frame_free", LOST_REFERENCE_MIN);
-}
+
 
 #define RUN_FRAMES 4
 
-static void lost_reference_contig_job(void *arg)
+/* The same with runs of RUN_FRAMES frames and frame_free_contig. */
+static void owner_contig(void)
 {
-    (void)arg;
-    if (plat_cpu_index() == 1) {
-        racer();
-        return;
-    }
     static struct host_panic_trap trap;
     uint64_t seq = 0;
     while (race_running()) {
@@ -302,12 +289,40 @@ static void lost_reference_contig_job(void *arg)
     atomic_store(&rs.stop, true);
 }
 
-static void lost_reference_caught_at_contig_free(void)
+struct lost_reference_owner {
+    void (*run)(void);
+};
+
+/* CPU 1 races frame_from_in_use on the owner's recycled addresses (racer);
+ * CPU 0 runs the owner's loop. */
+static void lost_reference_job(void *arg)
 {
+    const struct lost_reference_owner *owner = arg;
+    if (plat_cpu_index() == 1)
+        racer();
+    else
+        owner->run();
+}
+
+/* A lost-reference race on two CPUs against a 512 / 64 cache, then the
+ * verdict on how often the release caught it. */
+static void lost_reference_race(void (*owner)(void), const char *what)
+{
+    struct lost_reference_owner o = {owner};
     if (!race_init(512, 64))
         return;
-    plat_run_on_cpus(2, lost_reference_contig_job, NULL);
-    race_verdict("a lost reference caught by frame_free_contig", LOST_REFERENCE_MIN);
+    plat_run_on_cpus(2, lost_reference_job, &o);
+    race_verdict(what, LOST_REFERENCE_MIN);
+}
+
+static void lost_reference_caught_at_free(void)
+{
+    lost_reference_race(owner_single, "a lost reference caught by frame_free");
+}
+
+static void lost_reference_caught_at_contig_free(void)
+{
+    lost_reference_race(owner_contig, "a lost reference caught by frame_free_contig");
 }
 
 /* ---- concurrent double free --------------------------------------------- */

@@ -16,11 +16,19 @@ static uint64_t region_of(const struct frame *f)
     return frame_pa(f) & ~(REGION - 1);
 }
 
+/* One arena [16 MiB, end) with the policy on. */
+static bool af_start(uint64_t end)
+{
+    if (!mt_init1(16 * MiB, end))
+        return false;
+    CHECK(mm_antifrag_set(true));
+    return true;
+}
+
 static void af_refills_come_from_one_region(void)
 {
-    if (!mt_init1(16 * MiB, 32 * MiB))
+    if (!af_start(32 * MiB))
         return;
-    CHECK(mm_antifrag_set(true));
     /* The first region is the top one, whose last 128 frames hold the
      * arena's metadata: 300 frames fit it. */
     static struct frame *held[300];
@@ -43,9 +51,8 @@ static void af_refills_come_from_one_region(void)
 
 static void af_region_used_up_moves_to_the_next(void)
 {
-    if (!mt_init1(16 * MiB, 32 * MiB))
+    if (!af_start(32 * MiB))
         return;
-    CHECK(mm_antifrag_set(true));
     static struct frame *held[1500];
     for (int i = 0; i < 1500; i++)
         held[i] = frame_alloc(0);
@@ -74,16 +81,13 @@ static void af_region_used_up_moves_to_the_next(void)
     mt_check();
     for (int i = 0; i < 1500; i++)
         frame_free(held[i]);
-    mm_pcp_drain_all();
-    CHECK_EQ_U(mt_stats().free_frames, mt_stats().total_frames);
-    mt_check();
+    MT_CHECK_ALL_FREE();
 }
 
 static void af_switch_off_drops_reservations(void)
 {
-    if (!mt_init1(16 * MiB, 64 * MiB))
+    if (!af_start(64 * MiB))
         return;
-    CHECK(mm_antifrag_set(true));
     struct frame *f[4];
     for (unsigned cpu = 0; cpu < 4; cpu++) {
         host_set_cpu(cpu);
@@ -115,9 +119,7 @@ static void af_switch_off_drops_reservations(void)
     mt_check();
     for (unsigned cpu = 0; cpu < 4; cpu++)
         frame_free(f[cpu]);
-    mm_pcp_drain_all();
-    CHECK_EQ_U(mt_stats().free_frames, mt_stats().total_frames);
-    mt_check();
+    MT_CHECK_ALL_FREE();
 }
 
 /* A CPU that frees another CPU's frames gives them back to the buddy lists
@@ -157,18 +159,15 @@ static void af_remote_frees_return_to_their_region(void)
     CHECK_EQ_U(s.foreign_drained, 400 - foreign);
     host_set_cpu(0);
     mt_check();
-    mm_pcp_drain_all();
-    CHECK_EQ_U(mt_stats().free_frames, mt_stats().total_frames);
-    mt_check();
+    MT_CHECK_ALL_FREE();
 }
 
 /* Reservations hold no memory: with every CPU holding one, a single CPU
  * still gets every frame before out-of-memory. */
 static void af_oom_only_when_exhausted(void)
 {
-    if (!mt_init1(16 * MiB, 32 * MiB))
+    if (!af_start(32 * MiB))
         return;
-    CHECK(mm_antifrag_set(true));
     struct frame *keep[MT_CPUS];
     for (unsigned cpu = 1; cpu < MT_CPUS; cpu++) {
         host_set_cpu(cpu);

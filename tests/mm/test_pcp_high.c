@@ -225,9 +225,7 @@ static void pcp_high_blocks_are_the_last_resort(void)
         frame_drop(all[i]);
     for (unsigned i = 0; i < nu; i++)
         frame_drop(units[i]);
-    mm_pcp_drain_all();
-    CHECK_EQ_U(mt_stats().free_frames, mt_stats().total_frames);
-    mt_check();
+    MT_CHECK_ALL_FREE();
 }
 
 static void pcp_high_from_unused_inside_a_cached_block(void)
