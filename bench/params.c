@@ -9,7 +9,8 @@
  *
  * Profiles only change defaults: `quick` (tests, CI) keeps the whole suite to
  * seconds of guest time at SMP=4 under TCG; `full` (make bench) is sized so a
- * run at SMP=8 under TCG finishes within a minute on a 2-core host.
+ * run at SMP=8 under TCG takes a few minutes on a 2-core host (137 s in QEMU
+ * with every benchmark, 11 runs a point).
  */
 #include <stdarg.h>
 
