@@ -406,9 +406,7 @@ struct frame *frame_alloc(unsigned flags)
     return frame_alloc_order_slow(0, flags, cpu, s);
 }
 
-/* noipa: frame_alloc_hinted calls back into it, and GCC would otherwise
- * split it into a wrapper and a clone (one more jump on every hit). */
-__attribute__((noipa)) struct frame *frame_alloc_order(unsigned order, unsigned flags)
+struct frame *frame_alloc_order(unsigned order, unsigned flags)
 {
     if (unlikely(order > MM_MAX_ORDER || !frame_flags_plain(flags)))
         return frame_alloc_hinted(order, flags, __func__);
