@@ -330,17 +330,32 @@ void pcp_reclaim_end(void)
     atomic_fetch_sub_explicit(&pcp_pressure, 1, memory_order_relaxed);
 }
 
+/* Frames of a chain of blocks (through next, head.order) that lie on
+ * another node than `node`. */
+static uint64_t chain_remote_frames(const struct frame *chain, unsigned node)
+{
+    uint64_t n = 0;
+    for (const struct frame *h = chain; h; h = h->next)
+        n += frame_arena(h)->node != node ? (uint64_t)1 << h->order : 0;
+    return n;
+}
+
 /* Interrupts off, on p's CPU.  While another CPU reclaims cached frames to
  * satisfy an allocation, a refill takes one frame, not a batch: otherwise the
  * frames it asked for would be back in a cache before it could take them.
- * Arenas in the fallback order of p's preferred node (mm/numa.c). */
+ * Arenas in the fallback order of p's preferred node (mm/numa.c); the
+ * anti-fragmentation policy's region first when it is on, whose frames are
+ * counted local or remote by their own arena's node. */
 static uint32_t pcp_refill(struct pcp *p)
 {
     uint64_t want = atomic_load_explicit(&pcp_pressure, memory_order_relaxed) ? 1 : p->batch;
     uint64_t got = 0, remote = 0;
     struct frame *chain = NULL;
-    if (mm_antifrag_on)
+    if (mm_antifrag_on) {
         got = antifrag_refill(p, want, &chain);
+        if (mm.nodes > 1)
+            remote = chain_remote_frames(chain, p->node);
+    }
     const uint8_t *order = numa_arena_order(p);
     for (unsigned k = 0; k < mm.n_arenas && got < want; k++) {
         struct arena *a = &mm_arenas[order[k]];

@@ -351,6 +351,34 @@ static void numa_bad_input(void)
     mt_check();
 }
 
+/* With the anti-fragmentation policy on, a refill cut from the policy's
+ * region counts its frames local or remote by the region's node, as a refill
+ * from the buddy lists does: the counters say which node served them. */
+static void numa_policy_refills_counted_by_node(void)
+{
+    if (!init_nodes(2, 64, 16, true))
+        return;
+    CHECK(mm_antifrag_set(true));
+    host_set_cpu(0); /* node 0 */
+    mm_pcp_stats_reset();
+    struct frame *held[16];
+    uint64_t remote = 0;
+    for (int i = 0; i < 16; i++) { /* one refill of 16, then hits */
+        held[i] = frame_alloc(0);
+        CHECK(held[i] != NULL);
+        remote += held[i] && frame_node(held[i]) != 0;
+    }
+    struct pcp_stats s = mt_pcp_stats(0);
+    CHECK_EQ_U(s.refills, 1);
+    CHECK_EQ_U(s.remote_refill_frames, remote);
+    CHECK_EQ_U(s.remote_refills, remote != 0);
+    CHECK_EQ_U(s.local_refills, remote == 0);
+    for (int i = 0; i < 16; i++)
+        frame_free(held[i]);
+    CHECK(mm_antifrag_set(false));
+    MT_CHECK_ALL_FREE();
+}
+
 void mm_tests_numa(void)
 {
     RUN(numa_arenas_per_node);
@@ -360,5 +388,6 @@ void mm_tests_numa(void)
     RUN(numa_buddy_allocs_counted);
     RUN(numa_preferred_node);
     RUN(numa_configure_later);
+    RUN(numa_policy_refills_counted_by_node);
     RUN(numa_bad_input);
 }
