@@ -64,6 +64,10 @@ struct bench_config {
     unsigned frag_live_pct;      /* short-lived peak, % of free memory */
     unsigned frag_long_pct;      /* long-lived at the end, % of free memory */
     unsigned max_cpus;           /* 0: every online CPU */
+    uint64_t probe_ref;          /* probe_ref=: the host's full-speed probe from
+                                  * earlier boots (cycles; 0: none, harness.c) */
+    uint64_t host_retry_ms;      /* host_retry_ms=: the boot's budget for sets
+                                  * measured again on a slowed host (0: none) */
     bool icount;                 /* the host ran QEMU with -icount: the TSC counts
                                   * instructions and vCPUs take turns */
     bool test_corrupt_frame;     /* test only: corrupt a free frame mid-stress */

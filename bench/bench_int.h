@@ -24,8 +24,8 @@
  * the waits are bounded (before the window by the CPU's measured portion,
  * after it by half that), so a host that cannot run the CPUs at once does not
  * pay for the waiting too.
- * Just before and after each job every CPU probes the host's speed (a fixed
- * chain of instructions, harness.c): runs the host ran slowed keep their
+ * Just before and after each job every CPU probes the host's speed (fixed
+ * independent steps, harness.c): runs the host ran slowed keep their
  * per-run rows but stay out of the medians while enough full-speed runs
  * remain (host_slowed_runs counts them).
  * One unfenced TSC read per chunk finds the gaps where the CPU did not run
@@ -158,6 +158,21 @@ enum sample_path {
 
 /* Per-CPU slot: written only by its CPU while a job runs, read by CPU 0 after. */
 #define BENCH_PROBE_WORDS 8
+/* A run probed over HOST_SLOW_RATIO x the fastest probe ran slowed; a point
+ * needs HOST_MIN_FAST_RUNS full-speed runs for medians without them
+ * (harness.c, the host's speed).  meta.csv carries both. */
+#define HOST_SLOW_RATIO 1.25
+#define HOST_MIN_FAST_RUNS 3
+/* A set left with a point short of full-speed runs is measured again, at
+ * most HOST_SET_ATTEMPTS times in all, after the host has run CPU 0 at full
+ * speed for HOST_FAST_HOLD_MS, while the boot has spent less than
+ * host_retry_ms= (default HOST_RETRY_BUDGET_MS) on waiting for the host and
+ * on the sets measured again: a host slowed throughout costs a bounded time. */
+#define HOST_SET_ATTEMPTS 3
+#define HOST_FAST_HOLD_MS 20
+#define HOST_RETRY_BUDGET_MS 30000
+#define BENCH_STR_(x) #x
+#define BENCH_STR(x) BENCH_STR_(x)
 #define SLOT_COUNTERS 8
 struct bench_slot {
     _Alignas(CACHE_LINE_SIZE) uint64_t cycles; /* per-op time basis of the run:
@@ -209,6 +224,9 @@ struct bench_point {
                                       * shape in the same set: net rows */
     /* CPU 0 before (after=false) and after each timed dispatch. */
     void (*around_run)(struct bench_point *pt, bool after);
+    /* Before the harness measures the set again (too few full-speed runs):
+     * forget what around_run accumulated. */
+    void (*restart)(struct bench_point *pt);
     /* Filled by the harness. */
     uint64_t counter[SLOT_COUNTERS];   /* sums over CPUs and timed runs */
     uint64_t irq_pending;              /* over CPUs and timed runs */
@@ -219,6 +237,8 @@ struct bench_point {
     unsigned slowed_runs;              /* runs the host ran slowed */
     bool median_all_runs;              /* too few full-speed runs: medians
                                         * over every run (host_slowed row) */
+    unsigned attempts;                 /* times its set was measured (>1: the
+                                        * host slowed the earlier ones) */
     uint64_t samples[PATH_COUNT];      /* kept by its latency rows, per path */
     unsigned index;                    /* in its set */
 };
@@ -228,7 +248,12 @@ struct bench_ctx {
     unsigned cpus;               /* CPUs used: min(online, max_cpus) */
     uint64_t tsc_khz;
     uint64_t gap_cycles;         /* a chunk this much over the shortest is a gap */
-    uint64_t probe_min;          /* fastest host-speed probe of the boot so far */
+    uint64_t host_retry_cycles;  /* spent waiting for the host and measuring
+                                  * sets again (harness.c, the host's speed) */
+    uint64_t host_retry_budget;  /* HOST_RETRY_BUDGET_MS in cycles */
+    uint64_t probe_boot;         /* fastest probe of this boot's start (meta.csv) */
+    uint64_t probe_min;          /* fastest probe so far, probe_ref included: the
+                                  * full speed runs are judged against */
     const char *unit_ns;         /* "ns", or "instr" when the TSC counts instructions */
     const char *unit_cycles;     /* "cycles" or "instr" */
     bool failed;                 /* an invariant failed: stop, verdict check-failed */
@@ -268,11 +293,16 @@ uint64_t bench_scratch_frames(void);
 void bench_scratch_keep(void);
 void bench_scratch_release_all(void);
 
-/* The host-speed probe (harness.c): cycles of a fixed dependent chain over
- * buf[BENCH_PROBE_WORDS], the fastest of a few timings.  bench_probe_calibrate takes the slots' probes
- * (after every CPU has stored one) as the boot's first fastest probe. */
+/* The host-speed probe (harness.c): cycles of fixed independent steps over
+ * buf[BENCH_PROBE_WORDS], the fastest of a few timings.  bench_probe_calibrate
+ * takes the slots' probes (after every CPU has stored one) as the boot's
+ * first fastest probe, and probe_ref= as the host's full speed if faster. */
 uint64_t bench_speed_probe(uint64_t *buf);
 void bench_probe_calibrate(void);
+/* Whether a set just measured (attempt times so far) is measured again: in
+ * timing mode, a point left with too few full-speed runs, attempts and the
+ * boot's budget left. */
+bool bench_set_needs_attempt(const struct bench_point *pts, unsigned n, unsigned attempt);
 
 /* CPU counts to sweep: 1, 2, 4, ... and cpus itself; returns how many. */
 unsigned bench_cpu_sweep(unsigned cpus, unsigned *out, unsigned cap);

@@ -134,7 +134,11 @@ static void emit_meta(const struct bench_meta *meta, char *buf, size_t cap)
     meta_add_u(&b, "timer_overhead_cycles_min", lo);
     meta_add_u(&b, "timer_overhead_cycles_max", hi);
     meta_add_u(&b, "gap_threshold_cycles", bench_ctx.gap_cycles);
-    meta_add_u(&b, "speed_probe_cycles", bench_ctx.probe_min);
+    meta_add_u(&b, "speed_probe_cycles", bench_ctx.probe_boot);
+    meta_add_u(&b, "speed_probe_ref", cfg->probe_ref);
+    meta_add_u(&b, "host_retry_ms", cfg->host_retry_ms);
+    meta_add(&b, "host_slow_ratio", BENCH_STR(HOST_SLOW_RATIO));
+    meta_add_u(&b, "host_min_fast_runs", HOST_MIN_FAST_RUNS);
     meta_add_u(&b, "samples_per_cpu", bench_ctx.sample_cap);
     struct pcp_config pcp;
     mm_pcp_get_config(&pcp);
@@ -254,6 +258,7 @@ enum bench_verdict bench_run(const struct bench_config *cfg, const struct bench_
         bench_ctx.cpus = cfg->max_cpus;
     bench_ctx.tsc_khz = plat_tsc_khz();
     bench_ctx.gap_cycles = bench_ctx.tsc_khz * GAP_THRESHOLD_US / 1000;
+    bench_ctx.host_retry_budget = bench_ctx.tsc_khz * cfg->host_retry_ms;
     bench_ctx.unit_ns = cfg->icount ? "instr" : "ns";
     bench_ctx.unit_cycles = cfg->icount ? "instr" : "cycles";
     plat_run_on_cpus(bench_ctx.cpus, timer_overhead_job, NULL);

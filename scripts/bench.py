@@ -31,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import extract  # noqa: E402
 import hostfacts  # noqa: E402
+import hostspeed  # noqa: E402
 import qemu  # noqa: E402
 import report  # noqa: E402
 import results  # noqa: E402
@@ -138,6 +139,15 @@ def shown(path):
     return path if rel.startswith("..") else rel
 
 
+def add_probe_ref(cfg):
+    """The host's remembered full speed onto the kernel command line
+    (scripts/hostspeed.py), unless ARGS gave one."""
+    ref = hostspeed.reference(hostspeed.key(cfg))
+    if ref and not any(w.startswith("probe_ref=") for w in cfg["args"]):
+        cfg["cmdline"] += f" probe_ref={ref}"
+        qemu.check_cmdline(cfg["cmdline"])
+
+
 def cmd_run(opts, cfg):
     root = opts.results_root
     if opts.from_log:
@@ -153,6 +163,7 @@ def cmd_run(opts, cfg):
     else:
         workdir = opts.workdir
         os.makedirs(workdir, exist_ok=True)
+        add_probe_ref(cfg)
         print(f"bench: booting {opts.kernel} with {cfg['qemu']['version_text']}, "
               f"SMP={cfg['smp']} MEM={cfg['mem']} CPU={cfg['cpu']} NUMA={cfg['numa']} "
               f"accel={cfg['accel']}{' icount' if cfg['icount'] else ''}, "
@@ -179,6 +190,8 @@ def cmd_run(opts, cfg):
         return 1
     rundir.update_latest(root, path)
     run = results.load_run(path)
+    if not opts.from_log:
+        hostspeed.record(hostspeed.key(cfg), hostspeed.boot_probe(run.kernel_meta))
     if not opts.no_plot:
         import plot
         plot.plot_all(run)

@@ -102,16 +102,23 @@ def host_speed_warnings(meta, rows):
     if meta.get("icount"):
         return []
     out = []
+    km = meta.get("kernel_meta") or {}
+    ratio, need = km.get("host_slow_ratio", "1.25"), km.get("host_min_fast_runs", "3")
     slowed = sum(int(r.value) for r in rows if r.metric == "host_slowed_runs")
     timed = sum(1 for r in rows if r.metric == "ns_per_op" and r.run is not None)
     if slowed:
         out.append(f"the host ran {slowed} of {timed} timed runs slowed (host-speed probe over "
-                   f"1.25x the fastest): they are left out of the medians")
+                   f"{ratio}x the fastest): they are left out of the medians")
+    again = [r for r in rows if r.metric == "host_set_attempts"]
+    if again:
+        out.append(f"{len(again)} point(s) were measured again (up to "
+                   f"{max(int(r.value) for r in again)} times) because the host slowed most of "
+                   f"their runs; their figures come from the last attempt")
     points = [f"{r.bench}/{r.case} cpus={r.cpus}{' ' + r.param if r.param else ''}"
               for r in rows if r.metric == "host_slowed" and r.value]
     if points:
         shown = ", ".join(points[:5]) + (f" and {len(points) - 5} more" if len(points) > 5 else "")
-        out.append(f"{len(points)} point(s) had fewer than 3 full-speed runs, so their medians "
+        out.append(f"{len(points)} point(s) had fewer than {need} full-speed runs, so their medians "
                    f"carry the host's slowdown: {shown}")
     if (meta.get("host") or {}).get("guest_ram") == "on demand":
         out.append("guest RAM was touched on demand (MEM over a quarter of the host's available "

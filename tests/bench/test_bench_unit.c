@@ -221,6 +221,9 @@ static void test_params_defaults(void)
     CHECK(cfg.pcp_capacity == 64 && cfg.pcp_batch == 16 && cfg.test_slow_hit == 100);
     CHECK(parse("bench=stress test_corrupt_frame=1", &cfg));
     CHECK(cfg.test_corrupt_frame);
+    CHECK(cfg.probe_ref == 0 && cfg.host_retry_ms == HOST_RETRY_BUDGET_MS);
+    CHECK(parse("probe_ref=6200 host_retry_ms=0", &cfg));
+    CHECK(cfg.probe_ref == 6200 && cfg.host_retry_ms == 0);
 }
 
 static void rejected(const char *text, const char *key)
@@ -240,6 +243,8 @@ static void test_params_rejected(void)
     rejected("runs=0", "runs");
     rejected("runs=abc", "runs");
     rejected("iters=1", "iters");
+    rejected("probe_ref=fast", "probe_ref");
+    rejected("host_retry_ms=99999999", "host_retry_ms");
     rejected("sweep_capacities=8,x", "sweep_capacities");
     rejected("sweep_capacities=8,,9", "sweep_capacities");
     rejected("sweep_capacities=0", "sweep_capacities");
@@ -312,6 +317,64 @@ static void test_host_slowed_runs_leave_the_median(void)
     bench_ctx.probe_min = 0;
 }
 
+/* The host tools' reference is the full speed when it is faster than
+ * anything the boot probed at its start; never under icount (no probes). */
+static void test_probe_ref_is_full_speed(void)
+{
+    struct bench_config cfg = {.probe_ref = 6000};
+    const struct bench_config *saved = bench_ctx.cfg;
+    unsigned saved_cpus = bench_ctx.cpus;
+    bench_ctx.cfg = &cfg;
+    bench_ctx.cpus = 2;
+    bench_ctx.slot[0].probe = 9000;
+    bench_ctx.slot[1].probe = 9500;
+    bench_ctx.probe_min = 0;
+    bench_probe_calibrate();
+    CHECK_EQ_U(bench_ctx.probe_boot, 9000);
+    CHECK_EQ_U(bench_ctx.probe_min, 6000);
+
+    cfg.probe_ref = 12000; /* slower than this boot: the boot's own stands */
+    bench_ctx.probe_min = 0;
+    bench_probe_calibrate();
+    CHECK_EQ_U(bench_ctx.probe_min, 9000);
+
+    bench_ctx.slot[0].probe = bench_ctx.slot[1].probe = 0; /* icount: none */
+    bench_ctx.probe_min = 0;
+    bench_probe_calibrate();
+    CHECK_EQ_U(bench_ctx.probe_min, 0);
+
+    bench_ctx.cfg = saved;
+    bench_ctx.cpus = saved_cpus;
+    bench_ctx.probe_min = bench_ctx.probe_boot = 0;
+}
+
+/* A set is measured again only in timing mode, when a point has too few
+ * full-speed runs, and while attempts and the boot's budget remain. */
+static void test_slowed_set_measured_again(void)
+{
+    struct bench_config cfg = {.icount = 0};
+    struct bench_point pts[2];
+    const struct bench_config *saved = bench_ctx.cfg;
+    bench_ctx.cfg = &cfg;
+    bench_ctx.host_retry_budget = 1000;
+    bench_ctx.host_retry_cycles = 0;
+    memset(pts, 0, sizeof pts);
+    CHECK(!bench_set_needs_attempt(pts, 2, 1));
+    pts[1].median_all_runs = true;
+    CHECK(bench_set_needs_attempt(pts, 2, 1));
+    CHECK(bench_set_needs_attempt(pts, 2, HOST_SET_ATTEMPTS - 1));
+    CHECK(!bench_set_needs_attempt(pts, 2, HOST_SET_ATTEMPTS));
+    bench_ctx.host_retry_cycles = 1000; /* the budget is spent */
+    CHECK(!bench_set_needs_attempt(pts, 2, 1));
+    bench_ctx.host_retry_cycles = 0;
+    cfg.icount = 1;
+    CHECK(!bench_set_needs_attempt(pts, 2, 1));
+    bench_ctx.host_retry_budget = 0; /* host_retry_ms=0: never */
+    cfg.icount = 0;
+    CHECK(!bench_set_needs_attempt(pts, 2, 1));
+    bench_ctx.cfg = saved;
+}
+
 int main(void)
 {
     RUN(test_quantiles_odd);
@@ -325,5 +388,7 @@ int main(void)
     RUN(test_params_defaults);
     RUN(test_params_rejected);
     RUN(test_host_slowed_runs_leave_the_median);
+    RUN(test_probe_ref_is_full_speed);
+    RUN(test_slowed_set_measured_again);
     return check_exit();
 }

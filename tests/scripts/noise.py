@@ -27,15 +27,21 @@ from false_alarm import make_runs  # noqa: E402
 FIGURE = "ns_per_op_median"
 
 
-def spreads(runs):
-    """{bench: [spread of each single-CPU figure present in every run]}."""
-    values = {}
+def spreads(runs, flagged_too=True):
+    """{bench: [spread of each single-CPU figure present in every run]};
+    without flagged_too, the points the kernel flagged host_slowed (too few
+    full-speed runs, even after measuring the set again) in any run stay out."""
+    values, flagged = {}, set()
     for run in runs:
         for r in run.rows:
             if r.metric == FIGURE and r.cpus == 1 and r.run is None:
                 values.setdefault(r.key, []).append(r.value)
+            elif r.metric == "host_slowed" and r.value:
+                flagged.add((r.bench, r.case, r.cpus, r.param))
     out = {}
     for key, vs in values.items():
+        if not flagged_too and (key.bench, key.case, key.cpus, key.param) in flagged:
+            continue
         if len(vs) == len(runs) and min(vs) > 0:
             out.setdefault(key.bench, []).append((max(vs) - min(vs)) / min(vs))
     return out
@@ -61,11 +67,16 @@ def measure(dirs, group, out=sys.stdout):
     per_group = {}
     for n, g in enumerate(groups):
         out.write(f"group {n}: {probe_line(g)}\n")
+        unflagged = spreads(g, flagged_too=False)
         for bench, s in spreads(g).items():
             med = statistics.median(s)
             per_group.setdefault(bench, []).append(med)
+            u = unflagged.get(bench, [])
+            rest = f"; without the {len(s) - len(u)} flagged host_slowed: " + (
+                f"median {statistics.median(u):.0%}" if u else "none left") \
+                if len(u) < len(s) else ""
             out.write(f"group {n} ({len(g)} boots, {busy_share(g)}): {bench}: {len(s)} "
-                      f"figures, median spread {med:.0%}, max {max(s):.0%}\n")
+                      f"figures, median spread {med:.0%}, max {max(s):.0%}{rest}\n")
     for bench, meds in per_group.items():
         out.write(f"{bench}: median spread over {len(meds)} group(s) of {group} boots: "
                   f"{statistics.median(meds):.0%} (groups from {min(meds):.0%} to "

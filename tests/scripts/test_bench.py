@@ -275,6 +275,39 @@ def test_host_speed_warnings():
     expect(rundir.host_speed_warnings(dict(meta, icount=1), rows) == [], "icount: no warning")
     w = rundir.host_speed_warnings({"icount": 0, "host": {"guest_ram": "on demand"}}, rows[:4])
     expect(len(w) == 1 and "touched on demand" in w[0], f"{w}")
+    # The kernel's own thresholds (meta.csv) name the rule; sets measured again are said.
+    meta = {"icount": 0, "kernel_meta": {"host_slow_ratio": "1.5", "host_min_fast_runs": "4"}}
+    w = rundir.host_speed_warnings(meta, rows + [row("shared", "host_set_attempts", 3)])
+    expect(len(w) == 3 and "over 1.5x" in w[0] and "measured again (up to 3 times)" in w[1] and
+           "fewer than 4 full-speed runs" in w[2], f"{w}")
+
+
+def test_host_speed_reference():
+    """The remembered full speed: the fastest start-of-boot probe of the last
+    KEEP boots per key; nothing under icount, and a bad state file is a fresh start."""
+    import hostspeed
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "build", "host-speed.json")
+        expect(hostspeed.reference("k", path) is None, "no state: no reference")
+        for p in (9000, 6200, 8000):
+            hostspeed.record("k", p, path)
+        hostspeed.record("other", 100, path)
+        expect(hostspeed.reference("k", path) == 6200, f"{hostspeed.reference('k', path)}")
+        for _ in range(hostspeed.KEEP):
+            hostspeed.record("k", 7000, path)
+        expect(hostspeed.reference("k", path) == 7000, "old boots age out")
+        hostspeed.record("k", 0, path)
+        hostspeed.record(None, 5, path)
+        expect(hostspeed.reference("k", path) == 7000, "no probe: nothing recorded")
+        with open(path, "w") as f:
+            f.write("{not json")
+        expect(hostspeed.reference("k", path) is None, "unreadable state: no reference")
+    cfg = {"icount": 1, "qemu": {"version_text": "QEMU 7.2"}, "accel": "tcg", "cpu": "max"}
+    expect(hostspeed.key(cfg) is None, "icount: no key")
+    expect(hostspeed.key(dict(cfg, icount=0)).endswith("|QEMU 7.2|tcg|max"), "key")
+    expect(hostspeed.boot_probe({"speed_probe_cycles": "6223"}) == 6223 and
+           hostspeed.boot_probe({"speed_probe_cycles": "0"}) is None and
+           hostspeed.boot_probe({}) is None, "boot_probe")
 
 
 def host(cores, busy=False):
