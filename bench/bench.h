@@ -72,6 +72,9 @@ struct bench_config {
                                   * instructions and vCPUs take turns */
     bool test_corrupt_frame;     /* test only: corrupt a free frame mid-stress */
     uint64_t test_slow_hit;      /* test only: cycles added to each cache hit */
+    bool test_host_slowed;       /* test only: every run of a set's first attempt
+                                  * is judged slowed, so every set is measured again
+                                  * (without waiting for the host) */
 };
 
 enum bench_verdict {

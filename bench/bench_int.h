@@ -250,7 +250,8 @@ struct bench_ctx {
     uint64_t gap_cycles;         /* a chunk this much over the shortest is a gap */
     uint64_t host_retry_cycles;  /* spent waiting for the host and measuring
                                   * sets again (harness.c, the host's speed) */
-    uint64_t host_retry_budget;  /* HOST_RETRY_BUDGET_MS in cycles */
+    uint64_t host_retry_budget;  /* host_retry_ms= in cycles */
+    unsigned set_attempt;        /* of the set being measured, from 0 */
     uint64_t probe_boot;         /* fastest probe of this boot's start (meta.csv) */
     uint64_t probe_min;          /* fastest probe so far, probe_ref included: the
                                   * full speed runs are judged against */

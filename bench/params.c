@@ -161,6 +161,7 @@ bool bench_parse_params(struct cmdline *cl, struct bench_config *cfg)
     ok &= cmdline_bool(cl, "icount", false, &cfg->icount);
     ok &= cmdline_bool(cl, "test_corrupt_frame", false, &cfg->test_corrupt_frame);
     ok &= cmdline_u64(cl, "test_slow_hit", 0, 0, 100000000, &cfg->test_slow_hit);
+    ok &= cmdline_bool(cl, "test_host_slowed", false, &cfg->test_host_slowed);
 
     const char *caps = cmdline_str(cl, "sweep_capacities");
     if (caps && !parse_capacities(cl, caps, cfg))
@@ -186,6 +187,11 @@ bool bench_parse_params(struct cmdline *cl, struct bench_config *cfg)
     if (cfg->test_corrupt_frame && !(cfg->benches & (1u << BENCH_STRESS))) {
         param_error(cl, "test_corrupt_frame", cmdline_str(cl, "test_corrupt_frame"),
                     "needs the stress benchmark (bench=...,stress)");
+        ok = false;
+    }
+    if (cfg->test_host_slowed && (cfg->icount || cfg->host_retry_ms == 0)) {
+        param_error(cl, "test_host_slowed", cmdline_str(cl, "test_host_slowed"),
+                    "needs timing mode and a retry budget (not icount=1 or host_retry_ms=0)");
         ok = false;
     }
     if (cfg->test_slow_hit && !(cfg->benches & (1u << BENCH_PCP))) {

@@ -253,6 +253,8 @@ static void test_params_rejected(void)
     rejected("pcp_batch=8", "pcp_batch");
     rejected("bench=pcp test_corrupt_frame=1", "test_corrupt_frame");
     rejected("bench=stress test_slow_hit=5", "test_slow_hit");
+    rejected("test_host_slowed=1 icount=1", "test_host_slowed");
+    rejected("test_host_slowed=1 host_retry_ms=0", "test_host_slowed");
     rejected("contig_mem=1M", "contig_mem");
     rejected("benhc=all", "benhc"); /* a typo is an unknown key */
 }
