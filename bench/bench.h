@@ -68,6 +68,8 @@ struct bench_config {
                                   * earlier boots (cycles; 0: none, harness.c) */
     uint64_t host_retry_ms;      /* host_retry_ms=: the boot's budget for sets
                                   * measured again on a slowed host (0: none) */
+    unsigned host_cores;         /* host_cores=: the host's cores as the host
+                                  * tools counted them (0: unknown) */
     bool icount;                 /* the host ran QEMU with -icount: the TSC counts
                                   * instructions and vCPUs take turns */
     bool test_corrupt_frame;     /* test only: corrupt a free frame mid-stress */

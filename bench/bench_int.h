@@ -301,8 +301,8 @@ void bench_scratch_release_all(void);
 uint64_t bench_speed_probe(uint64_t *buf);
 void bench_probe_calibrate(void);
 /* Whether a set just measured (attempt times so far) is measured again: in
- * timing mode, a point left with too few full-speed runs, attempts and the
- * boot's budget left. */
+ * timing mode, a point left with too few full-speed runs on no more CPUs
+ * than host_cores= (when known), attempts and the boot's budget left. */
 bool bench_set_needs_attempt(const struct bench_point *pts, unsigned n, unsigned attempt);
 
 /* CPU counts to sweep: 1, 2, 4, ... and cpus itself; returns how many. */

@@ -669,8 +669,11 @@ bool bench_set_needs_attempt(const struct bench_point *pts, unsigned n, unsigned
     if (bench_ctx.cfg->icount || attempt >= HOST_SET_ATTEMPTS ||
         bench_ctx.host_retry_cycles >= bench_ctx.host_retry_budget)
         return false;
+    /* A point of more CPUs than the host has cores is slowed by sharing
+     * them: measuring it again would only spend the budget. */
+    unsigned cores = bench_ctx.cfg->host_cores;
     for (unsigned i = 0; i < n; i++)
-        if (pts[i].median_all_runs)
+        if (pts[i].median_all_runs && (cores == 0 || pts[i].cpus <= cores))
             return true;
     return false;
 }

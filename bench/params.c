@@ -156,6 +156,8 @@ bool bench_parse_params(struct cmdline *cl, struct bench_config *cfg)
     cfg->frag_long_pct = (unsigned)v;
     ok &= cmdline_u64(cl, "probe_ref", 0, 0, UINT64_MAX, &cfg->probe_ref);
     ok &= cmdline_u64(cl, "host_retry_ms", HOST_RETRY_BUDGET_MS, 0, 3600000, &cfg->host_retry_ms);
+    ok &= cmdline_u64(cl, "host_cores", 0, 0, 1u << 20, &v);
+    cfg->host_cores = (unsigned)v;
     ok &= cmdline_u64(cl, "bench_cpus", 0, 0, PLAT_MAX_CPUS, &v);
     cfg->max_cpus = (unsigned)v;
     ok &= cmdline_bool(cl, "icount", false, &cfg->icount);

@@ -137,6 +137,7 @@ static void emit_meta(const struct bench_meta *meta, char *buf, size_t cap)
     meta_add_u(&b, "speed_probe_cycles", bench_ctx.probe_boot);
     meta_add_u(&b, "speed_probe_ref", cfg->probe_ref);
     meta_add_u(&b, "host_retry_ms", cfg->host_retry_ms);
+    meta_add_u(&b, "host_cores", cfg->host_cores);
     meta_add(&b, "host_slow_ratio", BENCH_STR(HOST_SLOW_RATIO));
     meta_add_u(&b, "host_min_fast_runs", HOST_MIN_FAST_RUNS);
     meta_add_u(&b, "samples_per_cpu", bench_ctx.sample_cap);

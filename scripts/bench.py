@@ -139,13 +139,19 @@ def shown(path):
     return path if rel.startswith("..") else rel
 
 
-def add_probe_ref(cfg):
-    """The host's remembered full speed onto the kernel command line
-    (scripts/hostspeed.py), unless ARGS gave one."""
-    ref = hostspeed.reference(hostspeed.key(cfg))
-    if ref and not any(w.startswith("probe_ref=") for w in cfg["args"]):
-        cfg["cmdline"] += f" probe_ref={ref}"
-        qemu.check_cmdline(cfg["cmdline"])
+def add_host_speed(cfg):
+    """What the kernel needs to judge the host's speed (bench/harness.c) onto
+    its command line, unless ARGS gave it: the host's remembered full speed
+    (scripts/hostspeed.py) and its cores (a set of more CPUs than that is
+    slowed by sharing them, and is not measured again).  Timing mode only."""
+    if cfg["icount"]:
+        return
+    words = {"probe_ref": hostspeed.reference(hostspeed.key(cfg)),
+             "host_cores": os.cpu_count()}
+    for key, value in words.items():
+        if value and not any(w.startswith(key + "=") for w in cfg["args"]):
+            cfg["cmdline"] += f" {key}={value}"
+    qemu.check_cmdline(cfg["cmdline"])
 
 
 def cmd_run(opts, cfg):
@@ -163,7 +169,7 @@ def cmd_run(opts, cfg):
     else:
         workdir = opts.workdir
         os.makedirs(workdir, exist_ok=True)
-        add_probe_ref(cfg)
+        add_host_speed(cfg)
         print(f"bench: booting {opts.kernel} with {cfg['qemu']['version_text']}, "
               f"SMP={cfg['smp']} MEM={cfg['mem']} CPU={cfg['cpu']} NUMA={cfg['numa']} "
               f"accel={cfg['accel']}{' icount' if cfg['icount'] else ''}, "

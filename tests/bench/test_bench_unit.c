@@ -224,6 +224,7 @@ static void test_params_defaults(void)
     CHECK(cfg.probe_ref == 0 && cfg.host_retry_ms == HOST_RETRY_BUDGET_MS);
     CHECK(parse("probe_ref=6200 host_retry_ms=0", &cfg));
     CHECK(cfg.probe_ref == 6200 && cfg.host_retry_ms == 0);
+    CHECK(parse("host_cores=2", &cfg) && cfg.host_cores == 2);
 }
 
 static void rejected(const char *text, const char *key)
@@ -369,6 +370,15 @@ static void test_slowed_set_measured_again(void)
     bench_ctx.host_retry_cycles = 1000; /* the budget is spent */
     CHECK(!bench_set_needs_attempt(pts, 2, 1));
     bench_ctx.host_retry_cycles = 0;
+    pts[1].cpus = 4; /* more CPUs than the host's cores: sharing them slowed it */
+    cfg.host_cores = 2;
+    CHECK(!bench_set_needs_attempt(pts, 2, 1));
+    pts[0].median_all_runs = true;
+    pts[0].cpus = 2;
+    CHECK(bench_set_needs_attempt(pts, 2, 1));
+    cfg.host_cores = 0; /* unknown: any point */
+    pts[0].median_all_runs = false;
+    CHECK(bench_set_needs_attempt(pts, 2, 1));
     cfg.icount = 1;
     CHECK(!bench_set_needs_attempt(pts, 2, 1));
     bench_ctx.host_retry_budget = 0; /* host_retry_ms=0: never */
