@@ -25,15 +25,16 @@
  * nor the page-crossing check (check_hitpath.py) could find it.
  *
  * What a hit costs (kernel build, instructions from entry to ret), and why
- * none of it goes: frame_clone 21 and frame_drop 22, of which the handle
- * check is 10 each (movabs/add: offset in the window, mov/ror/cmp/jae: in
- * the backed extent and 64-byte aligned, mov/shr/cmpb/je: its page backed),
+ * none of it goes: frame_clone 16 and frame_drop 17, of which the handle
+ * check is 5 each (movabs/add: offset in the window, ror/cmp/jae: in the
+ * window's extent and 64-byte aligned; a hole's slot reads as zeros, so no
+ * load of the map of backed pages: frame_check_slot below, mm_int.h),
  * the state check before the locked op 5 and the check of its old value 3-4:
  * each refuses a caller bug (a foreign handle, a clone of a free or UNIQUE
  * frame, an overflow, a double drop) that must panic naming the frame
  * before a bad count is published.  An order-0 hit is ~37 for frame_alloc
- * and ~53 for a UNIQUE frame_free, ~65 for a counted one: the handle check
- * (10), the refcount and ALLOCATED checks (4-6), the interrupt guard
+ * and ~48 for a UNIQUE frame_free, ~60 for a counted one: the handle check
+ * (5), the refcount and ALLOCATED checks (4-6), the interrupt guard
  * (pushf/pop/and/jcc and the restore test: 7, twice), the CPU index, its
  * bound and the cache's address (6, twice), the cache-enabled and capacity
  * checks on free (6), the statistics (hits, frees, remote frees: 7), and
@@ -156,8 +157,23 @@ static MM_PANIC_PATH void frame_bad_handle(const struct frame *f, const char *fn
           (const void *)f);
 }
 
-/* Use as `if (!frame_check_ptr(f, __func__)) return;`: false only after a
- * tail call to the panic. */
+/* The handle checks, each used as `if (!frame_check_...(f, __func__))
+ * return;`: false only after a tail call to the panic.
+ *
+ * frame_check_slot, the hit paths' (frame_free, frame_clone, frame_drop):
+ * f is a slot of the window's extent, which may be read.  A hole passes and
+ * reads as refcount 0, which each of them refuses before it trusts another
+ * field or writes; every failure path a 0 leads to starts with
+ * frame_refuse_hole, so a hole still panics as a foreign handle. */
+static inline bool frame_check_slot(const struct frame *f, const char *fn)
+{
+    if (likely(mm_is_window_slot(f)))
+        return true;
+    frame_bad_handle(f, fn);
+    return false;
+}
+
+/* The whole check, for the operations that are not hit paths. */
 static inline bool frame_check_ptr(const struct frame *f, const char *fn)
 {
     if (likely(mm_is_frame_ptr(f)))
@@ -166,12 +182,22 @@ static inline bool frame_check_ptr(const struct frame *f, const char *fn)
     return false;
 }
 
+/* What frame_check_slot left out: f's window page is backed.  First in
+ * every failure path a hit path reaches with a count of 0, so that a hole's
+ * zeros are never read as a frame's state. */
+static inline void frame_refuse_hole(const struct frame *f, const char *fn)
+{
+    if (unlikely(!mm_is_frame_ptr(f)))
+        frame_bad_handle(f, fn);
+}
+
 /* Names what is wrong with a frame its caller claimed to own exclusively
  * (UNIQUE or a count of 1). */
 static MM_PANIC_PATH void frame_exclusive_failed(const struct frame *f,
                                                                    uint64_t v, uint32_t fl,
                                                                    const char *fn)
 {
+    frame_refuse_hole(f, fn);
     /* v and fl are the values the check saw: a re-read could find a racing
      * holder gone and name the wrong problem. */
     if (fl & FRAME_F_RESERVED)
@@ -477,7 +503,7 @@ static __attribute__((noinline)) void frame_free_counted(struct frame *f, uint64
 
 void frame_free(struct frame *f)
 {
-    if (!frame_check_ptr(f, __func__))
+    if (!frame_check_slot(f, __func__))
         return;
     uint64_t v = frame_ref_read(f);
     uint32_t fl = frame_flags_get(f);
@@ -589,6 +615,7 @@ enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *re
 static MM_PANIC_PATH void frame_clone_failed(struct frame *f, uint64_t old,
                                                                bool undo, const char *fn)
 {
+    frame_refuse_hole(f, fn);
     if (undo)
         frame_ref_dec(f);
     if (frame_flags_get(f) & FRAME_F_RESERVED)
@@ -601,7 +628,7 @@ static MM_PANIC_PATH void frame_clone_failed(struct frame *f, uint64_t old,
 }
 
 /* The hit path of frame_clone is the floor the checks allow: the handle
- * check (mm_is_frame_ptr: window offset, rotate, compare, page backed), the
+ * check (frame_check_slot: window offset, rotate, compare), the
  * state check of the count read before the add, the locked add and the
  * check of its old value, then ret.  Each check stays: a foreign handle, a
  * clone of a free or UNIQUE frame and an overflow are caller bugs that must
@@ -609,7 +636,7 @@ static MM_PANIC_PATH void frame_clone_failed(struct frame *f, uint64_t old,
  * being published to a racing frame_from_in_use. */
 void frame_clone(struct frame *f)
 {
-    if (!frame_check_ptr(f, __func__))
+    if (!frame_check_slot(f, __func__))
         return;
     uint64_t v = frame_ref_read(f);
     if (unlikely(v - 1 >= REF_MAX - 1)) { /* v == 0 or v >= REF_MAX */
@@ -626,6 +653,7 @@ void frame_clone(struct frame *f)
 static MM_PANIC_PATH void frame_drop_failed(const struct frame *f, uint64_t v,
                                                               bool after_sub, const char *fn)
 {
+    frame_refuse_hole(f, fn);
     mm_panic_frame(fn, f, after_sub          ? "refcount underflow (racing double drop)"
                           : v == REF_UNUSED ? "drop of a free frame (double drop)"
                                             : "drop in an illegal state");
@@ -643,7 +671,7 @@ static __attribute__((noinline)) void frame_drop_last(struct frame *f)
  * of its old value; the last drop is a tail call. */
 void frame_drop(struct frame *f)
 {
-    if (!frame_check_ptr(f, __func__))
+    if (!frame_check_slot(f, __func__))
         return;
     uint64_t v = frame_ref_read(f);
     if (v == REF_UNIQUE) {
