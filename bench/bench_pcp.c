@@ -5,7 +5,10 @@
  * One operation = one frame_alloc(0) and its frame_free (random: one alloc
  * or one free; remote: one transfer).  Cases, each with the caches on and off
  * (mm_pcp_configure at quiescent points, same boot), param cache=on|off:
- *   pairs   alloc + free, over and over: the cache hit path
+ *   pairs   alloc + free, over and over: the cache hit path of a counted
+ *           frame (refcount 1), whose release is an atomic 1 -> 0 freeze
+ *   pairs_unique  the same with frame_alloc(FRAME_UNIQUE): the hit path of a
+ *           UNIQUE frame, plain loads and stores with no atomic RMW
  *   batch   alloc K then free K, K in {1, C/2, C, 2C, 4C} for capacity C
  *           (caches off: K in {1, 4C}): hit rate falls and refills/drains
  *           climb once K exceeds the cache;
@@ -18,11 +21,11 @@
  *           when empty, free when full): a random mix that settles around 2C
  *           frames held (half the slots), beyond the cache's capacity
  *   empty   the pairs loop with no allocator call: the harness's own cost,
- *           subtracted from pairs in ns_per_op_net_median
- * Operations per CPU per run: iters/2 (remote: iters/4).  pairs, remote,
- * random and empty at one CPU count and cache setting are one interleaved
- * set, the K values of batch another.
- * Every CPU count of the sweep runs pairs, remote and random; batch runs at 1
+ *           subtracted from both pairs cases in ns_per_op_net_median
+ * Operations per CPU per run: iters/2 (remote: iters/4).  Both pairs cases,
+ * remote, random and empty at one CPU count and cache setting are one
+ * interleaved set, the K values of batch another.
+ * Every CPU count of the sweep runs both pairs cases, remote and random; batch runs at 1
  * and all CPUs, and again for each capacity of the capacity sweep (cache on,
  * batch scaled with the capacity).  With two or more NUMA nodes the cases
  * node_local and node_remote follow (bench_numa.c).
@@ -37,8 +40,19 @@
  */
 #include "bench/bench_int.h"
 
-enum pcp_kind { PCP_PAIRS, PCP_BATCH, PCP_REMOTE, PCP_RANDOM, PCP_EMPTY, PCP_KINDS };
-static const char *const pcp_case[PCP_KINDS] = {"pairs", "batch", "remote", "random", "empty"};
+enum pcp_kind {
+    PCP_PAIRS,
+    PCP_PAIRS_UNIQUE,
+    PCP_BATCH,
+    PCP_REMOTE,
+    PCP_RANDOM,
+    PCP_EMPTY,
+    PCP_KINDS
+};
+static const char *const pcp_case[PCP_KINDS] = {
+    [PCP_PAIRS] = "pairs",   [PCP_PAIRS_UNIQUE] = "pairs_unique", [PCP_BATCH] = "batch",
+    [PCP_REMOTE] = "remote", [PCP_RANDOM] = "random",             [PCP_EMPTY] = "empty",
+};
 
 /* Slot counters of this benchmark (deltas of the CPU's own pcp_stats). */
 enum { CNT_HITS, CNT_MISSES, CNT_REFILLS, CNT_DRAINS, CNT_REMOTE_FREES, CNT_OOM };
@@ -63,6 +77,7 @@ struct pcp_setup {
 struct pcp_point {
     const struct pcp_setup *setup;
     enum pcp_kind kind;
+    unsigned alloc_flags;    /* FRAME_UNIQUE for pairs_unique, else 0 */
     bool cache_on;
     unsigned cpus;
     unsigned k;
@@ -78,17 +93,18 @@ static inline uint64_t cpu_hits(unsigned cpu)
     return st.hits;
 }
 
-/* frame_alloc(0) as the sampling passes and test_slow_hit need it: timed
- * alone when sampled, classified by whether this CPU's hit counter moved. */
+/* The point's allocation as the sampling passes and test_slow_hit need it:
+ * timed alone when sampled, classified by whether this CPU's hit counter
+ * moved. */
 static struct frame *alloc_op(const struct pcp_point *p, struct bench_slot *s, unsigned cpu)
 {
     bool sample = bench_should_sample(s);
     uint64_t slow_hit = p->setup->slow_hit;
     if (!sample && !slow_hit)
-        return frame_alloc(0);
+        return frame_alloc(p->alloc_flags);
     uint64_t hits0 = cpu_hits(cpu);
     uint64_t t0 = plat_tsc_start();
-    struct frame *f = frame_alloc(0);
+    struct frame *f = frame_alloc(p->alloc_flags);
     bool hit = false;
     if (slow_hit) {
         hit = cpu_hits(cpu) != hits0;
@@ -105,11 +121,13 @@ static struct frame *alloc_op(const struct pcp_point *p, struct bench_slot *s, u
     return f;
 }
 
-/* The plain allocation of the timed runs, or alloc_op where it is needed. */
+/* The plain allocation of the timed runs (flags: p->alloc_flags, a constant
+ * at each call), or alloc_op where it is needed. */
 static inline __attribute__((always_inline)) struct frame *
-pcp_alloc(const struct pcp_point *p, struct bench_slot *s, unsigned cpu, bool instrumented)
+pcp_alloc(const struct pcp_point *p, struct bench_slot *s, unsigned cpu, bool instrumented,
+          unsigned flags)
 {
-    return instrumented ? alloc_op(p, s, cpu) : frame_alloc(0);
+    return instrumented ? alloc_op(p, s, cpu) : frame_alloc(flags);
 }
 
 static void ring_push(struct pcp_ring *r, struct frame *f)
@@ -135,14 +153,14 @@ static struct frame *ring_pop(struct pcp_ring *r)
 
 static inline __attribute__((always_inline)) uint64_t
 pairs_loop(const struct pcp_point *p, struct bench_slot *s, unsigned cpu, uint64_t n,
-           bool instrumented)
+           bool instrumented, unsigned flags)
 {
     struct bench_loop l;
     uint64_t chunks = bench_chunks(n), oom = 0;
     bench_loop_begin(&l, s, chunks);
     while (bench_loop_next(&l))
         for (unsigned i = 0; i < BENCH_CHUNK_OPS; i++) {
-            struct frame *f = pcp_alloc(p, s, cpu, instrumented);
+            struct frame *f = pcp_alloc(p, s, cpu, instrumented, flags);
             if (unlikely(!f)) {
                 oom++;
                 continue;
@@ -152,6 +170,18 @@ pairs_loop(const struct pcp_point *p, struct bench_slot *s, unsigned cpu, uint64
     s->counter[CNT_OOM] += oom;
     bench_loop_end(&l, chunks * BENCH_CHUNK_OPS);
     return chunks * BENCH_CHUNK_OPS;
+}
+
+/* A pairs case: each of the instrumented and the plain loop specialised for
+ * its constant flags, so the timed loop carries no test of either. */
+static inline __attribute__((always_inline)) void
+pairs_run(const struct pcp_point *p, struct bench_slot *s, unsigned cpu, uint64_t n,
+          bool instrumented, unsigned flags)
+{
+    if (instrumented)
+        pairs_loop(p, s, cpu, n, true, flags);
+    else
+        pairs_loop(p, s, cpu, n, false, flags);
 }
 
 /* The chunked loop around nothing (the compiler kept from merging the
@@ -179,7 +209,7 @@ static uint64_t batch_loop(const struct pcp_point *p, struct bench_slot *s, unsi
     while (bench_loop_next(&l))
         for (unsigned r = 0; r < per_chunk; r++) {
             for (unsigned j = 0; j < p->k; j++) {
-                held[j] = pcp_alloc(p, s, cpu, instrumented);
+                held[j] = pcp_alloc(p, s, cpu, instrumented, 0);
                 if (!held[j])
                     s->counter[CNT_OOM]++;
             }
@@ -207,7 +237,7 @@ static uint64_t remote_loop(const struct pcp_point *p, struct bench_slot *s, uns
     if (cpu % 2 == 0) {
         while (bench_loop_next(&l))
             for (unsigned i = 0; i < BENCH_CHUNK_OPS; i++) {
-                struct frame *f = pcp_alloc(p, s, cpu, instrumented);
+                struct frame *f = pcp_alloc(p, s, cpu, instrumented, 0);
                 if (!f) {
                     s->counter[CNT_OOM]++;
                     continue;
@@ -250,7 +280,7 @@ static uint64_t random_loop(const struct pcp_point *p, struct bench_slot *s, uns
                 frame_free(held[j]);
                 held[j] = NULL;
             } else {
-                held[j] = pcp_alloc(p, s, cpu, instrumented);
+                held[j] = pcp_alloc(p, s, cpu, instrumented, 0);
                 if (!held[j])
                     s->counter[CNT_OOM]++;
             }
@@ -289,12 +319,8 @@ static void pcp_job(void *arg)
     struct pcp_stats before, after;
     mm_pcp_stats(cpu, &before);
     switch (p->kind) {
-    case PCP_PAIRS:
-        if (instrumented)
-            pairs_loop(p, s, cpu, n, true);
-        else
-            pairs_loop(p, s, cpu, n, false);
-        break;
+    case PCP_PAIRS: pairs_run(p, s, cpu, n, instrumented, 0); break;
+    case PCP_PAIRS_UNIQUE: pairs_run(p, s, cpu, n, instrumented, FRAME_UNIQUE); break;
     case PCP_BATCH: batch_loop(p, s, cpu, n, instrumented); break;
     case PCP_REMOTE: remote_loop(p, s, cpu, n, instrumented); break;
     case PCP_RANDOM: random_loop(p, s, cpu, n, &rng, instrumented); break;
@@ -344,8 +370,9 @@ static void point_init(struct bench_point *pt, struct pcp_point *p,
                        const struct pcp_setup *setup, enum pcp_kind kind, unsigned cpus,
                        const struct pcp_config *cfg, unsigned k)
 {
-    *p = (struct pcp_point){.setup = setup, .kind = kind, .cache_on = cfg->enabled,
-                            .cpus = cpus, .k = k};
+    *p = (struct pcp_point){.setup = setup, .kind = kind,
+                            .alloc_flags = kind == PCP_PAIRS_UNIQUE ? FRAME_UNIQUE : 0,
+                            .cache_on = cfg->enabled, .cpus = cpus, .k = k};
     p->seed = bench_ctx.cfg->seed ^ ((uint64_t)kind << 56) ^ ((uint64_t)cpus << 40) ^ k;
     *pt = (struct bench_point){.bench = "pcp", .cas = pcp_case[kind], .cpus = cpus,
                                .job = pcp_job, .arg = p, .ops_per_run = pcp_ops(kind),
@@ -405,17 +432,19 @@ static void measure_points(const struct pcp_setup *setup, struct bench_point *pt
 static struct bench_point set_pts[BENCH_SET_MAX];
 static struct pcp_point set_args[BENCH_SET_MAX];
 
-/* pairs, remote (from 2 CPUs), random and the empty loop at one CPU count. */
+/* Both pairs cases, remote (from 2 CPUs), random and the empty loop at one
+ * CPU count. */
 static void mixed_points(const struct pcp_setup *setup, const struct pcp_config *cfg,
                          unsigned cpus)
 {
-    static const enum pcp_kind kinds[] = {PCP_EMPTY, PCP_PAIRS, PCP_REMOTE, PCP_RANDOM};
+    static const enum pcp_kind kinds[] = {PCP_EMPTY, PCP_PAIRS, PCP_PAIRS_UNIQUE, PCP_REMOTE,
+                                          PCP_RANDOM};
     unsigned n = 0;
     for (unsigned i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (kinds[i] == PCP_REMOTE && cpus < 2)
             continue;
         point_init(&set_pts[n], &set_args[n], setup, kinds[i], cpus, cfg, 0);
-        if (kinds[i] == PCP_PAIRS)
+        if (kinds[i] == PCP_PAIRS || kinds[i] == PCP_PAIRS_UNIQUE)
             set_pts[n].empty = &set_pts[0];
         n++;
     }

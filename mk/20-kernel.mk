@@ -32,7 +32,7 @@ KERNEL_COMMIT := $(or $(shell git describe --always --dirty 2>/dev/null),unknown
 # and checked in the kernel ELF (suite bench).  A function renamed, inlined
 # into its callers or made static inline in a header must change here.
 KERNEL_HOT_FNS := frame_alloc frame_free frame_alloc_order frame_clone frame_drop \
-                  frame_from_in_use frame_release_high \
+                  frame_drop_unshared frame_from_in_use frame_release_high \
                   rc_job_shared rc_job_private rc_job_packed rc_job_cas_shared \
                   rc_job_xadd_shared rc_job_xadd_private rc_job_empty \
                   pcp_job alloc_op contig_job pair_job bench_speed_probe

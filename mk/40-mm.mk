@@ -96,10 +96,12 @@ MM_SUITE_BINS := $(addprefix $(MM_OUT)/,test_mm test_mm_asan test_mm_model test_
                  test_mm_race_asan test_mm_antifrag_tsan frame_hitpath.o)
 # frame_alloc, frame_alloc_order and frame_free (with the handle and
 # ownership checks and the order-0 cache push inlined into it), the
-# high-order release they jump to and the FRAME_ZERO tail of an allocation
-# hit must be present and contain no locked instruction: the UNIQUE hit
-# paths (order 0 and the cached high orders) are plain loads and stores.
-MM_HITPATH_FNS := frame_alloc frame_alloc_order frame_free frame_release_high frame_prepare_zeroed
+# high-order release they jump to, the FRAME_ZERO tail of an allocation
+# hit and frame_drop's UNIQUE release must be present and contain no locked
+# instruction: the UNIQUE hit paths (order 0 and the cached high orders)
+# are plain loads and stores.
+MM_HITPATH_FNS := frame_alloc frame_alloc_order frame_free frame_release_high frame_prepare_zeroed \
+                  frame_drop_unshared
 
 # Each program prints its PASS/FAIL lines; the recipe runs them all and fails
 # if any failed.  The sanitizer stress runs are sized to stay well under a

@@ -25,15 +25,27 @@
  * nor the page-crossing check (check_hitpath.py) could find it.
  *
  * What a hit costs (kernel build, instructions from entry to ret), and why
- * none of it goes: frame_clone 21 and frame_drop 22, of which the handle
- * check is 10 each (movabs/add: offset in the window, mov/ror/cmp/jae: in
- * the backed extent and 64-byte aligned, mov/shr/cmpb/je: its page backed),
- * the state check before the locked op 5 and the check of its old value 3-4:
- * each refuses a caller bug (a foreign handle, a clone of a free or UNIQUE
- * frame, an overflow, a double drop) that must panic naming the frame
- * before a bad count is published.  An order-0 hit is ~37 for frame_alloc
- * and ~53 for a UNIQUE frame_free, ~65 for a counted one: the handle check
- * (10), the refcount and ALLOCATED checks (4-6), the interrupt guard
+ * none of it goes: frame_clone 15 and frame_drop 13 (a shared count; a
+ * UNIQUE one leaves frame_drop after 9 for frame_drop_unshared, the release
+ * frame_free does).  Each is the handle check, 5 (movabs/add: offset in the
+ * window, ror/cmp/jae: in the window's extent and 64-byte aligned; a hole's
+ * slot reads as zeros, so no load of the map of backed pages:
+ * frame_check_slot below, mm_int.h); the load of the count and its state
+ * check, 4 or 3 (clone: lea/cmp/jle, 1 <= v < REF_MAX as the signed test
+ * v + 1 > 1, with no 64-bit constant; drop: test/jle, 1 <= v <= REF_MAX,
+ * which sends UNIQUE, free and illegal counts out under the same branch);
+ * the locked add and the load of its operand, 2; the check of its old
+ * value, 3 or 2 (clone: the same lea/cmp/jle; drop: cmp/jle, 2 <= old <=
+ * REF_MAX, the last drop and an underflow leave); ret.  Each check refuses
+ * a caller bug (a foreign handle, a clone of a free or UNIQUE frame, an
+ * overflow, a double drop) that must panic naming the frame before a bad
+ * count is published.  A lock sub whose flags answer drop's old-value test
+ * would save the mov and the cmp, but GCC fuses a locked subtraction only
+ * with == 0, != 0, < 0 and >= 0 of the result, and 2 <= old is none of
+ * them; clone's test needs the old value itself (a 0 it turned into 1 is
+ * no flag of the add).  An order-0 hit is ~37 for frame_alloc
+ * and ~48 for a UNIQUE frame_free, ~60 for a counted one: the handle check
+ * (5), the refcount and ALLOCATED checks (4-6), the interrupt guard
  * (pushf/pop/and/jcc and the restore test: 7, twice), the CPU index, its
  * bound and the cache's address (6, twice), the cache-enabled and capacity
  * checks on free (6), the statistics (hits, frees, remote frees: 7), and
@@ -156,8 +168,23 @@ static MM_PANIC_PATH void frame_bad_handle(const struct frame *f, const char *fn
           (const void *)f);
 }
 
-/* Use as `if (!frame_check_ptr(f, __func__)) return;`: false only after a
- * tail call to the panic. */
+/* The handle checks, each used as `if (!frame_check_...(f, __func__))
+ * return;`: false only after a tail call to the panic.
+ *
+ * frame_check_slot, the hit paths' (frame_free, frame_clone, frame_drop):
+ * f is a slot of the window's extent, which may be read.  A hole passes and
+ * reads as refcount 0, which each of them refuses before it trusts another
+ * field or writes; every failure path a 0 leads to starts with
+ * frame_refuse_hole, so a hole still panics as a foreign handle. */
+static inline bool frame_check_slot(const struct frame *f, const char *fn)
+{
+    if (likely(mm_is_window_slot(f)))
+        return true;
+    frame_bad_handle(f, fn);
+    return false;
+}
+
+/* The whole check, for the operations that are not hit paths. */
 static inline bool frame_check_ptr(const struct frame *f, const char *fn)
 {
     if (likely(mm_is_frame_ptr(f)))
@@ -166,12 +193,22 @@ static inline bool frame_check_ptr(const struct frame *f, const char *fn)
     return false;
 }
 
+/* What frame_check_slot left out: f's window page is backed.  First in
+ * every failure path a hit path reaches with a count of 0, so that a hole's
+ * zeros are never read as a frame's state. */
+static inline void frame_refuse_hole(const struct frame *f, const char *fn)
+{
+    if (unlikely(!mm_is_frame_ptr(f)))
+        frame_bad_handle(f, fn);
+}
+
 /* Names what is wrong with a frame its caller claimed to own exclusively
  * (UNIQUE or a count of 1). */
 static MM_PANIC_PATH void frame_exclusive_failed(const struct frame *f,
                                                                    uint64_t v, uint32_t fl,
                                                                    const char *fn)
 {
+    frame_refuse_hole(f, fn);
     /* v and fl are the values the check saw: a re-read could find a racing
      * holder gone and name the wrong problem. */
     if (fl & FRAME_F_RESERVED)
@@ -477,7 +514,7 @@ static __attribute__((noinline)) void frame_free_counted(struct frame *f, uint64
 
 void frame_free(struct frame *f)
 {
-    if (!frame_check_ptr(f, __func__))
+    if (!frame_check_slot(f, __func__))
         return;
     uint64_t v = frame_ref_read(f);
     uint32_t fl = frame_flags_get(f);
@@ -589,6 +626,7 @@ enum frame_error frame_from_in_use(uint64_t pa, struct frame **out, uint64_t *re
 static MM_PANIC_PATH void frame_clone_failed(struct frame *f, uint64_t old,
                                                                bool undo, const char *fn)
 {
+    frame_refuse_hole(f, fn);
     if (undo)
         frame_ref_dec(f);
     if (frame_flags_get(f) & FRAME_F_RESERVED)
@@ -600,24 +638,32 @@ static MM_PANIC_PATH void frame_clone_failed(struct frame *f, uint64_t old,
                                        : "refcount overflow");
 }
 
+/* A count a clone may add to: 1 <= v < REF_MAX.  As a signed test of v + 1
+ * (> 1) it is lea/cmp/jle, with no 64-bit constant to load: 0 gives 1,
+ * REF_MAX and everything above it (UNIQUE, UNUSED) a sign or 0. */
+static inline bool frame_ref_clonable(uint64_t v)
+{
+    return (int64_t)(v + 1) > 1;
+}
+
 /* The hit path of frame_clone is the floor the checks allow: the handle
- * check (mm_is_frame_ptr: window offset, rotate, compare, page backed), the
- * state check of the count read before the add, the locked add and the
- * check of its old value, then ret.  Each check stays: a foreign handle, a
- * clone of a free or UNIQUE frame and an overflow are caller bugs that must
- * panic naming the frame, and the pre-read keeps a bad count from ever
- * being published to a racing frame_from_in_use. */
+ * check (frame_check_slot: window offset, rotate, compare), the state check
+ * of the count read before the add, the locked add and the check of its old
+ * value, then ret.  Each check stays: a foreign handle, a clone of a free or
+ * UNIQUE frame and an overflow are caller bugs that must panic naming the
+ * frame, and the pre-read keeps a bad count from ever being published to a
+ * racing frame_from_in_use. */
 void frame_clone(struct frame *f)
 {
-    if (!frame_check_ptr(f, __func__))
+    if (!frame_check_slot(f, __func__))
         return;
     uint64_t v = frame_ref_read(f);
-    if (unlikely(v - 1 >= REF_MAX - 1)) { /* v == 0 or v >= REF_MAX */
+    if (unlikely(!frame_ref_clonable(v))) {
         frame_clone_failed(f, v, false, __func__);
         return;
     }
     uint64_t old = frame_ref_inc(f);
-    if (unlikely(old - 1 >= REF_MAX - 1)) /* changed under us: a racing caller bug */
+    if (unlikely(!frame_ref_clonable(old))) /* changed under us: a racing caller bug */
         frame_clone_failed(f, old, true, __func__);
 }
 
@@ -626,48 +672,62 @@ void frame_clone(struct frame *f)
 static MM_PANIC_PATH void frame_drop_failed(const struct frame *f, uint64_t v,
                                                               bool after_sub, const char *fn)
 {
+    frame_refuse_hole(f, fn);
     mm_panic_frame(fn, f, after_sub          ? "refcount underflow (racing double drop)"
                           : v == REF_UNUSED ? "drop of a free frame (double drop)"
                                             : "drop in an illegal state");
 }
 
-/* The last reference went (the count reached 0): tear down and release. */
-static __attribute__((noinline)) void frame_drop_last(struct frame *f)
+/* A count frame_drop's sign test refused (v: what it read): UNIQUE, whose
+ * only holder drops its only reference and releases it as frame_free does
+ * (a plain store: no atomic RMW), or a failure - 0 (a hole reads so),
+ * UNUSED, above REF_MAX. */
+static __attribute__((noinline)) void frame_drop_unshared(struct frame *f, uint64_t v,
+                                                          const char *fn)
 {
+    if (unlikely(v != REF_UNIQUE)) {
+        frame_drop_failed(f, v, false, fn);
+        return;
+    }
+    uint32_t fl = frame_flags_get(f);
+    if (unlikely(!(fl & FRAME_F_ALLOCATED))) {
+        frame_exclusive_failed(f, v, fl, fn);
+        return;
+    }
+    frame_retire(f, false);
+}
+
+/* The subtraction found old <= 1 or old > REF_MAX: the last reference went
+ * (1: tear down and release), or a racing double drop. */
+static __attribute__((noinline)) void frame_drop_last(struct frame *f, uint64_t old,
+                                                      const char *fn)
+{
+    if (unlikely(old != 1)) {
+        frame_drop_failed(f, old, true, fn);
+        return;
+    }
     acquire_fence_after_last_drop(f);
     frame_retire(f, true);
 }
 
 /* Like frame_clone: the handle check, the state check before the locked
- * subtract (UNIQUE, free and illegal counts take other paths) and the check
- * of its old value; the last drop is a tail call. */
+ * subtract - one sign test, 1 <= v <= REF_MAX, that sends UNIQUE, free and
+ * illegal counts to frame_drop_unshared - and the sign test of its old
+ * value (2 <= old <= REF_MAX: others still hold it); the last drop is a
+ * tail call. */
 void frame_drop(struct frame *f)
 {
-    if (!frame_check_ptr(f, __func__))
+    if (!frame_check_slot(f, __func__))
         return;
     uint64_t v = frame_ref_read(f);
-    if (v == REF_UNIQUE) {
-        /* The only holder drops its only reference. */
-        uint32_t fl = frame_flags_get(f);
-        if (unlikely(!(fl & FRAME_F_ALLOCATED))) {
-            frame_exclusive_failed(f, v, fl, __func__);
-            return;
-        }
-        frame_retire(f, false);
-        return;
-    }
-    if (unlikely(v - 1 >= REF_MAX)) { /* 0, above REF_MAX, REF_UNUSED */
-        frame_drop_failed(f, v, false, __func__);
+    if (unlikely((int64_t)v <= 0)) {
+        frame_drop_unshared(f, v, __func__);
         return;
     }
     uint64_t old = frame_ref_dec_release(f);
-    if (likely(old - 2 < REF_MAX - 1)) /* 2 <= old <= REF_MAX: others still hold it */
+    if (likely((int64_t)old > 1))
         return;
-    if (unlikely(old != 1)) {
-        frame_drop_failed(f, old, true, __func__);
-        return;
-    }
-    frame_drop_last(f);
+    frame_drop_last(f, old, __func__);
 }
 
 void frame_unique_to_shared(struct frame *f)

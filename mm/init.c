@@ -22,15 +22,21 @@
  *        window page p (4 KiB) = the slots of PFNs [64p, 64p + 64)
  *        span i needs pages [base_pfn / 64, ceil(end_pfn / 64)); a page two
  *        spans share is backed once (by the lower span's piece)
- *        holes between spans: unbacked pages, no frames, no slots; only
- *        their byte in the map (one per 256 KiB of physical addresses)
+ *        holes between spans: no frames, no slots of their own: their
+ *        pages map one shared page of zeros read-only
+ *        (plat_metadata_map_zero), so a hole's "slot" reads as all zeros:
+ *        refcount 0 (busy), which every operation refuses before it
+ *        trusts another field or writes (a write would fault); the map of
+ *        backed pages (a byte per page, one per 256 KiB of physical
+ *        addresses) tells a hole from a slot
  *
  *      A boot-time bump allocator (the end of the largest free range left -
  *      high memory first, and never a tiny region it would swallow) takes
  *      one run of frames per span's piece, then the map of backed window
  *      pages (mm.backed: a byte per page, read through the direct map), and
  *      plat_metadata_map maps each piece at its place in the window,
- *      taking the page tables it needs (kernel) from the same allocator.
+ *      taking the page tables it needs (kernel) from the same allocator,
+ *      and plat_metadata_map_zero the holes below the last piece.
  *      All of them become RESERVED|KERNEL.  The slots of a backed page that
  *      lie outside every span are RESERVED|ABSENT with arena MM_NO_ARENA.
  *   4. every slot is written (pfn, arena, state), and each free range is
@@ -294,6 +300,16 @@ static bool place_metadata(unsigned ns, char *err, size_t errlen)
                                         (e - b) * PAGE_SIZE, bump_table_page, NULL, err, errlen))
             return false;
         __builtin_memset(backed + b, 1, e - b);
+    }
+    /* The holes: every unbacked page below the last piece (mm_int.h, the
+     * window: the hit paths read a hole's slot). */
+    for (uint64_t i = 0, hole = 0; i < ns; i++) {
+        uint64_t b = piece_r[i].base;
+        if (b > hole && !plat_metadata_map_zero(plat_metadata_base() + hole * PAGE_SIZE,
+                                                (b - hole) * PAGE_SIZE, bump_table_page, NULL,
+                                                err, errlen))
+            return false;
+        hole = piece_r[i].end;
     }
     /* The slots around each span that share its first and last window page. */
     for (unsigned i = 0; i < ns; i++) {

@@ -459,10 +459,12 @@ static inline uint64_t pcp_cached_frames(const struct pcp *p)
 
 /* ---- global state (immutable between mm_init / mm_pcp_configure) -------- */
 struct mm_state {
-    /* Every handle check reads these two.  Slots [0, window_frames) lie in
-     * the window pages `backed` covers (backed[p] != 0: page p is mapped; a
-     * byte, not a bit, so that the test is one compare); window_frames is 0
-     * until mm_init succeeds, so that every handle is refused. */
+    /* Slots [0, window_frames) lie in the window pages `backed` covers
+     * (backed[p] != 0: page p holds slots, 0: a hole, which reads as zeros;
+     * a byte, not a bit, so that the test is one compare).  Every handle
+     * check reads window_frames, the full one (mm_is_frame_ptr) backed too;
+     * window_frames is 0 until mm_init succeeds, so that every handle is
+     * refused. */
     uint64_t window_frames;
     const uint8_t *backed;
     struct mm_span span[MM_MAX_ARENAS]; /* sorted by base_pfn, same index as arenas */
@@ -499,10 +501,17 @@ static inline struct arena *frame_arena(const struct frame *f)
 /* ---- the metadata window: O(1) lookups ------------------------------------
  *
  * The slot of pfn is at plat_metadata_base() + 64 * pfn (a constant base in
- * the kernel).  A slot may be read only when its window page is backed;
- * those pages hold the arenas' slots and, around them, slots flagged
- * RESERVED|ABSENT with arena MM_NO_ARENA, which every operation refuses as
- * not the allocator's.
+ * the kernel).  Every slot of the window's extent [0, window_frames) may be
+ * read.  A backed page holds the arenas' slots and, around them, slots
+ * flagged RESERVED|ABSENT with arena MM_NO_ARENA, which every operation
+ * refuses as not the allocator's.  An unbacked page, a hole, maps zeros
+ * read-only (mm/init.c): its "slot" has refcount 0 (busy), which every
+ * operation refuses before it trusts another field or writes (a write would
+ * fault), and the failure path then finds the page unbacked
+ * (mm_is_frame_ptr) and names the handle as not the allocator's.  So the hit
+ * paths check only that a handle is a slot of the extent (mm_is_window_slot:
+ * no load of the map of backed pages), and the failure paths they take for a
+ * busy count do the rest.
  */
 static inline struct frame *mm_frame_of_pfn(uint64_t pfn)
 {
@@ -530,16 +539,24 @@ static inline int mm_arena_of_pfn(uint64_t pfn)
     return a == MM_NO_ARENA ? -1 : (int)a;
 }
 
-/* True when f points at a slot in a backed page of the window: the handle
- * check of every operation (a subtraction, a rotate, a compare, and a byte
- * of the backed map).  The rotate puts a misaligned pointer's low bits on
+/* True when f points at a slot of the window's extent, which may be read (a
+ * hole's reads as zeros): the hit paths' handle check, a subtraction, a
+ * rotate and a compare.  The rotate puts a misaligned pointer's low bits on
  * top, so that one compare refuses it along with everything outside the
- * window.  What the slot then says (RESERVED, ABSENT, free ...) is each
- * caller's check. */
-static inline bool mm_is_frame_ptr(const struct frame *f)
+ * extent. */
+static inline bool mm_is_window_slot(const struct frame *f)
 {
     uint64_t off = (uintptr_t)f - plat_metadata_base();
-    return (off >> 6 | off << 58) < mm.window_frames && mm.backed[off / PAGE_SIZE];
+    return (off >> 6 | off << 58) < mm.window_frames;
+}
+
+/* True when f points at a slot in a backed page of the window: the whole
+ * handle check, which the hit paths leave to the failure paths a hole's
+ * zeros send them to.  What the slot then says (RESERVED, ABSENT, free ...)
+ * is each caller's check. */
+static inline bool mm_is_frame_ptr(const struct frame *f)
+{
+    return mm_is_window_slot(f) && mm.backed[mm_pfn_of_frame(f) / MM_WINDOW_PAGE_SLOTS];
 }
 
 /* ---- buddy.c ------------------------------------------------------------ */

@@ -7,8 +7,10 @@
  *                                  map (plat_phys_to_virt)
  *   0xffffc00000000000 + 64 * pfn  the frame-metadata window (mm/init.c):
  *                                  64 GiB reserved, one 64-byte slot per PFN
- *                                  below PAGING_MAX_PHYS, mapped only where
- *                                  RAM is (plat_metadata_map in paging.c)
+ *                                  below PAGING_MAX_PHYS, backed only where
+ *                                  RAM is (plat_metadata_map in paging.c),
+ *                                  the holes below the last backed page one
+ *                                  zero page, read-only (_map_zero)
  *   0xffffffff80000000 + pa        the kernel image (-mcmodel=kernel), loaded
  *                                  by GRUB at physical 1 MiB
  */

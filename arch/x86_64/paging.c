@@ -112,9 +112,28 @@ static uint64_t *table_from(const struct table_source *src)
     return t;
 }
 
-/* Returns the table the entry points to, creating it when absent and
- * splitting a large page (level 3 or 2) into next-level pages; NULL when
- * src has no frame for it. */
+/* The metadata window's holes (plat_metadata_map_zero): a hole page maps
+ * hole_zero read-only, a page table all of whose pages are a hole is
+ * hole_pt, a directory all of whose tables are is hole_pd.  Shared by every
+ * hole, so a hole of any size costs these 12 KiB of the image; a walk that
+ * must write below a shared table gives its entry a private copy first
+ * (next_table), so the other holes keep reading zeros. */
+static uint8_t hole_zero[PAGE_SIZE_4K] __attribute__((aligned(4096)));
+static uint64_t hole_pt[ENTRIES] __attribute__((aligned(4096)));
+static uint64_t hole_pd[ENTRIES] __attribute__((aligned(4096)));
+
+/* The shared hole table a table entry (not a large page) points to, or NULL. */
+static const uint64_t *hole_table_of(uint64_t e)
+{
+    uint64_t pa = e & PTE_ADDR_MASK;
+    return pa == plat_virt_to_phys(hole_pt)   ? hole_pt
+           : pa == plat_virt_to_phys(hole_pd) ? hole_pd
+                                              : NULL;
+}
+
+/* Returns the table the entry points to, creating it when absent, splitting
+ * a large page (level 3 or 2) into next-level pages and copying a shared
+ * hole table; NULL when src has no frame for it. */
 static uint64_t *next_table(uint64_t *table, unsigned index, int level,
                             const struct table_source *src)
 {
@@ -125,20 +144,38 @@ static uint64_t *next_table(uint64_t *table, unsigned index, int level,
             table[index] = plat_virt_to_phys(t) | PTE_P | PTE_W;
         return t;
     }
-    if (!(e & PTE_PS))
+    const uint64_t *shared = e & PTE_PS ? NULL : hole_table_of(e);
+    if (!(e & PTE_PS) && shared == NULL)
         return entry_table(e);
     uint64_t *t = table_from(src);
     if (t == NULL)
         return NULL;
-    uint64_t base = e & PTE_ADDR_MASK;
-    uint64_t flags = e & (PTE_P | PTE_W | PTE_PWT | PTE_PCD);
-    uint64_t size = level_page_size(level - 1);
-    /* Bit 7 means PS in a PD but PAT in a PT: 4 KiB pages must not carry it. */
-    uint64_t ps = level - 1 > 1 ? PTE_PS : 0;
-    for (unsigned i = 0; i < ENTRIES; i++)
-        t[i] = (base + i * size) | flags | ps;
+    if (shared != NULL) {
+        __builtin_memcpy(t, shared, PAGE_SIZE_4K);
+    } else {
+        uint64_t base = e & PTE_ADDR_MASK;
+        uint64_t flags = e & (PTE_P | PTE_W | PTE_PWT | PTE_PCD);
+        uint64_t size = level_page_size(level - 1);
+        /* Bit 7 means PS in a PD but PAT in a PT: 4 KiB pages must not carry it. */
+        uint64_t ps = level - 1 > 1 ? PTE_PS : 0;
+        for (unsigned i = 0; i < ENTRIES; i++)
+            t[i] = (base + i * size) | flags | ps;
+    }
     table[index] = plat_virt_to_phys(t) | PTE_P | PTE_W;
     return t;
+}
+
+/* Writes the entry of va at `level`, the tables above it from src; false
+ * when src ran dry. */
+static bool set_entry_from(uint64_t va, int level, uint64_t entry, const struct table_source *src)
+{
+    uint64_t *t = pml4;
+    for (int l = 4; l > level && t != NULL; l--)
+        t = next_table(t, level_index(va, l), l, src);
+    if (t == NULL)
+        return false;
+    t[level_index(va, level)] = entry;
+    return true;
 }
 
 /* Maps one page of the size of `level` at va, its tables from src; false
@@ -146,13 +183,7 @@ static uint64_t *next_table(uint64_t *table, unsigned index, int level,
 static bool map_page_from(uint64_t va, uint64_t pa, int level, uint64_t flags,
                           const struct table_source *src)
 {
-    uint64_t *t = pml4;
-    for (int l = 4; l > level && t != NULL; l--)
-        t = next_table(t, level_index(va, l), l, src);
-    if (t == NULL)
-        return false;
-    t[level_index(va, level)] = pa | flags | (level > 1 ? PTE_PS : 0);
-    return true;
+    return set_entry_from(va, level, pa | flags | (level > 1 ? PTE_PS : 0), src);
 }
 
 static void map_page(uint64_t va, uint64_t pa, int level, uint64_t flags)
@@ -332,6 +363,32 @@ volatile void *paging_map_mmio(uint64_t pa, uint64_t len)
     return (volatile void *)(DIRECT_MAP_BASE + pa);
 }
 
+/* [va, va + bytes) is whole pages of the metadata window, and the frames
+ * [pa, pa + pa_bytes) whole pages of RAM below max_phys; else false with
+ * the message of `fn`. */
+static bool window_range_ok(const char *fn, uint64_t va, uint64_t bytes, uint64_t pa,
+                            uint64_t pa_bytes, char *err, size_t errlen)
+{
+    uint64_t off = va - METADATA_WINDOW_BASE;
+    if (((va | pa | bytes) & (PAGE_SIZE_4K - 1)) || va < METADATA_WINDOW_BASE ||
+        off > METADATA_WINDOW_BYTES || bytes > METADATA_WINDOW_BYTES - off ||
+        pa + pa_bytes < pa || pa + pa_bytes > max_phys) {
+        plat_snprintf(err, errlen, "%s: va %#lx + %#lx -> pa %#lx is not whole pages of the "
+                      "metadata window [%#lx, %#lx) and of RAM below %#lx", fn, va, bytes, pa,
+                      (uint64_t)METADATA_WINDOW_BASE,
+                      (uint64_t)METADATA_WINDOW_BASE + METADATA_WINDOW_BYTES, max_phys);
+        return false;
+    }
+    return true;
+}
+
+static bool window_tables_dry(const char *fn, uint64_t va, char *err, size_t errlen)
+{
+    plat_snprintf(err, errlen, "%s: no frame left for the page tables of the metadata window "
+                  "at %#lx", fn, va);
+    return false;
+}
+
 /* The metadata window (layout.h) in 4 KiB pages: mm/init.c backs it in pieces
  * of whole window pages, rarely 2 MiB aligned in both va and pa, and under
  * TCG the softmmu TLB is 4 KiB-granular whatever the page size. */
@@ -339,16 +396,8 @@ bool plat_metadata_map(uintptr_t va, uint64_t pa, uint64_t bytes, plat_table_pag
                        void *ctx, char *err, size_t errlen)
 {
     ASSERT(pml4 != NULL); /* paging_init() first */
-    uint64_t off = va - METADATA_WINDOW_BASE;
-    if (((va | pa | bytes) & (PAGE_SIZE_4K - 1)) || va < METADATA_WINDOW_BASE ||
-        off > METADATA_WINDOW_BYTES || bytes > METADATA_WINDOW_BYTES - off || pa + bytes < pa ||
-        pa + bytes > max_phys) {
-        plat_snprintf(err, errlen, "plat_metadata_map: va %#lx + %#lx -> pa %#lx is not whole "
-                      "pages of the metadata window [%#lx, %#lx) and of RAM below %#lx", va,
-                      bytes, pa, (uint64_t)METADATA_WINDOW_BASE,
-                      (uint64_t)METADATA_WINDOW_BASE + METADATA_WINDOW_BYTES, max_phys);
+    if (!window_range_ok(__func__, va, bytes, pa, bytes, err, errlen))
         return false;
-    }
     struct table_source src = {table_page, ctx};
     bool ok = true;
     plat_irqstate_t irq = spin_lock_irqsave(&paging_lock);
@@ -357,10 +406,38 @@ bool plat_metadata_map(uintptr_t va, uint64_t pa, uint64_t bytes, plat_table_pag
     /* A re-init may move a window page to another frame: drop stale entries. */
     write_cr3(read_cr3());
     spin_unlock_irqrestore(&paging_lock, irq);
-    if (!ok)
-        plat_snprintf(err, errlen, "plat_metadata_map: no frame left for the page tables of "
-                      "the metadata window at %#lx", va);
-    return ok;
+    return ok || window_tables_dry(__func__, va, err, errlen);
+}
+
+/* A hole in the largest entries its alignment allows: a whole GiB of window
+ * is one PDPT entry (hole_pd), a whole 2 MiB one PD entry (hole_pt), the
+ * rest single pages of hole_zero.  Every entry is read-only. */
+bool plat_metadata_map_zero(uintptr_t va, uint64_t bytes, plat_table_page_fn table_page,
+                            void *ctx, char *err, size_t errlen)
+{
+    ASSERT(pml4 != NULL); /* paging_init() first */
+    if (!window_range_ok(__func__, va, bytes, 0, 0, err, errlen))
+        return false;
+    struct table_source src = {table_page, ctx};
+    bool ok = true;
+    plat_irqstate_t irq = spin_lock_irqsave(&paging_lock);
+    for (unsigned i = 0; i < ENTRIES; i++) {
+        hole_pt[i] = plat_virt_to_phys(hole_zero) | PTE_P;
+        hole_pd[i] = plat_virt_to_phys(hole_pt) | PTE_P;
+    }
+    for (uint64_t p = va, end = va + bytes; p < end && ok;) {
+        int level = p % PAGE_SIZE_1G == 0 && end - p >= PAGE_SIZE_1G   ? 3
+                    : p % PAGE_SIZE_2M == 0 && end - p >= PAGE_SIZE_2M ? 2
+                                                                       : 1;
+        const void *target = level == 3 ? (const void *)hole_pd
+                             : level == 2 ? (const void *)hole_pt
+                                          : (const void *)hole_zero;
+        ok = set_entry_from(p, level, plat_virt_to_phys(target) | PTE_P, &src);
+        p += level_page_size(level);
+    }
+    write_cr3(read_cr3());
+    spin_unlock_irqrestore(&paging_lock, irq);
+    return ok || window_tables_dry(__func__, va, err, errlen);
 }
 
 /* The entry that maps va in the current tables and its level; false when
@@ -472,6 +549,58 @@ static uint64_t selftest_page(const struct mb2_info *mi)
     return fallback;
 }
 
+static uint64_t selftest_table(void *ctx)
+{
+    (void)ctx;
+    return plat_virt_to_phys(table_alloc()); /* paging_lock held by the caller */
+}
+
+static void selftest_expect(uint64_t va, uint64_t pa, bool writable, const char *what)
+{
+    uint64_t e;
+    int level;
+    if (!lookup(va, &e, &level) || level != 1 || translate(va) != pa || !!(e & PTE_W) != writable)
+        PANIC("test_paging: %s: 0x%lx is not a %s 4 KiB page of 0x%lx", what, va,
+              writable ? "writable" : "read-only", pa);
+}
+
+/* The window's last GiB (physical addresses just below PAGING_MAX_PHYS,
+ * where no test machine has RAM) as a hole: one shared directory.  A page
+ * mapped into it gets private copies of the directory and the table on its
+ * way down; the shared tables and every other page of the hole stay zeros,
+ * read-only.  Unmapped again at the end.  Returns false when that GiB is in
+ * use (a machine with RAM there). */
+static bool selftest_window_holes(uint64_t pa)
+{
+    uint64_t va = METADATA_WINDOW_BASE + METADATA_WINDOW_BYTES - PAGE_SIZE_1G;
+    uint64_t page = va + 5 * PAGE_SIZE_2M + 7 * PAGE_SIZE_4K;
+    uint64_t zero = plat_virt_to_phys(hole_zero);
+    char err[200];
+    if (paging_is_mapped(va) || paging_is_mapped(page))
+        return false;
+    if (!plat_metadata_map_zero(va, PAGE_SIZE_1G, selftest_table, NULL, err, sizeof err))
+        PANIC("test_paging: %s", err);
+    selftest_expect(page, zero, false, "a page of a hole");
+    if (!plat_metadata_map(page, pa, PAGE_SIZE_4K, selftest_table, NULL, err, sizeof err))
+        PANIC("test_paging: %s", err);
+    selftest_expect(page, pa, true, "a window page mapped into a hole");
+    selftest_expect(page + PAGE_SIZE_4K, zero, false, "its neighbour in the hole");
+    selftest_expect(page + PAGE_SIZE_2M, zero, false, "the hole's next 2 MiB");
+    selftest_expect(va, zero, false, "the hole's first page");
+    for (unsigned i = 0; i < ENTRIES; i++)
+        if (hole_pt[i] != (zero | PTE_P) || hole_pd[i] != (plat_virt_to_phys(hole_pt) | PTE_P))
+            PANIC("test_paging: the shared hole tables were written (entry %u)", i);
+    const volatile uint64_t *hole = (const volatile uint64_t *)(page + PAGE_SIZE_4K);
+    if (*(const volatile uint64_t *)page != *(uint64_t *)plat_phys_to_virt(pa) || hole[0] != 0 ||
+        hole[ENTRIES - 1] != 0)
+        PANIC("test_paging: the window page or the hole beside it reads wrong data");
+    plat_irqstate_t irq = spin_lock_irqsave(&paging_lock);
+    set_entry_from(va, 3, 0, NULL);
+    write_cr3(read_cr3());
+    spin_unlock_irqrestore(&paging_lock, irq);
+    return true;
+}
+
 void paging_selftest(const struct mb2_info *mi)
 {
     uint64_t pa = selftest_page(mi);
@@ -514,7 +643,10 @@ void paging_selftest(const struct mb2_info *mi)
     map_page((uint64_t)page, pa, 1, PTE_P | PTE_W);
     write_cr3(read_cr3());
     spin_unlock_irqrestore(&paging_lock, irq);
+    bool holes = selftest_window_holes(pa);
     kprintf("paging: self-test passed: uncached 4 KiB page at 0x%lx split from a %s page, "
-            "neighbours and data intact; local APIC at 0x%lx version 0x%x\n",
-            pa, level_before == 3 ? "1 GiB" : "2 MiB", apic_pa, version);
+            "neighbours and data intact; local APIC at 0x%lx version 0x%x; %s\n",
+            pa, level_before == 3 ? "1 GiB" : "2 MiB", apic_pa, version,
+            holes ? "a metadata window hole shared, copied on write, read-only"
+                  : "metadata window holes not tested (its last GiB is in use)");
 }

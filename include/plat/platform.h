@@ -61,7 +61,8 @@ typedef uint64_t plat_irqstate_t;
  * starts at plat_metadata_base() and is indexed by PFN (mm/init.c describes
  * the layout).  The window is reserved address space, unbacked: mm_init backs
  * only the pieces that describe RAM, each with frames it takes from RAM
- * itself, through this call:
+ * itself, through the first call below, and maps the holes between them to
+ * zeros through the second:
  *
  * Maps [va, va + bytes) of the window (page aligned, inside it) to the
  * physical frames [pa, pa + bytes), readable and writable, replacing any
@@ -73,6 +74,19 @@ typedef uint64_t plat_irqstate_t;
 typedef uint64_t (*plat_table_page_fn)(void *ctx);
 bool plat_metadata_map(uintptr_t va, uint64_t pa, uint64_t bytes, plat_table_page_fn table_page,
                        void *ctx, char *err, size_t errlen);
+
+/* Maps [va, va + bytes) of the window (page aligned, inside it) read-only to
+ * memory that reads as zeros and never changes: the window's holes, so that
+ * a hit path may read any slot of the window's extent without asking whether
+ * its page is backed (a hole's slot reads as refcount 0, which every
+ * operation refuses before it writes; a write faults).  It takes no frame
+ * per page: every page maps one shared zero page, and (kernel) a page table
+ * or directory whose whole reach is a hole is one shared table, so a hole of
+ * any size costs no frame; table_page serves the ordinary tables around its
+ * ends, and a later plat_metadata_map there gets private tables.  Same
+ * arguments, errors and rules as plat_metadata_map. */
+bool plat_metadata_map_zero(uintptr_t va, uint64_t bytes, plat_table_page_fn table_page,
+                            void *ctx, char *err, size_t errlen);
 
 /* TSC frequency in kHz (calibrated once at boot; host: measured at start). */
 uint64_t plat_tsc_khz(void);

@@ -165,6 +165,10 @@ def expect_runs(res, bench, case, cpus, param):
         expect(res, bench, case, cpus, p, ["ns_per_op", "cycles_per_op", "mops"])
 
 
+# The cache hit pair of each flavour: a counted frame, a UNIQUE one.
+PCP_PAIRS = ("pairs", "pairs_unique")
+
+
 CONCURRENCY = ["overlap_frac", "concurrency", "desched_frac", "start_skew_ns"]
 
 
@@ -214,8 +218,13 @@ def check_net_rows(res, cpus=CPUS):
             net = res[("refcount", case, n, "", "cycles_per_op_net_median")]
             assert abs(gross - empty - net) <= 1e-3 * gross + 0.01, (case, n, gross, empty, net)
         for cache in ("on", "off"):
-            expect(res, "pcp", "pairs", n, f"cache={cache}", ["ns_per_op_net_median"])
-            expect(res, "pcp", "empty", n, f"cache={cache}", ["ns_per_op_median"])
+            empty = res[("pcp", "empty", n, f"cache={cache}", "cycles_per_op_median")]
+            for case in PCP_PAIRS:
+                key = ("pcp", case, n, f"cache={cache}")
+                gross, net = res[key + ("cycles_per_op_median",)], \
+                    res[key + ("cycles_per_op_net_median",)]
+                assert abs(gross - empty - net) <= 1e-3 * gross + 0.01, (key, gross, empty, net)
+                expect(res, "pcp", case, n, f"cache={cache}", ["ns_per_op_net_median"])
 
 
 def check_refcount(res, cpus=CPUS):
@@ -241,15 +250,16 @@ def check_pcp(res, hist, cpus=CPUS):
     for n in testlib.cpu_sweep(cpus):
         for cache in ("on", "off"):
             p = f"cache={cache}"
-            for case in ("pairs", "random") + (("remote",) if n >= 2 else ()):
+            for case in PCP_PAIRS + ("random",) + (("remote",) if n >= 2 else ()):
                 expect(res, "pcp", case, n, p, TIMING + counters)
                 expect_runs(res, "pcp", case, n, p)
             path = ["hit_ns_p50", "hit_ns_p99"] if cache == "on" \
                 else ["global_ns_p50", "global_ns_p99"]
-            expect(res, "pcp", "pairs", n, p, path)
-            assert res[("pcp", "pairs", n, p, "hit_rate")] >= (0.99 if cache == "on" else 0)
-            if cache == "off":
-                assert res[("pcp", "pairs", n, p, "hit_rate")] == 0
+            for case in PCP_PAIRS:
+                expect(res, "pcp", case, n, p, path)
+                assert res[("pcp", case, n, p, "hit_rate")] >= (0.99 if cache == "on" else 0)
+                if cache == "off":
+                    assert res[("pcp", case, n, p, "hit_rate")] == 0
         if n >= 2:
             assert res[("pcp", "remote", n, "cache=on", "remote_frees")] > 0, "no remote frees"
     batch = {}

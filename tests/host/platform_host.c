@@ -63,29 +63,56 @@ void host_metadata_reset(void)
         host_fatal("host platform: resetting the metadata window");
 }
 
+/* [va, va + bytes) -> [pa, pa + bytes) lies in whole pages of the window and
+ * of the physical span; else false with the message of `fn`. */
+static bool window_range_ok(const char *fn, uintptr_t va, uint64_t pa, uint64_t bytes, char *err,
+                            size_t errlen)
+{
+    uint64_t off = va - host_metadata_base;
+    if (((va | pa | bytes) & (PAGE_SIZE - 1)) || va < host_metadata_base ||
+        off > PLAT_METADATA_BYTES || bytes > PLAT_METADATA_BYTES - off || pa + bytes < pa ||
+        pa + bytes > HOST_PHYS_SPAN) {
+        snprintf(err, errlen, "%s: va %#llx + %#llx -> pa %#llx is not whole pages of the "
+                 "metadata window and of the %llu GiB physical span", fn,
+                 (unsigned long long)va, (unsigned long long)bytes, (unsigned long long)pa,
+                 (unsigned long long)(HOST_PHYS_SPAN >> 30));
+        return false;
+    }
+    return true;
+}
+
+static bool window_mmap(const char *fn, uintptr_t va, uint64_t bytes, int prot, int flags,
+                        int fd, uint64_t pa, char *err, size_t errlen)
+{
+    if (bytes && mmap((void *)va, bytes, prot, flags | MAP_FIXED, fd, (off_t)pa) == MAP_FAILED) {
+        snprintf(err, errlen, "%s: mmap of %#llx bytes at %#llx failed", fn,
+                 (unsigned long long)bytes, (unsigned long long)va);
+        return false;
+    }
+    return true;
+}
+
 /* No page tables here: the kernel's need for table_page has no host twin. */
 bool plat_metadata_map(uintptr_t va, uint64_t pa, uint64_t bytes, plat_table_page_fn table_page,
                        void *ctx, char *err, size_t errlen)
 {
     (void)table_page;
     (void)ctx;
-    uint64_t off = va - host_metadata_base;
-    if (((va | pa | bytes) & (PAGE_SIZE - 1)) || va < host_metadata_base ||
-        off > PLAT_METADATA_BYTES || bytes > PLAT_METADATA_BYTES - off || pa + bytes < pa ||
-        pa + bytes > HOST_PHYS_SPAN) {
-        snprintf(err, errlen, "plat_metadata_map: va %#llx + %#llx -> pa %#llx is not whole "
-                 "pages of the metadata window and of the %llu GiB physical span",
-                 (unsigned long long)va, (unsigned long long)bytes, (unsigned long long)pa,
-                 (unsigned long long)(HOST_PHYS_SPAN >> 30));
-        return false;
-    }
-    if (bytes && mmap((void *)va, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-                      host_phys_fd, (off_t)pa) == MAP_FAILED) {
-        snprintf(err, errlen, "plat_metadata_map: mmap of %#llx bytes at %#llx failed",
-                 (unsigned long long)bytes, (unsigned long long)va);
-        return false;
-    }
-    return true;
+    return window_range_ok(__func__, va, pa, bytes, err, errlen) &&
+           window_mmap(__func__, va, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, host_phys_fd, pa,
+                       err, errlen);
+}
+
+/* Private anonymous memory never written reads as zeros, all of it the
+ * host kernel's one zero page: one mapping per hole, whatever its size. */
+bool plat_metadata_map_zero(uintptr_t va, uint64_t bytes, plat_table_page_fn table_page,
+                            void *ctx, char *err, size_t errlen)
+{
+    (void)table_page;
+    (void)ctx;
+    return window_range_ok(__func__, va, 0, bytes, err, errlen) &&
+           window_mmap(__func__, va, bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                       -1, 0, err, errlen);
 }
 
 void host_set_cpu(unsigned index)

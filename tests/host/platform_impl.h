@@ -9,8 +9,10 @@
  * nothing.  It is a memfd, so that the frame-metadata window (reserved
  * PROT_NONE at host_metadata_base) can map the very frames mm_init took for
  * the metadata, as page tables do in the kernel: writing a slot writes
- * "physical memory", and an unbacked part of the window faults.  Interrupts do not exist here, so the guard is a no-op: a thread is
- * never migrated to another "CPU".
+ * "physical memory".  A hole between backed pieces is read-only anonymous
+ * memory (reads zeros, a write faults), the window past the last piece stays
+ * PROT_NONE (any access faults).  Interrupts do not exist here, so the guard
+ * is a no-op: a thread is never migrated to another "CPU".
  */
 #ifndef HOST_PLATFORM_IMPL_H
 #define HOST_PLATFORM_IMPL_H

@@ -90,9 +90,11 @@ BOOTS = [
     Boot("smp1-2G", 1, "2G", check=check_memory),
     Boot("smp2-8G", 2, "8G", check=check_memory),
     Boot("paging-128M", 1, "128M", cmdline="test_paging=1",
-         check=expect_lines(r"^paging: self-test passed: .* split from a 2 MiB page")),
+         check=expect_lines(r"^paging: self-test passed: .* split from a 2 MiB page.*; "
+                            r"a metadata window hole shared, copied on write, read-only")),
     Boot("paging-8G", 2, "8G", cmdline="test_paging=1",
-         check=expect_lines(r"^paging: self-test passed: .* split from a 1 GiB page")),
+         check=expect_lines(r"^paging: self-test passed: .* split from a 1 GiB page.*; "
+                            r"a metadata window hole shared, copied on write, read-only")),
     Boot("bad-key", cmdline="no_such_key=1", expect="config-error",
          check=expect_lines(r"^cmdline: .*problem", r"no_such_key")),
     Boot("bad-value", cmdline="test_fault=sideways", expect="config-error",

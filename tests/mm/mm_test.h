@@ -42,7 +42,8 @@ static inline bool mt_init_cfg(const struct phys_range *u, unsigned nu, const st
         cfg.max_cpus = MT_CPUS;
     }
     host_set_cpu(0);
-    /* Each test's holes are unbacked, whatever an earlier test mapped. */
+    /* Each test's layout starts from an empty window, whatever an earlier
+     * test mapped. */
     host_metadata_reset();
     bool ok = mm_init(u, nu, r, nr, &cfg, err, sizeof err);
     CHECKF(ok, "mm_init: %s", err);

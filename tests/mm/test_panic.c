@@ -116,6 +116,9 @@ static void panic_refcount_overflow(void)
     atomic_store(&f->refcount, REF_MAX - 1);
     frame_clone(f); /* reaches REF_MAX: still legal */
     CHECK_EQ_U(frame_refcount(f), REF_MAX);
+    frame_drop(f); /* and a drop from REF_MAX, the sign tests' upper edge */
+    CHECK_EQ_U(frame_refcount(f), REF_MAX - 1);
+    frame_clone(f);
     EXPECT_PANIC_PA(frame_clone(f), "refcount overflow", pa);
     CHECK_EQ_U(frame_refcount(f), REF_MAX); /* the guard undid its increment */
     struct frame *g;

@@ -2,12 +2,17 @@
  * test_window.c - the metadata window (mm/init.c): one slot per PFN at a
  * fixed offset from plat_metadata_base(), backed by the frames mm_init took
  * for it and only where arenas are; holes cost no frames, and every handle
- * check refuses a pointer into an unbacked part, a misaligned one, one past
- * the window and a slot around a span without touching what is not mapped.
+ * check refuses a pointer into a hole, a misaligned one, one past the
+ * window and a slot around a span without touching what is not mapped.
  *
- * The host window is PROT_NONE where unbacked (mt_init resets it), so a
- * check that read a hole's slot would fault and end the test binary.
+ * The host window is PROT_NONE past the last backed page (mt_init resets
+ * it), so a check that read there would fault and end the test binary; the
+ * holes below it read as zeros and fault on a write.
  */
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "tests/mm/mm_test.h"
 
 #define HOLE_LO (32 * MiB)
@@ -77,12 +82,67 @@ static void expect_refused(struct frame *f, const char *what)
     EXPECT_PANIC(frame_unique_to_shared(f), what);
 }
 
+/* Exit status of a child that wrote to a hole slot and took the fault. */
+#define HOLE_WRITE_FAULTED 42
+
+static void hole_write_fault(int sig)
+{
+    (void)sig;
+    _exit(HOLE_WRITE_FAULTED);
+}
+
+/* Writes to the slot h in a child process: true when the write faulted.
+ * The child's own SIGSEGV handler turns the fault into an exit status
+ * (ASan's would report it as an error of the test). */
+static bool hole_write_faults(struct frame *h)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sigaction sa = {.sa_handler = hole_write_fault};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGSEGV, &sa, NULL);
+        sigaction(SIGBUS, &sa, NULL);
+        frame_set_owner(h, 1);
+        _exit(0);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    return WIFEXITED(status) && WEXITSTATUS(status) == HOLE_WRITE_FAULTED;
+}
+
+/* The hit paths' handle check lets any slot of the window's extent through
+ * and reads it: the holes below the last backed page (before the first span
+ * and between the spans) read as zeros - refcount 0, which every operation
+ * refuses - and cannot be written; the whole check refuses them. */
+static void window_holes_read_as_zeros(void)
+{
+    if (!init_with_hole())
+        return;
+    static const struct frame zero;
+    uint64_t holes[] = {0, 63, HOLE_LO / PAGE_SIZE, GiB / PAGE_SIZE, HIGH_BASE / PAGE_SIZE - 1};
+    for (unsigned i = 0; i < sizeof holes / sizeof holes[0]; i++) {
+        struct frame *h = mm_frame_of_pfn(holes[i]);
+        CHECKF(mm_is_window_slot(h) && !mm_is_frame_ptr(h) && mm_arena_of_pfn(holes[i]) == -1,
+               "pfn %#llx: a hole", (unsigned long long)holes[i]);
+        CHECKF(memcmp(h, &zero, sizeof zero) == 0, "pfn %#llx: hole slot not all zeros",
+               (unsigned long long)holes[i]);
+        CHECKF(hole_write_faults(h), "pfn %#llx: a write to a hole slot did not fault",
+               (unsigned long long)holes[i]);
+    }
+    /* Past the last backed page the window is not the extent's. */
+    CHECK(!mm_is_window_slot(mm_frame_of_pfn(mm.window_frames)));
+    mt_check();
+}
+
 static void window_refuses_what_is_not_a_frame(void)
 {
     if (!init_with_hole())
         return;
     const char *foreign = "not a frame owned by the allocator";
-    /* The hole's slots: unmapped, so touching one would fault. */
+    /* The holes' slots: they read as zeros (refcount 0, busy), and a write
+     * would fault. */
+    expect_refused(mm_frame_of_pfn(0), foreign);
     expect_refused(mm_frame_of_pfn(HOLE_LO / PAGE_SIZE + 64), foreign);
     expect_refused(mm_frame_of_pfn(GiB / PAGE_SIZE), foreign);
     expect_refused(mm_frame_of_pfn(HIGH_BASE / PAGE_SIZE - 1), foreign);
@@ -174,6 +234,13 @@ static void window_bad_input(void)
                              sizeof err));
     CHECK(!plat_metadata_map(plat_metadata_base(), 0, PLAT_METADATA_BYTES + PAGE_SIZE, NULL,
                              NULL, err, sizeof err));
+    CHECK(!plat_metadata_map_zero(plat_metadata_base() + PLAT_METADATA_BYTES, PAGE_SIZE, NULL,
+                                  NULL, err, sizeof err));
+    CHECK(!plat_metadata_map_zero(plat_metadata_base() + 64, PAGE_SIZE, NULL, NULL, err,
+                                  sizeof err));
+    CHECK(!plat_metadata_map_zero(plat_metadata_base(), PLAT_METADATA_BYTES + PAGE_SIZE, NULL,
+                                  NULL, err, sizeof err));
+    CHECKF(strstr(err, "plat_metadata_map_zero") != NULL, "message: %s", err);
     CHECK(mt_init1(16 * MiB, 16 * MiB));
     mt_check();
 }
@@ -182,6 +249,7 @@ void mm_tests_window(void)
 {
     RUN(window_holes_cost_nothing);
     RUN(window_slots_live_in_the_kernel_frames);
+    RUN(window_holes_read_as_zeros);
     RUN(window_refuses_what_is_not_a_frame);
     RUN(window_refuses_slots_around_a_span);
     RUN(window_shared_page);
