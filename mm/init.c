@@ -368,6 +368,7 @@ bool mm_init(const struct phys_range *usable, unsigned n_usable, const struct ph
     mm.n_arenas = 0;
     mm.max_cpus = 0;
     mm.total_frames = 0;
+    pcp_publish_all(); /* every CPU: pcp_none */
     if (cfg == NULL) {
         mm_default_config(&defaults);
         cfg = &defaults;

@@ -86,7 +86,8 @@ static inline plat_irqstate_t plat_irq_save(void)
 {
     plat_irqstate_t flags;
     __asm__ volatile("pushfq; popq %0" : "=r"(flags) : : "memory");
-    if (flags & RFLAGS_IF)
+    flags &= RFLAGS_IF; /* all the restore reads: the compiler then knows it is 0 or IF */
+    if (flags)
         __asm__ volatile("cli" : : : "memory");
     return flags;
 }
