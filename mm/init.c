@@ -325,6 +325,7 @@ static void arena_setup(unsigned i, unsigned nu, unsigned nf)
 {
     struct arena *a = &mm_arenas[i];
     __builtin_memset(a, 0, sizeof *a);
+    mm_lock_init(&a->lock);
     a->index = i;
     a->node = span_nd[i];
     a->base_pfn = span_r[i].base >> PAGE_SHIFT;

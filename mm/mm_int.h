@@ -294,10 +294,13 @@ static inline void frame_teardown(struct frame *f)
  * hold time on a random 1 in 2^MM_LOCK_SAMPLE_SHIFT sample of acquisitions,
  * scaled up: reading the TSC costs 13-15 ns on the development VM (more
  * than an uncontended acquisition, ~12 ns), so timing every hold would
- * double the cost of the global path it is meant to observe.  The sample is
- * drawn from a per-lock LCG, not by counting, so that strictly alternating
- * operations (alloc, free, alloc...) are sampled evenly and the estimate
- * stays unbiased.
+ * double the cost of the global path it is meant to observe.  The gaps
+ * between timed acquisitions are drawn from a per-lock LCG, not fixed, so
+ * that strictly alternating operations (alloc, free, alloc...) are sampled
+ * evenly and the estimate stays unbiased: each gap is 1 plus two draws
+ * uniform in 0..2^MM_LOCK_SAMPLE_SHIFT-1 (mean 2^MM_LOCK_SAMPLE_SHIFT, odd or
+ * even with probability 1/2), so an untimed acquisition pays one decrement
+ * and the draw is made only on the timed ones.
  */
 #define MM_LOCK_SAMPLE_SHIFT 4
 
@@ -305,21 +308,32 @@ struct mm_lock {
     struct spinlock spin;
     /* guarded by the lock itself */
     uint32_t sample_rng;
+    uint32_t sample_gap;     /* acquisitions until the next timed one (>= 1) */
     bool timed;              /* this acquisition's hold time is measured */
     uint64_t acquired_tsc;
     struct mm_lock_stats stats;
 };
+
+static inline void mm_lock_init(struct mm_lock *l)
+{
+    *l = (struct mm_lock){.spin = SPINLOCK_INIT, .sample_gap = 1};
+}
 
 static inline plat_irqstate_t mm_lock_acquire(struct mm_lock *l)
 {
     plat_irqstate_t s = plat_irq_save();
     bool contended = spin_lock_raw(&l->spin);
     l->stats.acquisitions++;
-    l->stats.contended += contended;
-    l->sample_rng = l->sample_rng * 1664525u + 1013904223u;
-    l->timed = (l->sample_rng >> (32 - MM_LOCK_SAMPLE_SHIFT)) == 0;
-    if (l->timed)
+    if (unlikely(contended))
+        l->stats.contended++;
+    l->timed = --l->sample_gap == 0;
+    if (unlikely(l->timed)) {
+        const uint32_t draw = (1u << MM_LOCK_SAMPLE_SHIFT) - 1;
+        l->sample_rng = l->sample_rng * 1664525u + 1013904223u;
+        l->sample_gap = 1 + (l->sample_rng >> (32 - MM_LOCK_SAMPLE_SHIFT)) +
+                        (l->sample_rng >> (32 - 2 * MM_LOCK_SAMPLE_SHIFT) & draw);
         l->acquired_tsc = plat_tsc();
+    }
     return s;
 }
 
