@@ -486,9 +486,10 @@ static MM_PANIC_PATH void frame_freeze_failed(struct frame *f, uint64_t found,
     mm_freeze_failed(fn, f, found);
 }
 
-/* Allocations with flags besides FRAME_UNIQUE, and bad arguments.  FRAME_LONG_LIVED with the anti-fragmentation policy on: a
- * unit cut from this CPU's long-lived region (mm/antifrag.c), or the
- * ordinary path when there is none. */
+/* Allocations with flags besides FRAME_UNIQUE, and bad arguments.
+ * FRAME_LONG_LIVED with the anti-fragmentation policy on: a unit cut from
+ * this CPU's long-lived region (mm/antifrag.c), or the ordinary path when
+ * there is none. */
 static __attribute__((noinline)) struct frame *frame_alloc_flagged(unsigned order, unsigned flags,
                                                                    const char *fn)
 {

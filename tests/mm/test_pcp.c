@@ -149,13 +149,19 @@ static void pcp_runtime_configuration(void)
     mt_check();
 }
 
-static void pcp_cpu_without_a_cache(void)
+/* [16 MiB, end) with caches for max_cpus CPUs. */
+static bool init_cpus(unsigned max_cpus, uint64_t end)
 {
     struct mm_config cfg;
     mm_default_config(&cfg);
-    cfg.max_cpus = 2;
-    struct phys_range u = {16 * MiB, 32 * MiB};
-    if (!mt_init_cfg(&u, 1, NULL, 0, &cfg))
+    cfg.max_cpus = max_cpus;
+    struct phys_range u = {16 * MiB, end};
+    return mt_init_cfg(&u, 1, NULL, 0, &cfg);
+}
+
+static void pcp_cpu_without_a_cache(void)
+{
+    if (!init_cpus(2, 32 * MiB))
         return;
     host_set_cpu(5);
     struct frame *f = frame_alloc(0);
@@ -190,11 +196,7 @@ static bool pair_hit(unsigned cpu)
  * pointing at a cache it no longer has would strand frames there. */
 static void pcp_hit_paths_follow_the_configuration(void)
 {
-    struct mm_config cfg;
-    mm_default_config(&cfg);
-    cfg.max_cpus = 4;
-    struct phys_range u = {16 * MiB, 48 * MiB};
-    if (!mt_init_cfg(&u, 1, NULL, 0, &cfg))
+    if (!init_cpus(4, 48 * MiB))
         return;
     char err[200];
     host_set_cpu(3);
