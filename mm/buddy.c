@@ -110,7 +110,12 @@ static void buddy_debug_verify_locked(struct arena *a)
 static inline void buddy_debug_verify_locked(struct arena *a) { (void)a; }
 #endif
 
-static void freelist_push_locked(struct arena *a, struct frame *f, unsigned order)
+/* The list operations are inline in every caller: on the buddy path of an
+ * allocation or a free they are most of the work done under the lock, and a
+ * call would add its own register saves to each. */
+static inline __attribute__((always_inline)) void freelist_push_locked(struct arena *a,
+                                                                       struct frame *f,
+                                                                       unsigned order)
 {
     MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
     f->order = (uint8_t)order;
@@ -125,7 +130,9 @@ static void freelist_push_locked(struct arena *a, struct frame *f, unsigned orde
     frame_flags_set(f, FRAME_F_FREE | frame_debug_bits(f));
 }
 
-static void freelist_remove_locked(struct arena *a, struct frame *f, unsigned order)
+static inline __attribute__((always_inline)) void freelist_remove_locked(struct arena *a,
+                                                                         struct frame *f,
+                                                                         unsigned order)
 {
     MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
     if (f->prev)
@@ -141,9 +148,13 @@ static void freelist_remove_locked(struct arena *a, struct frame *f, unsigned or
     frame_flags_set(f, frame_debug_bits(f));
 }
 
-struct frame *buddy_alloc_block_locked(struct arena *a, unsigned order)
+/* buddy_alloc_block_locked's body, for the callers that took the lock
+ * themselves (alloc_any): inline, so that the buddy path of an allocation
+ * makes no call, and no register spills, inside its lock hold. */
+static inline __attribute__((always_inline)) struct frame *block_alloc_locked(struct arena *a,
+                                                                              unsigned order)
 {
-    MM_LOCK_ASSERT_HELD(&a->lock);
+    MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
     uint32_t m = a->free_mask >> order;
     if (m == 0)
         return NULL;
@@ -156,6 +167,12 @@ struct frame *buddy_alloc_block_locked(struct arena *a, unsigned order)
     }
     buddy_debug_verify_locked(a);
     return f;
+}
+
+struct frame *buddy_alloc_block_locked(struct arena *a, unsigned order)
+{
+    MM_LOCK_ASSERT_HELD(&a->lock);
+    return block_alloc_locked(a, order);
 }
 
 static void buddy_insert_locked(struct arena *a, uint64_t pfn, unsigned order)
@@ -426,7 +443,7 @@ static inline __attribute__((always_inline)) struct frame *alloc_any(unsigned or
         struct arena *a = &mm_arenas[*next];
         plat_irqstate_t s = mm_lock_acquire(&a->lock);
         bool dips = a->free_frames < a->reserve_frames + ((uint64_t)1 << order);
-        struct frame *f = reserve || !dips ? buddy_alloc_block_locked(a, order) : NULL;
+        struct frame *f = reserve || !dips ? block_alloc_locked(a, order) : NULL;
         mm_lock_release(&a->lock, s);
         if (f) {
             if (dips)
@@ -449,11 +466,14 @@ struct frame *buddy_alloc_reserve(unsigned order)
     return alloc_any(order, true);
 }
 
+/* The lock is taken here: the static insert, as buddy_free_block_locked's
+ * body, without a call inside the hold. */
 void buddy_free_unit(struct frame *head, unsigned order)
 {
     struct arena *a = frame_arena(head);
     plat_irqstate_t s = mm_lock_acquire(&a->lock);
-    buddy_free_block_locked(a, head->pfn, order);
+    buddy_insert_locked(a, head->pfn, order);
+    buddy_debug_verify_locked(a);
     mm_lock_release(&a->lock, s);
 }
 

@@ -218,9 +218,36 @@ static bool check_high_lists(unsigned cpu, const struct pcp *p, uint64_t *total,
     return true;
 }
 
+/* What the hit paths rely on without testing it (mm_int.h): pcp_none
+ * offers no frame and no room, and no cache has a block or room on list
+ * PCP_NO_LIST. */
+static bool check_untested(char *err, size_t errlen)
+{
+    const unsigned char *b = (const unsigned char *)&pcp_none;
+    for (size_t i = 0; i < sizeof pcp_none; i++)
+        if (b[i]) {
+            plat_snprintf(err, errlen, "pcp_none byte %u is %#x: the hit paths would find a "
+                          "cache there", (unsigned)i, b[i]);
+            return false;
+        }
+    for (unsigned cpu = 0; cpu < mm.max_cpus; cpu++) {
+        const struct pcp *p = &mm_pcp[cpu];
+        if (p->high_head[PCP_NO_LIST] || p->high_count[PCP_NO_LIST] ||
+            p->high_limit[PCP_NO_LIST]) {
+            plat_snprintf(err, errlen, "cpu %u: the list of the uncached orders holds %u "
+                          "blocks (bound %u)", cpu, p->high_count[PCP_NO_LIST],
+                          p->high_limit[PCP_NO_LIST]);
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool check_caches(uint64_t cached_in_arenas, char *err, size_t errlen)
 {
     uint64_t total = 0;
+    if (!check_untested(err, errlen))
+        return false;
     for (unsigned cpu = 0; cpu < mm.max_cpus; cpu++) {
         const struct pcp *p = &mm_pcp[cpu];
         uint64_t n = 0;

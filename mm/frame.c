@@ -16,18 +16,27 @@
  * a cache miss or refill, a full cache, the cache-off mode, FRAME_ZERO, the
  * release of a count of 1, the last drop, every panic - is a separate
  * function reached by a tail jump with the state the hit path already has
- * (interrupt state, CPU index), so a hit saves no register and sets up no
- * frame (the kernel builds with -momit-leaf-frame-pointer).  The panics are
+ * (the interrupt state; a slow path looks up the CPU index itself), so a
+ * hit saves no register and sets up no frame (the kernel builds with
+ * -momit-leaf-frame-pointer).  A hit finds this CPU's cache in one load of
+ * the platform's per-CPU word (mm_int.h: pcp_this), which points at
+ * pcp_none, a cache with nothing in it and no room, for a CPU beyond the
+ * CPU count or with its cache off: the hit tests (a frame on the list,
+ * room to push) fail there and send the call to its slow path, so neither
+ * the CPU bound nor `enabled` costs the hit an instruction, and neither
+ * does an uncached order (pcp_high_list).  What is counted on a hit is
+ * one increment (hits, high_hits); a free counts nothing (pcp_frees derives
+ * the frees) except a remote one, which takes an out-of-line push.  The panics are
  * MM_PANIC_PATH (mm_int.h), so the compiler cannot turn those jumps back
  * into calls.  They are not inline in mm.h: that would put struct frame,
  * the per-CPU caches and the window's map into the public header, and copy
  * the hit path into every caller, where neither the no-RMW disassembly check
  * nor the page-crossing check (check_hitpath.py) could find it.
  *
- * What a hit costs (kernel build, instructions from entry to ret), and why
- * none of it goes: frame_clone 15 and frame_drop 13 (a shared count; a
- * UNIQUE one leaves frame_drop after 9 for frame_drop_unshared, the release
- * frame_free does).  Each is the handle check, 5 (movabs/add: offset in the
+ * What a hit costs (kernel build, instructions from entry to ret, with
+ * interrupts off as the kernel runs), and why none of it goes: frame_clone
+ * 15 and frame_drop 13 (a shared count; a UNIQUE one leaves frame_drop
+ * after 9 for frame_drop_unshared, the release frame_free does).  Each is the handle check, 5 (movabs/add: offset in the
  * window, ror/cmp/jae: in the window's extent and 64-byte aligned; a hole's
  * slot reads as zeros, so no load of the map of backed pages:
  * frame_check_slot below, mm_int.h); the load of the count and its state
@@ -43,14 +52,26 @@
  * would save the mov and the cmp, but GCC fuses a locked subtraction only
  * with == 0, != 0, < 0 and >= 0 of the result, and 2 <= old is none of
  * them; clone's test needs the old value itself (a 0 it turned into 1 is
- * no flag of the add).  An order-0 hit is ~37 for frame_alloc
- * and ~48 for a UNIQUE frame_free, ~60 for a counted one: the handle check
- * (5), the refcount and ALLOCATED checks (4-6), the interrupt guard
- * (pushf/pop/and/jcc and the restore test: 7, twice), the CPU index, its
- * bound and the cache's address (6, twice), the cache-enabled and capacity
- * checks on free (6), the statistics (hits, frees, remote frees: 7), and
- * for a counted frame the freeze CAS that a racing frame_from_in_use makes
- * necessary (6).
+ * no flag of the add).  frame_alloc 32: the flags test (4: only FRAME_UNIQUE stays on
+ * the hit path), the interrupt guard (pushf/pop/and/jcc and the restore
+ * test: 6), the cache (the per-CPU word and pcp_none's address: 2), the
+ * list head and the reclaim flag (6: an empty list - pcp_none's too - and a
+ * pending reclaim go to the slow path), the pop and its counters (5, the
+ * owning CPU's index included), the frame's set-up (order, alloc_cpu,
+ * owner, flags, the refcount by flavour: 8), ret.  frame_free 36 for a
+ * UNIQUE frame: the handle check (5), the ALLOCATED and refcount checks
+ * (6), the teardown (owner, UNUSED: 2), the order test (3), the guard (6),
+ * the cache and its room (5: capacity 0 in pcp_none), the remote-free test
+ * (3; the increment is out of line), the push (5: the flags written once,
+ * by the push), ret.  A counted frame's free is 42: the tail jump to
+ * frame_free_counted and the count-1 test (4) and the 1 -> UNUSED CAS that
+ * a racing frame_from_in_use makes necessary (3), less the UNUSED store.
+ * frame_alloc_order 37: the same, with the order's range test (3) and its
+ * list (pcp_high_list: the index's zero extension, a load, an xor: 3) and
+ * without the flags' copy (1); an order-k free is
+ * frame_free's path to the order test, a tail jump, and frame_release_high
+ * (21: the list, the guard, the bound, the push with the block's order in
+ * its flags).
  *
  * Reference-count state machine (one atomic u64 per frame; seed 004's states,
  * seed 000's orderings):
@@ -97,14 +118,19 @@
  * |                       |                             |                           | Two CPUs freeing one UNIQUE handle at once are   |
  * |                       |                             |                           | not caught (that needs an RMW on the hit path);  |
  * |                       |                             |                           | a free after the release is ("double free").     |
- * | 1 -> 0 (freeze)       | frame_free, frame_free_     | CAS 1 -> 0, acquire       | a count of 1 is exclusive only until its pa      |
- * |                       | contig                      | (Linux page_ref_freeze)   | reaches from_in_use: the CAS and a racing 1 -> 2 |
+ * | 1 -> UNUSED           | frame_free                  | CAS 1 -> UNUSED, acquire  | a count of 1 is exclusive only until its pa      |
+ * |                       |                             | (Linux page_ref_freeze)   | reaches from_in_use: the CAS and a racing 1 -> 2 |
  * |                       |                             |                           | cannot both succeed, nor two racing frees.  The  |
  * |                       |                             |                           | loser panics naming the frame: "still shared"    |
  * |                       |                             |                           | (a lost reference) or "double free".  Acquire:   |
  * |                       |                             |                           | other holders' uses happen before the teardown.  |
- * | 0 -> UNUSED           | frame_free, frame_free_     | store, relaxed            | as UNIQUE -> UNUSED; from_in_use refuses 0 and   |
- * |                       | contig after the freeze     |                           | UNUSED alike.                                    |
+ * |                       |                             |                           | The teardown follows the CAS: the unit is the    |
+ * |                       |                             |                           | caller's until a list has it (as UNIQUE's).      |
+ * | 1 -> 0 (freeze)       | frame_free_contig           | CAS 1 -> 0, acquire       | the same, for each frame of the run; 0 marks the |
+ * |                       |                             |                           | frames to give their count back if a later one   |
+ * |                       |                             |                           | of the run refuses.                              |
+ * | 0 -> UNUSED           | frame_free_contig after the | store, relaxed            | as UNIQUE -> UNUSED; from_in_use refuses 0 and   |
+ * |                       | freeze                      |                           | UNUSED alike.                                    |
  * | UNUSED (buddy<->cache)| refill, drain               | none                      | ownership moves with the arena lock.             |
  *
  * Hence frame_alloc(FRAME_UNIQUE) + frame_free on the cache hit path is a
@@ -235,45 +261,43 @@ _Noreturn void mm_freeze_failed(const char *fn, const struct frame *f, uint64_t 
 }
 
 /* Order-k release: this CPU's list for the order while under its bound,
- * else the buddy allocator (a tail call). */
+ * else the buddy allocator (a tail call).  An uncached order, a cache that
+ * is off and a CPU without a cache all find no room (pcp_high_list,
+ * pcp_none). */
 static __attribute__((noinline)) void frame_release_high(struct frame *f, unsigned order)
 {
-    int slot = pcp_high_slot(order);
-    if (slot >= 0) {
-        plat_irqstate_t s = plat_irq_save();
-        unsigned cpu = plat_cpu_index();
-        if (likely(cpu < mm.max_cpus)) {
-            struct pcp *p = &mm_pcp[cpu];
-            if (likely(p->enabled) && p->high_count[slot] < p->high_limit[slot]) {
-                frame_flags_set(f, FRAME_F_CACHED | (order << FRAME_CACHED_ORDER_SHIFT) |
-                                       frame_debug_bits(f));
-                f->next = p->high_head[slot];
-                p->high_head[slot] = f;
-                p->high_count[slot]++;
-                plat_irq_restore(s);
-                return;
-            }
-        }
+    unsigned list = pcp_high_list(order);
+    plat_irqstate_t s = plat_irq_save();
+    struct pcp *p = pcp_this();
+    if (likely(p->high_count[list] < p->high_limit[list])) {
+        frame_flags_set(f, FRAME_F_CACHED | (order << FRAME_CACHED_ORDER_SHIFT) |
+                               frame_debug_bits(f));
+        f->next = p->high_head[list];
+        p->high_head[list] = f;
+        p->high_count[list]++;
         plat_irq_restore(s);
+        return;
     }
+    plat_irq_restore(s);
     buddy_free_unit(f, order);
 }
 
+/* Counts no free: count goes up by one and nothing else records it, which
+ * is how pcp_frees tells the frees (mm_int.h). */
 static inline void pcp_push(struct pcp *p, struct frame *f)
 {
     frame_flags_set(f, FRAME_F_CACHED | frame_debug_bits(f));
     f->next = p->head;
     p->head = f;
     p->count++;
-    p->frees++;
 }
 
 /* Everything frame_release does not do inline: a full cache (drain a batch
  * first), the cache-off mode and CPUs without a cache (the buddy
  * allocator).  Interrupts are off as frame_release left them (s). */
-static __attribute__((noinline)) void frame_release_slow(struct frame *f, unsigned cpu,
-                                                         plat_irqstate_t s)
+static __attribute__((noinline)) void frame_release_slow(struct frame *f, plat_irqstate_t s)
 {
+    unsigned cpu = plat_cpu_index();
     if (cpu < mm.max_cpus) {
         struct pcp *p = &mm_pcp[cpu];
         p->remote_frees += f->alloc_cpu != cpu;
@@ -291,7 +315,8 @@ static __attribute__((noinline)) void frame_release_slow(struct frame *f, unsign
 /* Returns a torn-down frame (refcount UNUSED) to this CPU's cache, or to the
  * buddy allocator for uncached orders, a full high-order list and the
  * cache-off mode.  Inline in each release path; everything but a push onto a
- * cache with room is a tail call. */
+ * cache with room is a tail call.  A CPU without a cache that is on finds
+ * pcp_none, whose capacity 0 leaves no room. */
 static inline void frame_release(struct frame *f)
 {
     unsigned order = f->order;
@@ -300,27 +325,27 @@ static inline void frame_release(struct frame *f)
         return;
     }
     plat_irqstate_t s = plat_irq_save();
-    unsigned cpu = plat_cpu_index();
-    if (likely(cpu < mm.max_cpus)) {
-        struct pcp *p = &mm_pcp[cpu];
-        if (likely(p->enabled) && likely(p->count < p->capacity)) {
-            p->remote_frees += f->alloc_cpu != cpu;
-            pcp_push(p, f);
-            plat_irq_restore(s);
-            return;
-        }
+    struct pcp *p = pcp_this();
+    if (likely(p->count < p->capacity)) {
+        /* A compare and a branch to an increment placed out of line. */
+        if (unlikely(f->alloc_cpu != p->cpu))
+            p->remote_frees++;
+        pcp_push(p, f);
+        plat_irq_restore(s);
+        return;
     }
-    frame_release_slow(f, cpu, s);
+    frame_release_slow(f, s);
 }
 
 /* The end of every release of a single unit: teardown, UNUSED stored, back
- * to a list.  after_shared: the last of several holders, whose store must
- * release (state table at the top); an exclusive owner's (UNIQUE, or a count
- * of 1 frozen to 0) may be relaxed: from_in_use refuses 0 and UNUSED alike,
- * and the next owner comes through this CPU's cache or the arena lock. */
+ * to a list, whose push or insert writes the head's flags (mm_int.h:
+ * frame_teardown_unit).  after_shared: the last of several holders, whose
+ * store must release (state table at the top); an exclusive owner's
+ * (UNIQUE) may be relaxed: from_in_use refuses 0 and UNUSED alike, and the
+ * next owner comes through this CPU's cache or the arena lock. */
 static inline __attribute__((always_inline)) void frame_retire(struct frame *f, bool after_shared)
 {
-    frame_teardown(f);
+    frame_teardown_unit(f);
     if (after_shared)
         frame_ref_set_release(f, REF_UNUSED);
     else
@@ -328,21 +353,21 @@ static inline __attribute__((always_inline)) void frame_retire(struct frame *f, 
     frame_release(f);
 }
 
-/* The flags the hit paths handle themselves; any other bit (the
- * FRAME_LONG_LIVED hint, or a caller bug) sends the call to
- * frame_alloc_hinted, so the hint costs the hit paths nothing: they test for
- * unknown bits anyway. */
+/* The only flag the leaf entry points handle inline: any other bit
+ * (FRAME_ZERO, FRAME_RESERVE, the FRAME_LONG_LIVED hint, or a caller bug)
+ * sends the call to frame_alloc_flagged, so that a plain hit tests the
+ * flags once and carries no memset. */
 static inline bool frame_flags_plain(unsigned flags)
 {
-    return (flags & ~(FRAME_ZERO | FRAME_UNIQUE | FRAME_RESERVE)) == 0;
+    return (flags & ~FRAME_UNIQUE) == 0;
 }
 
 static inline bool frame_flags_valid(unsigned flags)
 {
-    return frame_flags_plain(flags & ~FRAME_LONG_LIVED);
+    return (flags & ~(FRAME_ZERO | FRAME_UNIQUE | FRAME_RESERVE | FRAME_LONG_LIVED)) == 0;
 }
 
-static struct frame *frame_alloc_hinted(unsigned order, unsigned flags, const char *fn);
+static struct frame *frame_alloc_flagged(unsigned order, unsigned flags, const char *fn);
 
 /* The last resort before out-of-memory: for FRAME_RESERVE the reserve
  * (buddy.c), then other CPUs' caches (pcp.c: reclaim), then this CPU's, then
@@ -395,17 +420,22 @@ static inline struct frame *frame_prepare_hit(struct frame *f, unsigned order, u
 }
 
 /* The rest of an allocation that missed the cache (or found it off, or a
- * reclaim pending): the refill or the buddy allocator, then the reclaim.
- * Interrupts are off as the hit path left them (s). */
+ * reclaim pending, or no list for its order): the refill or the buddy
+ * allocator, then the reclaim.  Interrupts are off as the hit path left
+ * them (s). */
 static __attribute__((noinline)) struct frame *frame_alloc_order_slow(unsigned order,
-                                                                     unsigned flags, unsigned cpu,
+                                                                     unsigned flags,
                                                                      plat_irqstate_t s)
 {
     struct frame *f;
-    int slot = order == 0 ? 0 : pcp_high_slot(order);
-    if (slot >= 0 && cpu < mm.max_cpus && (order == 0 || mm_pcp[cpu].enabled)) {
-        /* pcp_alloc_slow also serves the cache-off mode of order 0. */
-        f = order == 0 ? pcp_alloc_slow(&mm_pcp[cpu]) : pcp_alloc_high_slow(&mm_pcp[cpu], order);
+    unsigned cpu = plat_cpu_index();
+    struct pcp *p = cpu < mm.max_cpus ? &mm_pcp[cpu] : NULL;
+    if (order == 0 && p) {
+        /* pcp_alloc_slow also serves (and counts) the cache-off mode. */
+        f = pcp_alloc_slow(p);
+        plat_irq_restore(s);
+    } else if (p && p->enabled && pcp_high_slot(order) >= 0) {
+        f = pcp_alloc_high_slow(p, order);
         plat_irq_restore(s);
     } else {
         plat_irq_restore(s);
@@ -422,49 +452,68 @@ static __attribute__((noinline)) struct frame *frame_alloc_order_slow(unsigned o
     return f;
 }
 
+/* The hit path of every allocation: this CPU's cache in one load
+ * (pcp_this: pcp_none for a CPU without one that is on, whose empty lists
+ * send the call to the slow path), the list of the order (order 0, or
+ * pcp_high_list: an uncached order's list is always empty), a pop.  Inline
+ * in the leaves frame_alloc and frame_alloc_order, where order and flags
+ * are known enough for the untaken branches and the memset to fold away,
+ * and in frame_alloc_flagged. */
+static inline __attribute__((always_inline)) struct frame *frame_alloc_hit(unsigned order,
+                                                                          unsigned flags)
+{
+    plat_irqstate_t s = plat_irq_save();
+    struct pcp *p = pcp_this();
+    struct frame *f;
+    if (order == 0) {
+        f = p->head;
+        if (unlikely(f == NULL) || unlikely(atomic_load_explicit(&p->reclaim,
+                                                                 memory_order_relaxed)))
+            return frame_alloc_order_slow(0, flags, s);
+        p->head = f->next;
+        p->count--;
+        p->hits++;
+    } else {
+        unsigned list = pcp_high_list(order);
+        f = p->high_head[list];
+        if (unlikely(f == NULL) || unlikely(atomic_load_explicit(&p->reclaim,
+                                                                 memory_order_relaxed)))
+            return frame_alloc_order_slow(order, flags, s);
+        p->high_head[list] = f->next;
+        p->high_count[list]--;
+        p->high_hits++;
+    }
+    unsigned cpu = p->cpu;
+    plat_irq_restore(s);
+    return frame_prepare_hit(f, order, flags, cpu);
+}
+
 struct frame *frame_alloc(unsigned flags)
 {
     if (unlikely(!frame_flags_plain(flags)))
-        return frame_alloc_hinted(0, flags, __func__);
-    plat_irqstate_t s = plat_irq_save();
-    unsigned cpu = plat_cpu_index();
-    if (likely(cpu < mm.max_cpus)) {
-        struct pcp *p = &mm_pcp[cpu];
-        struct frame *f = p->head;
-        if (likely(f != NULL) &&
-            likely(!atomic_load_explicit(&p->reclaim, memory_order_relaxed))) {
-            p->head = f->next;
-            p->count--;
-            p->hits++;
-            plat_irq_restore(s);
-            return frame_prepare_hit(f, 0, flags, cpu);
-        }
-    }
-    return frame_alloc_order_slow(0, flags, cpu, s);
+        return frame_alloc_flagged(0, flags, __func__);
+    return frame_alloc_hit(0, flags & FRAME_UNIQUE); /* all there is: no memset */
 }
 
+/* What frame_alloc_order does not serve inline: order 0 (frame_alloc's),
+ * flags, bad arguments.  Out of line, so that the leaf tests the flags in
+ * place and keeps no copy of them for this. */
+static __attribute__((noinline)) struct frame *frame_alloc_order_other(unsigned order,
+                                                                       unsigned flags,
+                                                                       const char *fn)
+{
+    if (order == 0 && frame_flags_plain(flags))
+        return frame_alloc(flags);
+    return frame_alloc_flagged(order, flags, fn);
+}
+
+/* One unsigned compare sends order 0 and orders above MM_MAX_ORDER off the
+ * order-k hit path together. */
 struct frame *frame_alloc_order(unsigned order, unsigned flags)
 {
-    if (unlikely(order > MM_MAX_ORDER || !frame_flags_plain(flags)))
-        return frame_alloc_hinted(order, flags, __func__);
-    if (order == 0)
-        return frame_alloc(flags);
-    int slot = pcp_high_slot(order);
-    plat_irqstate_t s = plat_irq_save();
-    unsigned cpu = plat_cpu_index();
-    if (slot >= 0 && likely(cpu < mm.max_cpus)) {
-        struct pcp *p = &mm_pcp[cpu];
-        struct frame *f = p->high_head[slot];
-        if (likely(p->enabled) && likely(f != NULL) &&
-            likely(!atomic_load_explicit(&p->reclaim, memory_order_relaxed))) {
-            p->high_head[slot] = f->next;
-            p->high_count[slot]--;
-            p->high_hits++;
-            plat_irq_restore(s);
-            return frame_prepare_hit(f, order, flags, cpu);
-        }
-    }
-    return frame_alloc_order_slow(order, flags, cpu, s);
+    if (likely(order - 1 < MM_MAX_ORDER) && likely(frame_flags_plain(flags)))
+        return frame_alloc_hit(order, flags & FRAME_UNIQUE);
+    return frame_alloc_order_other(order, flags, __func__);
 }
 
 static MM_PANIC_PATH void frame_freeze_failed(struct frame *f, uint64_t found,
@@ -473,43 +522,51 @@ static MM_PANIC_PATH void frame_freeze_failed(struct frame *f, uint64_t found,
     mm_freeze_failed(fn, f, found);
 }
 
-/* Allocations with a hint, and bad arguments.  FRAME_LONG_LIVED with the
- * anti-fragmentation policy on: a unit cut from this CPU's long-lived
- * region (mm/antifrag.c), or the ordinary path when there is none. */
-static __attribute__((noinline)) struct frame *frame_alloc_hinted(unsigned order, unsigned flags,
-                                                                  const char *fn)
+/* Allocations with flags besides FRAME_UNIQUE, and bad arguments.
+ * FRAME_LONG_LIVED with the anti-fragmentation policy on: a unit cut from
+ * this CPU's long-lived region (mm/antifrag.c), or the ordinary path when
+ * there is none. */
+static __attribute__((noinline)) struct frame *frame_alloc_flagged(unsigned order, unsigned flags,
+                                                                   const char *fn)
 {
     if (order > MM_MAX_ORDER || !frame_flags_valid(flags))
         return frame_alloc_bad_args(order, flags, fn);
-    flags &= ~FRAME_LONG_LIVED;
-    struct frame *f = NULL;
-    plat_irqstate_t s = plat_irq_save();
-    unsigned cpu = plat_cpu_index();
-    if (cpu < mm.max_cpus)
-        f = antifrag_alloc_unit(&mm_pcp[cpu], order, true);
-    plat_irq_restore(s);
-    if (f == NULL)
-        return order ? frame_alloc_order(order, flags) : frame_alloc(flags);
-    frame_prepare(f, order, flags, cpu);
-    return f;
+    if (flags & FRAME_LONG_LIVED) {
+        flags &= ~FRAME_LONG_LIVED;
+        struct frame *f = NULL;
+        plat_irqstate_t s = plat_irq_save();
+        unsigned cpu = plat_cpu_index();
+        if (cpu < mm.max_cpus)
+            f = antifrag_alloc_unit(&mm_pcp[cpu], order, true);
+        plat_irq_restore(s);
+        if (f != NULL) {
+            frame_prepare(f, order, flags, cpu);
+            return f;
+        }
+    }
+    return frame_alloc_hit(order, flags);
 }
 
 /* Everything frame_free does not do inline: the release of a count of 1,
  * whose atomic RMW must stay out of the UNIQUE hit path (check_hitpath.py),
- * and the failures.  v and fl are what frame_free read. */
-static __attribute__((noinline)) void frame_free_counted(struct frame *f, uint64_t v, uint32_t fl,
-                                                         const char *fn)
+ * and the failures.  v and fl are what frame_free read; the arguments are
+ * frame_free's registers as they are, so its branch here is the tail call
+ * itself. */
+static __attribute__((noinline)) void frame_free_counted(struct frame *f, uint64_t v, uint32_t fl)
 {
+    static const char fn[] = "frame_free"; /* the entry point its panics name */
     uint64_t found;
-    if (unlikely(!(fl & FRAME_F_ALLOCATED) || v != 1)) {
+    if (unlikely(v != 1)) { /* ALLOCATED: frame_free checked it */
         frame_exclusive_failed(f, v, fl, fn);
         return;
     }
-    if (unlikely(!frame_ref_freeze(f, &found))) {
+    if (unlikely(!frame_ref_release_one(f, &found))) {
         frame_freeze_failed(f, found, fn);
         return;
     }
-    frame_retire(f, false);
+    /* UNUSED already: the CAS was the release (state table). */
+    frame_teardown_unit(f);
+    frame_release(f);
 }
 
 void frame_free(struct frame *f)
@@ -518,8 +575,12 @@ void frame_free(struct frame *f)
         return;
     uint64_t v = frame_ref_read(f);
     uint32_t fl = frame_flags_get(f);
-    if (unlikely(v != REF_UNIQUE || !(fl & FRAME_F_ALLOCATED))) {
-        frame_free_counted(f, v, fl, __func__);
+    if (unlikely(!(fl & FRAME_F_ALLOCATED))) {
+        frame_exclusive_failed(f, v, fl, __func__);
+        return;
+    }
+    if (unlikely(v != REF_UNIQUE)) {
+        frame_free_counted(f, v, fl);
         return;
     }
     /* UNIQUE: nobody else can hold a reference (from_in_use refuses UNIQUE),

@@ -341,6 +341,7 @@ static void arena_setup(unsigned i, unsigned nu, unsigned nf)
 {
     struct arena *a = &mm_arenas[i];
     __builtin_memset(a, 0, sizeof *a);
+    mm_lock_init(&a->lock);
     a->index = i;
     a->node = span_nd[i];
     a->base_pfn = span_r[i].base >> PAGE_SHIFT;
@@ -384,6 +385,7 @@ bool mm_init(const struct phys_range *usable, unsigned n_usable, const struct ph
     mm.n_arenas = 0;
     mm.max_cpus = 0;
     mm.total_frames = 0;
+    pcp_publish_all(); /* every CPU: pcp_none */
     if (cfg == NULL) {
         mm_default_config(&defaults);
         cfg = &defaults;

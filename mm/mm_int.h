@@ -192,6 +192,17 @@ static inline bool frame_ref_freeze(struct frame *f, uint64_t *found)
                                                    memory_order_relaxed);
 }
 
+/* frame_free's release of a count of 1: 1 -> UNUSED in one atomic step,
+ * with frame_ref_freeze's reasons and order.  The unit is the caller's
+ * until it is on a list: from_in_use refuses UNUSED, and from_unused claims
+ * only frames on a buddy list.  On failure *found holds what refused it. */
+static inline bool frame_ref_release_one(struct frame *f, uint64_t *found)
+{
+    *found = 1;
+    return atomic_compare_exchange_strong_explicit(&f->refcount, found, REF_UNUSED,
+                                                   memory_order_acquire, memory_order_relaxed);
+}
+
 /* Same, may fail spuriously: for CAS loops. */
 static inline bool frame_ref_cas_weak_acquire(struct frame *f, uint64_t *expect, uint64_t v)
 {
@@ -254,13 +265,25 @@ static inline void frame_prepare(struct frame *f, unsigned order, unsigned flags
         frame_ref_set_release(f, 1);
 }
 
-/* The exclusive owner's view of a unit being released: it stops being
- * allocated.  The caller then stores UNUSED (the order of that store is the
- * caller's: state table in frame.c) and hands the unit to a list. */
-static inline void frame_teardown(struct frame *f)
+/* The exclusive owner's view of a unit being released, short of its flags:
+ * a release of one unit (frame.c: frame_retire) leaves those to the list
+ * it goes to, whose push (CACHED) or buddy insert (0 on the block's head)
+ * writes them once; until then the head still says ALLOCATED, which every
+ * check reads together with the refcount the caller stores (UNUSED: a
+ * double free, not an allocated frame). */
+static inline void frame_teardown_unit(struct frame *f)
 {
     f->owner = 0;
     mm_debug_poison(f, (uint64_t)1 << f->order);
+}
+
+/* The exclusive owner's view of a frame being released: it stops being
+ * allocated.  The caller then stores UNUSED (the order of that store is the
+ * caller's: state table in frame.c) and hands the frame to a list that
+ * writes only block heads' flags (frame_free_contig). */
+static inline void frame_teardown(struct frame *f)
+{
+    frame_teardown_unit(f);
     frame_flags_set(f, frame_debug_bits(f));
 }
 
@@ -271,10 +294,13 @@ static inline void frame_teardown(struct frame *f)
  * hold time on a random 1 in 2^MM_LOCK_SAMPLE_SHIFT sample of acquisitions,
  * scaled up: reading the TSC costs 13-15 ns on the development VM (more
  * than an uncontended acquisition, ~12 ns), so timing every hold would
- * double the cost of the global path it is meant to observe.  The sample is
- * drawn from a per-lock LCG, not by counting, so that strictly alternating
- * operations (alloc, free, alloc...) are sampled evenly and the estimate
- * stays unbiased.
+ * double the cost of the global path it is meant to observe.  The gaps
+ * between timed acquisitions are drawn from a per-lock LCG, not fixed, so
+ * that strictly alternating operations (alloc, free, alloc...) are sampled
+ * evenly and the estimate stays unbiased: each gap is 1 plus two draws
+ * uniform in 0..2^MM_LOCK_SAMPLE_SHIFT-1 (mean 2^MM_LOCK_SAMPLE_SHIFT, odd or
+ * even with probability 1/2), so an untimed acquisition pays one decrement
+ * and the draw is made only on the timed ones.
  */
 #define MM_LOCK_SAMPLE_SHIFT 4
 
@@ -282,21 +308,32 @@ struct mm_lock {
     struct spinlock spin;
     /* guarded by the lock itself */
     uint32_t sample_rng;
+    uint32_t sample_gap;     /* acquisitions until the next timed one (>= 1) */
     bool timed;              /* this acquisition's hold time is measured */
     uint64_t acquired_tsc;
     struct mm_lock_stats stats;
 };
+
+static inline void mm_lock_init(struct mm_lock *l)
+{
+    *l = (struct mm_lock){.spin = SPINLOCK_INIT, .sample_gap = 1};
+}
 
 static inline plat_irqstate_t mm_lock_acquire(struct mm_lock *l)
 {
     plat_irqstate_t s = plat_irq_save();
     bool contended = spin_lock_raw(&l->spin);
     l->stats.acquisitions++;
-    l->stats.contended += contended;
-    l->sample_rng = l->sample_rng * 1664525u + 1013904223u;
-    l->timed = (l->sample_rng >> (32 - MM_LOCK_SAMPLE_SHIFT)) == 0;
-    if (l->timed)
+    if (unlikely(contended))
+        l->stats.contended++;
+    l->timed = --l->sample_gap == 0;
+    if (unlikely(l->timed)) {
+        const uint32_t draw = (1u << MM_LOCK_SAMPLE_SHIFT) - 1;
+        l->sample_rng = l->sample_rng * 1664525u + 1013904223u;
+        l->sample_gap = 1 + (l->sample_rng >> (32 - MM_LOCK_SAMPLE_SHIFT)) +
+                        (l->sample_rng >> (32 - 2 * MM_LOCK_SAMPLE_SHIFT) & draw);
         l->acquired_tsc = plat_tsc();
+    }
     return s;
 }
 
@@ -394,38 +431,63 @@ _Static_assert(1 PCP_HIGH_ORDER_TABLE(PCP_CHECK_ORDER), "cached orders must be 1
 #undef PCP_CHECK_ORDER
 _Static_assert(MM_MAX_ORDER < 16, "cached orders must fit the 4-bit flags field");
 
+/* The high-order hit paths index the lists by pcp_high_list(order): the
+ * order's slot, or PCP_NO_LIST for an order without one, a list that stays
+ * empty with a bound of 0 blocks in every cache, so that an uncached order
+ * fails the hit tests (no block to take, no room to push) and needs no test
+ * of its own.  The table holds slot ^ PCP_NO_LIST, so that the orders it
+ * does not name, zero-initialised, come out as PCP_NO_LIST: one load and
+ * one xor. */
+#define PCP_NO_LIST PCP_HIGH_SLOTS
+static inline unsigned pcp_high_list(unsigned order)
+{
+#define PCP_LIST_OF_ORDER(slot, o) [o] = (slot) ^ PCP_NO_LIST,
+    static const unsigned list_xor[16] = {PCP_HIGH_ORDER_TABLE(PCP_LIST_OF_ORDER)};
+#undef PCP_LIST_OF_ORDER
+    return list_xor[order] ^ PCP_NO_LIST;
+}
+
 #ifndef PCP_COLD_MARKS
 #define PCP_COLD_MARKS 8 /* pcp.c: drain */
 #endif
 
 struct pcp {
-    /* first line: everything the hit paths touch */
-    struct frame *head; /* LIFO through frame.next */
+    /* first line: everything the high-order hit paths touch besides the
+     * second line's reclaim and high_hits.  Lists of whole blocks through the
+     * head's next, by pcp_high_list(order); counts and limits in blocks.
+     * List PCP_NO_LIST stays empty with limit 0.  First in the structure:
+     * the lists are indexed, and an index with no displacement on top is one
+     * instruction less to form. */
+    struct frame *high_head[PCP_HIGH_SLOTS + 1];
+    uint16_t high_count[PCP_HIGH_SLOTS + 1];
+    uint16_t high_limit[PCP_HIGH_SLOTS + 1];
+    /* second line: everything the order-0 hit paths touch */
+    struct frame *head __cacheline_aligned; /* LIFO through frame.next */
     uint32_t count;
-    uint32_t capacity;
-    uint32_t batch;
-    bool enabled;
+    uint32_t capacity;  /* 0 in pcp_none: a free finds no room */
+    uint64_t hits;
+    uint64_t remote_frees;
+    uint64_t high_hits;
+    uint16_t cpu;       /* the owning CPU's index: frame.alloc_cpu of a hit */
     /* Set by another CPU about to report out-of-memory, cleared by this CPU
      * once it has returned its cached frames (pcp.c: reclaim).  On the hit
      * line, so that the order-0 and high-order allocation hits test it with
      * one load of a line they already own. */
     _Atomic uint8_t reclaim;
-    uint64_t hits;
-    uint64_t frees;
-    uint64_t remote_frees;
+    /* Read by the slow paths only: the hit paths reach a cache that is off
+     * as pcp_none (below). */
+    bool enabled;
+    uint32_t batch;
     uint64_t misses;
     uint64_t refills;
-    /* second line: everything the high-order hit paths touch (besides
-     * `enabled` above).  Lists of whole blocks through the head's next;
-     * counts and limits in blocks. */
-    struct frame *high_head[PCP_HIGH_SLOTS] __cacheline_aligned;
-    uint16_t high_count[PCP_HIGH_SLOTS];
-    uint16_t high_limit[PCP_HIGH_SLOTS];
-    uint64_t high_hits;
-    uint64_t high_misses;
     /* third line: slow-path counters and the NUMA placement (set at
      * quiescent points, read by this CPU's refills and buddy allocations) */
-    uint64_t drains __cacheline_aligned;
+    uint64_t high_misses __cacheline_aligned;
+    /* The order-0 frees are not counted on the hit path: pcp_frees derives
+     * them from count, hits and these two. */
+    int64_t count_moved;        /* every change of count but a hit's or a push's */
+    uint32_t count_base;        /* count when the counters were last reset */
+    uint64_t drains;
     uint64_t reclaims;          /* reclaim requests this CPU answered */
     uint64_t local_refills;
     uint64_t remote_refills;
@@ -444,9 +506,53 @@ struct pcp {
 } __cacheline_aligned;
 
 _Static_assert(sizeof(struct pcp) % CACHE_LINE_SIZE == 0, "per-CPU cache must be whole lines");
-_Static_assert(offsetof(struct pcp, refills) < CACHE_LINE_SIZE, "hit-path fields must share a line");
-_Static_assert(offsetof(struct pcp, high_misses) - offsetof(struct pcp, high_head) < CACHE_LINE_SIZE,
+_Static_assert(offsetof(struct pcp, refills) + sizeof(uint64_t) - offsetof(struct pcp, head) <=
+                   CACHE_LINE_SIZE,
+               "hit-path fields must share a line");
+_Static_assert(offsetof(struct pcp, high_limit) + sizeof(uint16_t) * (PCP_HIGH_SLOTS + 1) -
+                       offsetof(struct pcp, high_head) <= CACHE_LINE_SIZE,
                "high-order hit-path fields must share a line");
+
+/* ---- this CPU's cache in one load ------------------------------------------
+ *
+ * The platform's per-CPU word (plat_cpu_local_get) holds the byte offset
+ * of the running CPU's cache from pcp_none, a cache that is never on: no
+ * frame, capacity 0, every high-order list empty with limit 0, reclaim
+ * clear.  pcp.c (pcp_publish) keeps every CPU index's word at its cache
+ * while that index is below mm.max_cpus and its cache is on, and at 0 -
+ * pcp_none - otherwise; the words start at 0, so a CPU online before
+ * mm_init or beyond the CPU count finds pcp_none too.  The hit paths then
+ * test neither the CPU bound nor `enabled`: on pcp_none each of their tests
+ * fails (an empty list, no room) and the call takes its slow path, which
+ * looks at the CPU index and `enabled` as before.  pcp_none is const: a hit
+ * path never writes a cache whose tests failed, and nothing else touches it.
+ * An offset rather than a pointer, so that the zero every word starts with
+ * means "no cache" and the address needs no add (pcp_none's address folds
+ * into each field's displacement).
+ */
+extern const struct pcp pcp_none;
+
+static inline struct pcp *pcp_this(void)
+{
+    return (struct pcp *)((uintptr_t)&pcp_none + plat_cpu_local_get());
+}
+
+/* Every change of p's order-0 count except a hit's (-1, counted in hits)
+ * and a push's (+1, a free): refills, slow-path pops, drains, removals. */
+static inline void pcp_count_add(struct pcp *p, int64_t delta)
+{
+    p->count = (uint32_t)((int64_t)p->count + delta);
+    p->count_moved += delta;
+}
+
+/* Frames pushed onto p's order-0 list since the counters were reset: count
+ * = count_base + frees - hits + count_moved, so the free hit path counts
+ * nothing (the one counter it would touch is count, which it needs). */
+static inline uint64_t pcp_frees(const struct pcp *p)
+{
+    return (uint64_t)((int64_t)p->count - (int64_t)p->count_base + (int64_t)p->hits -
+                      p->count_moved);
+}
 
 /* Frames (all orders) in p's cache. */
 static inline uint64_t pcp_cached_frames(const struct pcp *p)
@@ -604,6 +710,10 @@ static inline const uint8_t *numa_arena_order(const struct pcp *p)
 }
 
 /* ---- pcp.c -------------------------------------------------------------- */
+/* Sets every CPU index's word (plat_cpu_local_set) to its cache or to
+ * pcp_none from mm.max_cpus and each cache's `enabled`: after anything that
+ * changes either, at a quiescent point (pcp_apply does it for its cache). */
+void pcp_publish_all(void);
 /* Slow paths of frame_alloc/frame_release (interrupts already off). */
 struct frame *pcp_alloc_slow(struct pcp *p);
 /* Miss of a cached high order (interrupts off; takes one block, drains this

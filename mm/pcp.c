@@ -30,7 +30,14 @@
  * The cache-off mode (enabled = false) sends every operation to the buddy
  * allocator (high orders included) and counts every order-0 allocation as a
  * miss, so one boot can measure both.  The counters are plain per-CPU fields: written only by
- * their CPU, read by others only at quiescent points.
+ * their CPU, read by others only at quiescent points.  The order-0 frees
+ * are derived (pcp_frees, mm_int.h) rather than counted: every other change
+ * of the list's count is, so the free hit path touches only the count.
+ *
+ * The hit paths reach this CPU's cache through the platform's per-CPU word
+ * (mm_int.h: this CPU's cache in one load); pcp_apply and pcp_publish_all
+ * keep every CPU index's word at its cache while it has one that is on,
+ * and at pcp_none otherwise.
  *
  * Configuration changes (mm_pcp_configure) drain every cache first and must
  * run at a quiescent point: the hit paths read capacity/batch/enabled from
@@ -39,6 +46,24 @@
 #include "mm/mm_int.h"
 
 struct pcp mm_pcp[PLAT_MAX_CPUS];
+
+/* mm_int.h: what the hit paths find on a CPU without a cache that is on.
+ * All zero: no frame, no room, no reclaim request. */
+const struct pcp pcp_none;
+
+/* The word of CPU index cpu (mm_int.h: this CPU's cache in one load). */
+static void pcp_publish(unsigned cpu)
+{
+    const struct pcp *p = &mm_pcp[cpu];
+    bool on = cpu < mm.max_cpus && p->enabled;
+    plat_cpu_local_set(cpu, on ? (uintptr_t)p - (uintptr_t)&pcp_none : 0);
+}
+
+void pcp_publish_all(void)
+{
+    for (unsigned cpu = 0; cpu < PLAT_MAX_CPUS; cpu++)
+        pcp_publish(cpu);
+}
 
 /*
  * Defaults, from `make hostbench-sweep` (tests/mm/hostbench.c) on the
@@ -152,6 +177,7 @@ void pcp_apply(struct pcp *p, const struct pcp_config *cfg)
     p->batch = cfg->batch;
     for (unsigned i = 0; i < PCP_HIGH_SLOTS; i++)
         p->high_limit[i] = (uint16_t)pcp_high_limit(cfg->capacity, pcp_high_order(i));
+    pcp_publish((unsigned)(p - mm_pcp));
 }
 _Static_assert(MM_PCP_MAX_CAPACITY / 8 <= UINT16_MAX, "high_limit is a uint16_t");
 
@@ -378,7 +404,7 @@ static uint32_t pcp_refill(struct pcp *p)
             p->head = f;
         }
     }
-    p->count += (uint32_t)got;
+    pcp_count_add(p, (int64_t)got);
     p->refills += got != 0;
     p->local_refills += got != 0 && remote == 0;
     p->remote_refills += remote != 0;
@@ -413,7 +439,7 @@ struct frame *pcp_alloc_slow(struct pcp *p)
     }
     struct frame *f = p->head;
     p->head = f->next;
-    p->count--;
+    pcp_count_add(p, -1);
     return f;
 }
 
@@ -509,7 +535,7 @@ void pcp_drain(struct pcp *p, uint32_t n)
     } else {
         chain = pcp_cut_cold(p, n);
     }
-    p->count -= n;
+    pcp_count_add(p, -(int64_t)n);
     while (chain) {
         struct frame *f = chain;
         chain = f->next;
@@ -604,7 +630,7 @@ bool pcp_release_local(const struct arena *a, uint64_t pfn)
             if (*link == target) {
                 found = target;
                 *link = target->next;
-                p->count--;
+                pcp_count_add(p, -1);
                 p->cold_marks = 0; /* the distances below it changed */
                 break;
             }
@@ -633,6 +659,7 @@ static void pcp_create(unsigned from, unsigned to, const struct pcp_config *cfg)
         struct pcp *p = &mm_pcp[cpu];
         uint16_t node = p->node, pref_node = p->pref_node;
         __builtin_memset(p, 0, sizeof *p);
+        p->cpu = (uint16_t)cpu;
         p->node = node;
         p->pref_node = pref_node;
         pcp_apply(p, cfg);
@@ -691,6 +718,7 @@ bool mm_set_cpus(unsigned cpus, const struct pcp_config *cfg, char *err, size_t 
         pcp_create(old, cpus, &eff);
     mm.pcp_cfg = eff;
     mm.pcp_derived = want.capacity == 0;
+    pcp_publish_all(); /* the CPUs beyond a smaller count */
     return true;
 }
 
@@ -728,7 +756,7 @@ void mm_pcp_stats(unsigned cpu, struct pcp_stats *out)
     out->misses = p->misses;
     out->refills = p->refills;
     out->drains = p->drains;
-    out->frees = p->frees;
+    out->frees = pcp_frees(p);
     out->remote_frees = p->remote_frees;
     out->cached = pcp_cached_frames(p);
     out->high_hits = p->high_hits;
@@ -743,7 +771,9 @@ void mm_pcp_stats_reset(void)
 {
     for (unsigned cpu = 0; cpu < mm.max_cpus; cpu++) {
         struct pcp *p = &mm_pcp[cpu];
-        p->hits = p->misses = p->refills = p->drains = p->frees = p->remote_frees = 0;
+        p->hits = p->misses = p->refills = p->drains = p->remote_frees = 0;
+        p->count_base = p->count; /* frees: counted from here (pcp_frees) */
+        p->count_moved = 0;
         p->cold_marks = 0; /* their validity counts hits + misses */
         p->high_hits = p->high_misses = 0;
         p->local_refills = p->remote_refills = p->remote_refill_frames = 0;

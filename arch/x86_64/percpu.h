@@ -21,7 +21,8 @@ struct percpu {
     struct percpu *self;   /* must stay first: this_cpu() loads %gs:0 */
     unsigned cpu_index;    /* dense 0..count-1; the BSP is 0 */
     uint32_t apic_id;
-    uint8_t reserved[48];
+    uintptr_t cpu_local;   /* the allocator's word: plat_cpu_local_get/set */
+    uint8_t reserved[40];
 } __attribute__((aligned(64)));
 
 extern struct percpu percpu_bsp;
@@ -32,6 +33,12 @@ extern atomic_uint smp_cpus_online;
 
 /* Points this CPU's GS base at pc (which must stay alive forever). */
 void percpu_install(struct percpu *pc);
+
+/* Gives pc its final dense index (the BSP has 0 from the start): from now
+ * on plat_cpu_local_set(index, v) reaches pc, and pc holds what was set for
+ * that index before.  The BSP's side of bring-up, before pc's CPU runs a
+ * job. */
+void percpu_set_index(struct percpu *pc, unsigned index);
 
 static inline struct percpu *this_cpu(void)
 {

@@ -27,6 +27,15 @@ static inline unsigned plat_cpu_index(void)
     return index;
 }
 
+/* The allocator's word (platform.h): percpu.cpu_local, set by
+ * plat_cpu_local_set (percpu.c) on the BSP between jobs. */
+static inline uintptr_t plat_cpu_local_get(void)
+{
+    uintptr_t v;
+    __asm__ volatile("movq %%gs:%c1, %0" : "=r"(v) : "i"(offsetof(struct percpu, cpu_local)));
+    return v;
+}
+
 static inline unsigned plat_cpu_count(void)
 {
     return atomic_load_explicit(&smp_cpus_online, memory_order_acquire);
@@ -77,7 +86,8 @@ static inline plat_irqstate_t plat_irq_save(void)
 {
     plat_irqstate_t flags;
     __asm__ volatile("pushfq; popq %0" : "=r"(flags) : : "memory");
-    if (flags & RFLAGS_IF)
+    flags &= RFLAGS_IF; /* all the restore reads: the compiler then knows it is 0 or IF */
+    if (flags)
         __asm__ volatile("cli" : : : "memory");
     return flags;
 }

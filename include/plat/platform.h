@@ -45,6 +45,7 @@ typedef uint64_t plat_irqstate_t;
  *   void    *plat_phys_to_virt(uint64_t pa);
  *   uint64_t plat_virt_to_phys(const void *va);
  *   uintptr_t plat_metadata_base(void);   start of the frame-metadata window
+ *   uintptr_t plat_cpu_local_get(void);   the running CPU's allocator word (below)
  * and the constant PLAT_METADATA_BYTES, the size of that window.
  */
 /* The implementation is chosen by the build, which names its header:
@@ -87,6 +88,19 @@ bool plat_metadata_map(uintptr_t va, uint64_t pa, uint64_t bytes, plat_table_pag
  * arguments, errors and rules as plat_metadata_map. */
 bool plat_metadata_map_zero(uintptr_t va, uint64_t bytes, plat_table_page_fn table_page,
                             void *ctx, char *err, size_t errlen);
+
+/* ---- the allocator's per-CPU word -----------------------------------------
+ *
+ * One machine word per CPU index that mm/ sets and its hit paths read with
+ * plat_cpu_local_get(): kernel, one GS-relative load from the per-CPU area;
+ * host, the running thread's index (a thread-local) then the word in an
+ * array by index, since one thread cannot reach another's thread-locals.
+ * Every word reads 0 until it is set, for every index, whether or not that
+ * CPU is online yet (a CPU that comes online later reads what was set for
+ * its index).  plat_cpu_local_set(cpu, v), cpu < PLAT_MAX_CPUS: at
+ * quiescent points only (no CPU inside an allocator call); the next job
+ * plat_run_on_cpus starts, and any thread created after it, sees v. */
+void plat_cpu_local_set(unsigned cpu, uintptr_t v);
 
 /* TSC frequency in kHz (calibrated once at boot; host: measured at start). */
 uint64_t plat_tsc_khz(void);

@@ -115,6 +115,15 @@ bool plat_metadata_map_zero(uintptr_t va, uint64_t bytes, plat_table_page_fn tab
                        -1, 0, err, errlen);
 }
 
+_Atomic uintptr_t host_cpu_local[PLAT_MAX_CPUS];
+
+void plat_cpu_local_set(unsigned cpu, uintptr_t v)
+{
+    if (cpu >= PLAT_MAX_CPUS)
+        PANIC("%s: cpu %u >= PLAT_MAX_CPUS", __func__, cpu);
+    atomic_store_explicit(&host_cpu_local[cpu], v, memory_order_relaxed);
+}
+
 void host_set_cpu(unsigned index)
 {
     if (index >= PLAT_MAX_CPUS) {

@@ -18,6 +18,7 @@
 #define HOST_PLATFORM_IMPL_H
 
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define HOST_PHYS_SPAN ((uint64_t)64 << 30) /* 64 GiB of address space, lazily backed */
@@ -31,6 +32,15 @@ extern uintptr_t host_metadata_base;
 
 static inline unsigned plat_cpu_index(void) { return host_cpu_index; }
 static inline unsigned plat_cpu_count(void) { return host_cpu_count; }
+
+/* The allocator's words by CPU index (platform.h): a thread reaches its own
+ * through its index, two loads.  Atomic (relaxed: a plain load) only so that
+ * ThreadSanitizer sees what the quiescent-point rule orders. */
+extern _Atomic uintptr_t host_cpu_local[];
+static inline uintptr_t plat_cpu_local_get(void)
+{
+    return atomic_load_explicit(&host_cpu_local[host_cpu_index], memory_order_relaxed);
+}
 
 #if defined(__x86_64__)
 #include "arch/x86_64/tsc_read.h"

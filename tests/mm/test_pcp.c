@@ -149,13 +149,19 @@ static void pcp_runtime_configuration(void)
     mt_check();
 }
 
-static void pcp_cpu_without_a_cache(void)
+/* [16 MiB, end) with caches for max_cpus CPUs. */
+static bool init_cpus(unsigned max_cpus, uint64_t end)
 {
     struct mm_config cfg;
     mm_default_config(&cfg);
-    cfg.max_cpus = 2;
-    struct phys_range u = {16 * MiB, 32 * MiB};
-    if (!mt_init_cfg(&u, 1, NULL, 0, &cfg))
+    cfg.max_cpus = max_cpus;
+    struct phys_range u = {16 * MiB, end};
+    return mt_init_cfg(&u, 1, NULL, 0, &cfg);
+}
+
+static void pcp_cpu_without_a_cache(void)
+{
+    if (!init_cpus(2, 32 * MiB))
         return;
     host_set_cpu(5);
     struct frame *f = frame_alloc(0);
@@ -170,6 +176,59 @@ static void pcp_cpu_without_a_cache(void)
     mt_check();
 }
 
+/* One alloc + free on the calling CPU; true when it was a cache hit of
+ * cpu's cache (white-box: the counter itself, which mm_pcp_stats hides for
+ * CPUs beyond the count). */
+static bool pair_hit(unsigned cpu)
+{
+    uint64_t hits = mm_pcp[cpu].hits;
+    struct frame *f = frame_alloc(FRAME_UNIQUE);
+    CHECK(f != NULL);
+    frame_free(f);
+    f = frame_alloc(FRAME_UNIQUE); /* the frame just freed, when it was cached */
+    CHECK(f != NULL);
+    frame_free(f);
+    return mm_pcp[cpu].hits != hits;
+}
+
+/* The hit paths find their cache through the per-CPU word (mm_int.h), which
+ * must follow every change of the CPU count and of `enabled`: a CPU left
+ * pointing at a cache it no longer has would strand frames there. */
+static void pcp_hit_paths_follow_the_configuration(void)
+{
+    if (!init_cpus(4, 48 * MiB))
+        return;
+    char err[200];
+    host_set_cpu(3);
+    CHECK(pair_hit(3));
+    host_set_cpu(0);
+    CHECKF(mm_set_cpus(2, NULL, err, sizeof err), "%s", err);
+    host_set_cpu(3);
+    CHECK(!pair_hit(3));
+    CHECK_EQ_U(mm_pcp[3].count, 0);
+    host_set_cpu(0);
+    CHECK_EQ_U(mt_stats().cached_frames, 0);
+    CHECKF(mm_set_cpus(4, NULL, err, sizeof err), "%s", err);
+    host_set_cpu(3);
+    CHECK(pair_hit(3));
+    host_set_cpu(0);
+    struct pcp_config on, off;
+    mm_pcp_get_config(&on);
+    off = on;
+    off.enabled = false;
+    CHECK(mm_pcp_configure(&off));
+    uint64_t misses = mm_pcp[0].misses;
+    CHECK(!pair_hit(0));
+    CHECK_EQ_U(mm_pcp[0].misses, misses + 2); /* the cache-off mode counts every one */
+    struct frame *g = frame_alloc_order(9, 0);
+    CHECK(g != NULL);
+    frame_free(g);
+    CHECK_EQ_U(mm_pcp[0].high_hits + mm_pcp[0].high_count[3], 0);
+    CHECK(mm_pcp_configure(&on));
+    CHECK(pair_hit(0));
+    mt_check();
+}
+
 void mm_tests_pcp(void)
 {
     RUN(pcp_refill_hit_and_drain);
@@ -178,4 +237,5 @@ void mm_tests_pcp(void)
     RUN(pcp_cache_off_mode);
     RUN(pcp_runtime_configuration);
     RUN(pcp_cpu_without_a_cache);
+    RUN(pcp_hit_paths_follow_the_configuration);
 }

@@ -172,6 +172,12 @@ static void pcp_high_mm_check_counts_them(void)
     CHECK(!mm_check(err, sizeof err));
     CHECKF(strstr(err, "bound") != NULL, "%s", err);
     mm_pcp[0].high_limit[3] = lim;
+    /* Room on the list the uncached orders share (mm_int.h: pcp_high_list):
+     * their frees would then be cached. */
+    mm_pcp[0].high_limit[PCP_NO_LIST] = 1;
+    CHECK(!mm_check(err, sizeof err));
+    CHECKF(strstr(err, "uncached orders") != NULL, "%s", err);
+    mm_pcp[0].high_limit[PCP_NO_LIST] = 0;
     mt_check();
 }
 

@@ -401,7 +401,7 @@ static unsigned publish_cpus(uint64_t t0)
         struct smp_slot *s = &slots[i];
         if (atomic_load_explicit(&s->state, memory_order_acquire) != SLOT_ONLINE)
             continue;
-        s->percpu->cpu_index = n;
+        percpu_set_index(s->percpu, n);
         smp_cpu_slot[n] = s;
         smp_info.apic_id[n] = s->apic_id;
         /* An AP TSC behind the BSP's (unsynchronised TSCs: see the skew
