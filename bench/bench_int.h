@@ -169,6 +169,9 @@ enum sample_path {
  * host_retry_ms= (default HOST_RETRY_BUDGET_MS) on waiting for the host and
  * on the sets measured again: a host slowed throughout costs a bounded time. */
 #define HOST_SET_ATTEMPTS 3
+/* At the start every CPU probes for PROBE_CALIBRATE_MS; the fastest probe is
+ * the boot's own full speed (speed_probe_cycles). */
+#define PROBE_CALIBRATE_MS 50
 #define HOST_FAST_HOLD_MS 20
 #define HOST_RETRY_BUDGET_MS 30000
 #define BENCH_STR_(x) #x
@@ -235,8 +238,10 @@ struct bench_point {
     double *cpu_cycles_per_op;         /* [run * cpus + cpu], NaN: no work */
     double cycles_per_op_median;
     unsigned slowed_runs;              /* runs the host ran slowed */
-    bool median_all_runs;              /* too few full-speed runs: medians
-                                        * over every run (host_slowed row) */
+    bool few_fast_runs;                /* fewer than HOST_MIN_FAST_RUNS ran at
+                                        * full speed (host_slowed row): medians
+                                        * over the ones that did, */
+    bool median_all_runs;              /* or, none did, over every run */
     unsigned attempts;                 /* times its set was measured (>1: the
                                         * host slowed the earlier ones) */
     uint64_t samples[PATH_COUNT];      /* kept by its latency rows, per path */

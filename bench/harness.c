@@ -232,8 +232,11 @@ void bench_latency_rows(const struct bench_point *pt, const char *prefix, uint64
  * A run whose slowest CPU probed more than HOST_SLOW_RATIO times the
  * fastest probe seen ran on a slowed host: its per-run rows stay, but the
  * medians come from the full-speed runs (host_slowed_runs says how many
- * were left out), unless fewer than HOST_MIN_FAST_RUNS remain, when they
- * come from every run and the point says host_slowed=1.  "Fastest seen"
+ * were left out).  When fewer than HOST_MIN_FAST_RUNS remain, even after
+ * the set was measured again, the point says host_slowed=1 and its medians
+ * come from the one or two that remain, or from every run when none does:
+ * a slowed run is off by the host's 1.6-1.9x, a lone full-speed run by its
+ * own few per cent.  "Fastest seen"
  * starts from probe_ref= when the host tools know this host's full speed
  * from earlier boots (scripts/bench.py): a boot the host slows from its
  * first probe on has nothing faster of its own to compare with.  Under
@@ -504,7 +507,8 @@ void bench_judge_host_speed(struct bench_point *pt)
     }
     unsigned fast = with_work - pt->slowed_runs;
     unsigned need = with_work < HOST_MIN_FAST_RUNS ? with_work : HOST_MIN_FAST_RUNS;
-    pt->median_all_runs = fast < need;
+    pt->few_fast_runs = fast < need;
+    pt->median_all_runs = fast == 0;
 }
 
 /* Whether run r enters the point's medians. */
@@ -635,7 +639,7 @@ static void timing_rows(const struct bench_point *pt)
     if (!bench_ctx.cfg->icount) {
         run_metric(pt, "host_speed", "frac", fig_host_speed);
         bench_row_u(pt, NULL, "host_slowed_runs", pt->slowed_runs, "count");
-        if (pt->median_all_runs)
+        if (pt->few_fast_runs)
             bench_row_u(pt, NULL, "host_slowed", 1, "bool");
         if (pt->attempts > 1)
             bench_row_u(pt, NULL, "host_set_attempts", pt->attempts, "count");
@@ -673,7 +677,7 @@ bool bench_set_needs_attempt(const struct bench_point *pts, unsigned n, unsigned
      * them: measuring it again would only spend the budget. */
     unsigned cores = bench_ctx.cfg->host_cores;
     for (unsigned i = 0; i < n; i++)
-        if (pts[i].median_all_runs && (cores == 0 || pts[i].cpus <= cores))
+        if (pts[i].few_fast_runs && (cores == 0 || pts[i].cpus <= cores))
             return true;
     return false;
 }

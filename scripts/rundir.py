@@ -118,8 +118,9 @@ def host_speed_warnings(meta, rows):
               for r in rows if r.metric == "host_slowed" and r.value]
     if points:
         shown = ", ".join(points[:5]) + (f" and {len(points) - 5} more" if len(points) > 5 else "")
-        out.append(f"{len(points)} point(s) had fewer than {need} full-speed runs, so their medians "
-                   f"carry the host's slowdown: {shown}")
+        out.append(f"{len(points)} point(s) had fewer than {need} full-speed runs even after "
+                   f"being measured again, so their medians come from fewer runs (or, where "
+                   f"none ran at full speed, carry the host's slowdown): {shown}")
     if (meta.get("host") or {}).get("guest_ram") == "on demand":
         out.append("guest RAM was touched on demand (MEM over a quarter of the host's available "
                    "memory): timing figures can move 1.5x from boot to boot with the host's "

@@ -292,7 +292,7 @@ static void test_host_slowed_runs_leave_the_median(void)
     host_speed_point(&pt, f, half, 6);
     bench_judge_host_speed(&pt);
     CHECK_EQ_U(pt.slowed_runs, 3);
-    CHECK(!pt.median_all_runs);
+    CHECK(!pt.few_fast_runs && !pt.median_all_runs);
     CHECK(near(bench_median_cycles_per_op(&pt), 10));
 
     /* Under the ratio (1.2x) is full speed; unprobed runs (0) are too. */
@@ -301,12 +301,18 @@ static void test_host_slowed_runs_leave_the_median(void)
     bench_judge_host_speed(&pt);
     CHECK_EQ_U(pt.slowed_runs, 0);
 
-    /* Only two full-speed runs: too few, every run counts and says so. */
+    /* Only two full-speed runs: too few, which the point says, but the
+     * median is still theirs; none at all: every run counts. */
     const uint64_t most[6] = {2000, 2000, 1000, 2000, 1000, 2000};
     host_speed_point(&pt, f, most, 6);
     bench_judge_host_speed(&pt);
     CHECK_EQ_U(pt.slowed_runs, 4);
-    CHECK(pt.median_all_runs);
+    CHECK(pt.few_fast_runs && !pt.median_all_runs);
+    CHECK(near(bench_median_cycles_per_op(&pt), 10));
+    const uint64_t all[6] = {2000, 2000, 2000, 2000, 2000, 2000};
+    host_speed_point(&pt, f, all, 6);
+    bench_judge_host_speed(&pt);
+    CHECK(pt.few_fast_runs && pt.median_all_runs);
     CHECK(near(bench_median_cycles_per_op(&pt), 20));
 
     /* Under icount the probe counts instructions: nothing is ever slowed. */
@@ -363,7 +369,7 @@ static void test_slowed_set_measured_again(void)
     bench_ctx.host_retry_cycles = 0;
     memset(pts, 0, sizeof pts);
     CHECK(!bench_set_needs_attempt(pts, 2, 1));
-    pts[1].median_all_runs = true;
+    pts[1].few_fast_runs = true;
     CHECK(bench_set_needs_attempt(pts, 2, 1));
     CHECK(bench_set_needs_attempt(pts, 2, HOST_SET_ATTEMPTS - 1));
     CHECK(!bench_set_needs_attempt(pts, 2, HOST_SET_ATTEMPTS));
@@ -373,11 +379,11 @@ static void test_slowed_set_measured_again(void)
     pts[1].cpus = 4; /* more CPUs than the host's cores: sharing them slowed it */
     cfg.host_cores = 2;
     CHECK(!bench_set_needs_attempt(pts, 2, 1));
-    pts[0].median_all_runs = true;
+    pts[0].few_fast_runs = true;
     pts[0].cpus = 2;
     CHECK(bench_set_needs_attempt(pts, 2, 1));
     cfg.host_cores = 0; /* unknown: any point */
-    pts[0].median_all_runs = false;
+    pts[0].few_fast_runs = false;
     CHECK(bench_set_needs_attempt(pts, 2, 1));
     cfg.icount = 1;
     CHECK(!bench_set_needs_attempt(pts, 2, 1));
