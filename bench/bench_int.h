@@ -225,11 +225,9 @@ struct bench_point {
     bool by_path;          /* latency rows per path (hit, miss, global) */
     const struct bench_point *empty; /* the empty-operation case of this loop
                                       * shape in the same set: net rows */
-    /* CPU 0 before (after=false) and after each timed dispatch. */
+    /* CPU 0 before (after=false) and after each timed dispatch of the set's
+     * first attempt (its counts are the first attempt's: harness.c). */
     void (*around_run)(struct bench_point *pt, bool after);
-    /* Before the harness measures the set again (too few full-speed runs):
-     * forget what around_run accumulated. */
-    void (*restart)(struct bench_point *pt);
     /* Filled by the harness. */
     uint64_t counter[SLOT_COUNTERS];   /* sums over CPUs and timed runs */
     uint64_t irq_pending;              /* over CPUs and timed runs */

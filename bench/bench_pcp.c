@@ -360,12 +360,6 @@ static void lock_stats_around(struct bench_point *pt, bool after)
     p->lock_hold_cycles += now.lock.hold_cycles - p->before.lock.hold_cycles;
 }
 
-static void lock_stats_restart(struct bench_point *pt)
-{
-    struct pcp_point *p = pt->arg;
-    p->lock_acquisitions = p->lock_contended = p->lock_hold_cycles = 0;
-}
-
 static void point_init(struct bench_point *pt, struct pcp_point *p,
                        const struct pcp_setup *setup, enum pcp_kind kind, unsigned cpus,
                        const struct pcp_config *cfg, unsigned k)
@@ -376,8 +370,7 @@ static void point_init(struct bench_point *pt, struct pcp_point *p,
     p->seed = bench_ctx.cfg->seed ^ ((uint64_t)kind << 56) ^ ((uint64_t)cpus << 40) ^ k;
     *pt = (struct bench_point){.bench = "pcp", .cas = pcp_case[kind], .cpus = cpus,
                                .job = pcp_job, .arg = p, .ops_per_run = pcp_ops(kind),
-                               .by_path = kind != PCP_EMPTY, .around_run = lock_stats_around,
-                               .restart = lock_stats_restart};
+                               .by_path = kind != PCP_EMPTY, .around_run = lock_stats_around};
     if (kind == PCP_BATCH)
         bench_param_add(pt->param, sizeof pt->param, "k=%u;capacity=%u;batch=%u", k,
                         cfg->capacity, cfg->batch);

@@ -726,10 +726,11 @@ static void measure_runs(struct bench_point *pts, unsigned n, bool in_runs)
         bench_ctx.run = r;
         for (unsigned k = 0; k < n; k++) {
             struct bench_point *pt = &pts[(k + r) % n];
-            if (pt->around_run)
+            bool around = pt->around_run && bench_ctx.set_attempt == 0;
+            if (around)
                 pt->around_run(pt, false);
             dispatch(pt);
-            if (pt->around_run)
+            if (around)
                 pt->around_run(pt, true);
             collect_run(pt);
         }
@@ -754,8 +755,13 @@ void bench_measure_set(struct bench_point *pts, unsigned n)
     }
     /* A slowed stretch of the host can outlast a whole set (a set of short
      * runs takes a fraction of a second): then the set is measured again
-     * once the host is back at full speed, its earlier figures dropped
-     * whole, so that every figure still comes from one attempt's runs. */
+     * once the host is back at full speed, its earlier times dropped whole,
+     * so that every time still comes from one attempt's runs.  Its counts
+     * (pt->counter, what around_run gathers) stay the first attempt's: a
+     * later attempt starts from the state the first left behind (pcp random
+     * at 1 CPU: 9 refills and 5 drains where a first attempt has 1 and 10),
+     * and counts are compared exactly between boots. */
+    static uint64_t first_counts[BENCH_SET_MAX][SLOT_COUNTERS];
     unsigned attempt = 0;
     for (;;) {
         uint64_t t0 = plat_tsc();
@@ -763,16 +769,19 @@ void bench_measure_set(struct bench_point *pts, unsigned n)
         measure_runs(pts, n, in_runs);
         if (attempt++ > 0)
             bench_ctx.host_retry_cycles += plat_tsc() - t0;
+        else
+            for (unsigned i = 0; i < n; i++)
+                __builtin_memcpy(first_counts[i], pts[i].counter, sizeof first_counts[i]);
         if (!bench_set_needs_attempt(pts, n, attempt))
             break;
         plat_log("bench: %s %s cpus=%u: the host slowed most runs; measuring the set again\n",
                  pts[0].bench, pts[0].cas, pts[0].cpus);
         if (!cfg->test_host_slowed) /* a pretended slowdown: nothing to wait for */
             wait_for_full_speed();
-        for (unsigned i = 0; i < n; i++)
-            if (pts[i].restart)
-                pts[i].restart(&pts[i]);
     }
+    if (attempt > 1)
+        for (unsigned i = 0; i < n; i++)
+            __builtin_memcpy(pts[i].counter, first_counts[i], sizeof first_counts[i]);
     for (unsigned i = 0; i < n; i++) {
         pts[i].attempts = attempt;
         /* the empty cases' medians, before any net row */

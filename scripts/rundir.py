@@ -113,7 +113,7 @@ def host_speed_warnings(meta, rows):
     if again:
         out.append(f"{len(again)} point(s) were measured again (up to "
                    f"{max(int(r.value) for r in again)} times) because the host slowed most of "
-                   f"their runs; their figures come from the last attempt")
+                   f"their runs; their times come from the last attempt, their counts from the first")
     points = [f"{r.bench}/{r.case} cpus={r.cpus}{' ' + r.param if r.param else ''}"
               for r in rows if r.metric == "host_slowed" and r.value]
     if points:
