@@ -236,13 +236,13 @@ void bench_latency_rows(const struct bench_point *pt, const char *prefix, uint64
  * the set was measured again, the point says host_slowed=1 and its medians
  * come from the one or two that remain, or from every run when none does:
  * a slowed run is off by the host's 1.6-1.9x, a lone full-speed run by its
- * own few per cent.  "Fastest seen"
- * starts from probe_ref= when the host tools know this host's full speed
- * from earlier boots (scripts/bench.py): a boot the host slows from its
- * first probe on has nothing faster of its own to compare with.  Under
- * icount time is instructions and the host cannot slow a run: nothing is
- * probed, so the probes cannot move the exact figures (multi-CPU ones
- * depend on where the round-robin vCPU switches fall).
+ * own few per cent.  "Fastest seen" starts from probe_ref= when the host
+ * tools know this host's full speed from earlier boots (scripts/hostspeed.py):
+ * a boot the host slows from its first probe on has nothing faster of its
+ * own to compare with.  Under icount time is instructions and the host
+ * cannot slow a run: nothing is probed, so the probes cannot move the exact
+ * figures (multi-CPU ones depend on where the round-robin vCPU switches
+ * fall).
  */
 #define PROBE_PARTS 4
 #define PROBE_ITERS 1024
