@@ -16,11 +16,14 @@ unchanged; `-` for informational figures).  The rule depends on the data
               beyond a rounding tolerance (0.1 %) is real.
   case        timing figures with 3 or more boots per side: one family per
               benchmark case.  Per boot, the mean log ns_per_op over the
-              case's points; a t test over the boots (paired when --paired:
-              boot i of each side ran next to each other, as make ab boots
-              them; Welch otherwise); the case changes when p < alpha / number
-              of cases and its geometric-mean change >= min-effect, and its
-              figures that moved by min-effect the same way change with it.
+              case's points (each the kernel's median of its full-speed
+              runs); a t test over the boots (paired when --paired: boot i
+              of each side ran next to each other, as make ab boots them;
+              Welch otherwise), without the points the kernel marked
+              host_slowed in the boots compared; the case changes when
+              p < alpha / number of cases and its geometric-mean change >=
+              min-effect, and its figures that moved by min-effect the same
+              way change with it.
   U test      timing figures with 1-2 boots per side: Mann-Whitney U over the
               pooled runs, Benjamini-Hochberg over every tested figure: a
               change is only suspected ("regressed?"), never a regression,
@@ -329,7 +332,16 @@ def _log_boots(values):
     return [math.log(v) for v in values] if all(v > 0 for v in values) else None
 
 
-def decide_cases(verdicts, alpha=ALPHA, min_effect=MIN_EFFECT, paired=False):
+def host_slowed_points(runs):
+    """Per boot, the set of Points the kernel marked host_slowed: fewer
+    full-speed runs than it asks for, so their figures are off by the host's
+    slowdown or rest on one or two runs."""
+    return [{r.key.point for r in run.rows
+             if r.metric == "host_slowed" and r.run is None and r.value}
+            for run in runs]
+
+
+def decide_cases(verdicts, alpha=ALPHA, min_effect=MIN_EFFECT, paired=False, slowed=None):
     """Settle the 'pending-case' verdicts one benchmark case at a time.
 
     The boots are the repetitions; a case is one family.  Its statistic is, per
@@ -343,32 +355,56 @@ def decide_cases(verdicts, alpha=ALPHA, min_effect=MIN_EFFECT, paired=False):
     case at alpha - and its geometric-mean change is at least min_effect.  A
     figure of a changed case is reported changed when its own change is at
     least min_effect in the same direction; every other figure is unchanged.
+
+    slowed: (base, new), per boot the Points the kernel marked host_slowed
+    (host_slowed_points).  Such a figure is off by the host's 1.6-1.9x or
+    rests on one or two runs, and would swamp a 10 % change: a pair's
+    difference leaves out the figures slowed in either of its boots (a pair
+    with none left drops out), and the unpaired test the figures slowed in
+    any boot (all figures when that leaves none).
     Returns the CaseDecisions."""
     families = {}
     for v in verdicts:
         if v.verdict == "pending-case":
             families.setdefault((v.key.bench, v.key.case), []).append(v)
     threshold = alpha / max(len(families), 1)
+    base_slowed, new_slowed = slowed or ([], [])
+
+    def is_slowed(side, i, v):
+        return i < len(side) and v.key.point in side[i]
+
     decisions = []
     for (bench, case), vs in families.items():
         primary = [v for v in vs if v.key.metric == CASE_FIGURE] or vs
-        logs = [(_log_boots(v.boots[0]), _log_boots(v.boots[1])) for v in primary]
-        logs = [(b, n) for b, n in logs if b is not None and n is not None]
-        pairs = paired and len({len(b) for b, _ in logs} | {len(n) for _, n in logs}) == 1
+        logs = [(v, _log_boots(v.boots[0]), _log_boots(v.boots[1])) for v in primary]
+        logs = [(v, b, n) for v, b, n in logs if b is not None and n is not None]
+        pairs = paired and len({len(b) for _, b, _ in logs} | {len(n) for _, _, n in logs}) == 1
         if not logs:
             for v in vs:
                 v.verdict, v.test = "n/a", "case: a figure <= 0"
             continue
-        nb, nn = len(logs[0][0]), len(logs[0][1])
+        nb, nn = len(logs[0][1]), len(logs[0][2])
         if pairs:
-            d = [statistics.fmean(n[i] - b[i] for b, n in logs) for i in range(nb)]
-            est, p, se, df = t_test_paired(d)
-            kind, boots = "paired t", nb
+            d = []
+            for i in range(nb):
+                kept = [(b[i], n[i]) for v, b, n in logs
+                        if not is_slowed(base_slowed, i, v) and not is_slowed(new_slowed, i, v)]
+                if kept:
+                    d.append(statistics.fmean(y - x for x, y in kept))
+            kind, boots = "paired t", len(d)
         else:
-            a = [statistics.fmean(b[i] for b, _ in logs) for i in range(nb)]
-            c = [statistics.fmean(n[i] for _, n in logs) for i in range(nn)]
-            est, p, se, df = t_test_welch(a, c)
+            clean = [(v, b, n) for v, b, n in logs
+                     if not any(is_slowed(base_slowed, i, v) for i in range(nb)) and
+                     not any(is_slowed(new_slowed, i, v) for i in range(nn))] or logs
+            a = [statistics.fmean(b[i] for _, b, _ in clean) for i in range(nb)]
+            c = [statistics.fmean(n[i] for _, _, n in clean) for i in range(nn)]
             kind, boots = "Welch t", min(nb, nn)
+        if boots < MIN_BOOTS:
+            for v in vs:
+                v.verdict = "n/a"
+                v.test = f"case: {boots} of {nb} pairs without host-slowed figures"
+            continue
+        est, p, se, df = t_test_paired(d) if pairs else t_test_welch(a, c)
         effect = math.expm1(est)
         changed = p < threshold and abs(effect) >= min_effect
         direction = results.direction(primary[0].key.metric, primary[0].unit) or "lower"
@@ -494,7 +530,8 @@ def compare_runs(base, new, alpha=ALPHA, min_effect=MIN_EFFECT, paired=False, fo
         if key not in bs:
             out.append(Verdict(key, n[0].unit, None, n[0].central(), None, "new", "-"))
     decide(out, alpha, min_effect)
-    cases = decide_cases(out, alpha, min_effect, paired)
+    cases = decide_cases(out, alpha, min_effect, paired,
+                         (host_slowed_points(base), host_slowed_points(new)))
     return Comparison(out, notes, cases)
 
 

@@ -63,12 +63,10 @@ def _median_figures(series, point):
     """Each figure's median: the kernel's *_median row, else the median of its runs."""
     out = {}
     for name in FIGURES:
-        agg = series.get(results.Key(*point, name + "_median"))
         per_run = series.get(results.Key(*point, name))
-        if agg is not None and agg.aggregate is not None:
-            out[name] = agg.aggregate
-        else:
-            out[name] = per_run.central() if per_run is not None else None
+        agg = series.get(results.Key(*point, name + "_median"))
+        figure = per_run if per_run is not None else agg
+        out[name] = figure.central() if figure is not None else None
     return out
 
 

@@ -232,9 +232,11 @@ def cpu_axis(assessed, points):
 
 
 def refcount(run):
-    series = results.group(run.select(bench="refcount", metric="ns_per_op"))
-    if not series:
-        series = results.group(run.select(bench="refcount", metric="ns_per_op_median"))
+    # the per-run rows with the kernel's medians (the runs it counted)
+    rows = [r for r in run.select(bench="refcount")
+            if r.metric in ("ns_per_op", "ns_per_op_median")]
+    grouped = results.group(rows)
+    series = {k: s for k, s in grouped.items() if k.metric == "ns_per_op"} or grouped
     if not series:
         raise Skip("no refcount ns_per_op rows")
     assessed = concurrency.of_run(run)

@@ -285,20 +285,28 @@ class Series:
         self.unit = unit
         self.samples = []     # (run, value) of the per-run rows
         self.aggregate = None  # value of the row without run=, if any
+        # The kernel's <metric>_median row of a per-run metric: the median of
+        # the runs it counted, without those the host slowed (bench/harness.c)
+        self.kernel_median = None
 
     @property
     def values(self):
         return [v for _, v in sorted(self.samples)]
 
     def central(self):
-        """The figure to show: the median of the runs, else the single value."""
+        """The figure to show: the kernel's median of the runs where it gave
+        one, else the median of the runs, else the single value."""
+        if self.kernel_median is not None:
+            return self.kernel_median
         if self.samples:
             return statistics.median(self.values)
         return self.aggregate
 
 
 def group(rows):
-    """rows -> {key: Series}, keeping the order in which keys first appear."""
+    """rows -> {key: Series}, keeping the order in which keys first appear.
+    A per-run series takes its point's <metric>_median row as its central
+    figure when that row is among rows."""
     out = {}
     for r in rows:
         s = out.get(r.key)
@@ -308,6 +316,11 @@ def group(rows):
             s.aggregate = r.value
         else:
             s.samples.append((r.run, r.value))
+    for k, s in out.items():
+        if s.samples:
+            median = out.get(k.with_metric(k.metric + "_median"))
+            if median is not None and median.aggregate is not None:
+                s.kernel_median = median.aggregate
     return out
 
 

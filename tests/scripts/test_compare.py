@@ -306,6 +306,60 @@ def test_case_rule_paired():
            "unpaired found it although the shared noise is as large as the change")
 
 
+def test_case_rule_leaves_out_host_slowed():
+    """A figure the kernel marked host_slowed is off by the host's 1.6-1.9x:
+    two such figures (one on each side) must not hide a +10 % slowdown of
+    their case, nor make an unchanged case regress; a pair left with no
+    full-speed figure of the case drops out, and a case left with fewer than
+    3 pairs is not judged."""
+    def slow_down(vs, case, side, boots, factor=1.8):
+        """The host slows case's 1-CPU figure in those boots of one side."""
+        sets = [set() for _ in range(5)]
+        for v in vs:
+            if v.key.case == case and v.key.cpus == 1:
+                for i in boots:
+                    v.boots[side][i] *= factor
+                    sets[i].add(v.key.point)
+        return sets
+
+    def slowed_case(case, slow=None):
+        vs = paired_boots(5, 0.20, slow=slow)
+        return vs, (slow_down(vs, case, 0, [1]), slow_down(vs, case, 1, [3]))
+
+    vs, _ = slowed_case("b", slow=("b", 1.10))
+    got = {c.case: c.verdict for c in compare.decide_cases(vs, paired=True)}
+    expect(got["b"] == "unchanged", f"the check itself: the slowed figures hide it {got}")
+    vs, slowed = slowed_case("b", slow=("b", 1.10))
+    cases = compare.decide_cases(vs, paired=True, slowed=slowed)
+    got = {c.case: (c.verdict, c.boots) for c in cases}
+    expect(got["b"] == ("regressed", 5) and
+           all(v == "unchanged" for c, (v, _) in got.items() if c != "b"),
+           f"slowed figures left out: {got}")
+    vs, slowed = slowed_case("a")
+    cases = compare.decide_cases(vs, paired=True, slowed=slowed)
+    expect(all(c.verdict == "unchanged" for c in cases), f"unchanged: {cases}")
+    # a case with one figure, slowed in three of five pairs: 2 pairs remain
+    vs = [v for v in paired_boots(5, 0.20) if v.key.cpus == 1]
+    slowed = ([set()] * 5, slow_down(vs, "c", 1, [0, 1, 2]))
+    cases = compare.decide_cases(vs, paired=True, slowed=slowed)
+    expect("c" not in {c.case for c in cases} and
+           all(v.verdict == "n/a" and "2 of 5 pairs" in v.test for v in vs if v.key.case == "c"),
+           f"too few pairs judged: {[(v.key.case, v.verdict, v.test) for v in vs]}")
+
+
+def test_central_is_the_kernels_median():
+    """A per-run series' figure is the kernel's <metric>_median (the median of
+    the runs it counted, without those the host slowed), not the median of
+    every run: plots, reports and compare show the figure results.csv has."""
+    rows = [results.Row("pcp", "pairs", 1, f"run={i}", "ns_per_op", v, "ns")
+            for i, v in enumerate([100, 101, 180, 185, 190])]
+    rows.append(results.Row("pcp", "pairs", 1, "", "ns_per_op_median", 100.5, "ns"))
+    s = results.group(rows)[results.Key("pcp", "pairs", 1, "", "ns_per_op")]
+    expect(s.central() == 100.5 and s.values[2] == 180, f"central {s.central()}")
+    alone = results.group(rows[:5])[results.Key("pcp", "pairs", 1, "", "ns_per_op")]
+    expect(alone.central() == 180, f"without the kernel's median: {alone.central()}")
+
+
 def test_ab_order_and_refusals():
     """make ab boots the pairs A B, B A, A B and compares them paired; bad
     variables are refused before anything is built."""
