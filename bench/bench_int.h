@@ -228,6 +228,11 @@ struct bench_point {
     /* CPU 0 before (after=false) and after each timed dispatch of the set's
      * first attempt (its counts are the first attempt's: harness.c). */
     void (*around_run)(struct bench_point *pt, bool after);
+    /* CPU 0 before every attempt at the set (harness.c), the first too: puts
+     * back the state the point's runs start from, so that a set measured
+     * again repeats the first attempt instead of carrying on from where it
+     * ended (NULL: the point leaves no state behind). */
+    void (*start)(struct bench_point *pt);
     /* Filled by the harness. */
     uint64_t counter[SLOT_COUNTERS];   /* sums over CPUs and timed runs */
     uint64_t irq_pending;              /* over CPUs and timed runs */

@@ -344,6 +344,15 @@ static void random_cleanup_job(void *arg)
         }
 }
 
+/* Before each attempt at a set with random (harness.c): empty working sets
+ * and empty caches, whatever the attempt before or the set before left. */
+static void random_start(struct bench_point *pt)
+{
+    const struct pcp_point *p = pt->arg;
+    plat_run_on_cpus(pt->cpus, random_cleanup_job, (void *)p->setup);
+    mm_pcp_drain_all();
+}
+
 /* The arena lock is shared by every CPU: its statistics are taken on CPU 0
  * around each timed dispatch of the point. */
 static void lock_stats_around(struct bench_point *pt, bool after)
@@ -371,6 +380,8 @@ static void point_init(struct bench_point *pt, struct pcp_point *p,
     *pt = (struct bench_point){.bench = "pcp", .cas = pcp_case[kind], .cpus = cpus,
                                .job = pcp_job, .arg = p, .ops_per_run = pcp_ops(kind),
                                .by_path = kind != PCP_EMPTY, .around_run = lock_stats_around};
+    if (kind == PCP_RANDOM)
+        pt->start = random_start;
     if (kind == PCP_BATCH)
         bench_param_add(pt->param, sizeof pt->param, "k=%u;capacity=%u;batch=%u", k,
                         cfg->capacity, cfg->batch);
@@ -412,7 +423,7 @@ static void measure_points(const struct pcp_setup *setup, struct bench_point *pt
     for (unsigned i = 0; i < n; i++)
         if (args[i].kind == PCP_RANDOM) {
             random = true;
-            for (unsigned c = 0; c < cpus; c++)
+            for (unsigned c = 0; c < cpus; c++) /* random_start frees what they hold */
                 __builtin_memset(bench_ctx.work[c], 0, setup->ws * sizeof(struct frame *));
         }
     bench_measure_set(pts, n);

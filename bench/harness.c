@@ -756,16 +756,21 @@ void bench_measure_set(struct bench_point *pts, unsigned n)
     /* A slowed stretch of the host can outlast a whole set (a set of short
      * runs takes a fraction of a second): then the set is measured again
      * once the host is back at full speed, its earlier times dropped whole,
-     * so that every time still comes from one attempt's runs.  Its counts
-     * (pt->counter, what around_run gathers) stay the first attempt's: a
-     * later attempt starts from the state the first left behind (pcp random
-     * at 1 CPU: 9 refills and 5 drains where a first attempt has 1 and 10),
-     * and counts are compared exactly between boots. */
+     * so that every time still comes from one attempt's runs.  Each attempt
+     * starts from the same state (pt->start): pcp random carried on from the
+     * working set and caches the first left behind, with 9 refills and 5
+     * drains at 1 CPU where a first attempt has 1 and 10, and ran 4 % faster.
+     * Its counts (pt->counter, what around_run gathers) stay the first
+     * attempt's even so: they are compared exactly between boots, and a
+     * point without a start hook may still differ. */
     static uint64_t first_counts[BENCH_SET_MAX][SLOT_COUNTERS];
     unsigned attempt = 0;
     for (;;) {
         uint64_t t0 = plat_tsc();
         bench_ctx.set_attempt = attempt;
+        for (unsigned i = 0; i < n; i++)
+            if (pts[i].start)
+                pts[i].start(&pts[i]);
         measure_runs(pts, n, in_runs);
         if (attempt++ > 0)
             bench_ctx.host_retry_cycles += plat_tsc() - t0;
