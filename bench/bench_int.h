@@ -302,16 +302,22 @@ uint64_t bench_scratch_frames(void);
 void bench_scratch_keep(void);
 void bench_scratch_release_all(void);
 
-/* The host-speed probe (harness.c): cycles of fixed independent steps over
+/* The host-speed probe (hostspeed.c): cycles of fixed independent steps over
  * buf[BENCH_PROBE_WORDS], the fastest of a few timings.  bench_probe_calibrate
  * takes the slots' probes (after every CPU has stored one) as the boot's
- * first fastest probe, and probe_ref= as the host's full speed if faster. */
+ * first fastest probe, and probe_ref= as the host's full speed if faster;
+ * bench_probe_seen keeps the fastest probe so far (CPU 0, between
+ * dispatches). */
 uint64_t bench_speed_probe(uint64_t *buf);
 void bench_probe_calibrate(void);
+void bench_probe_seen(uint64_t probe);
 /* Whether a set just measured (attempt times so far) is measured again: in
  * timing mode, a point left with too few full-speed runs on no more CPUs
  * than host_cores= (when known), attempts and the boot's budget left. */
 bool bench_set_needs_attempt(const struct bench_point *pts, unsigned n, unsigned attempt);
+/* Before a set is measured again: CPU 0 probes until the host has run it at
+ * full speed for HOST_FAST_HOLD_MS, or the boot's budget is spent. */
+void bench_wait_for_full_speed(void);
 
 /* CPU counts to sweep: 1, 2, 4, ... and cpus itself; returns how many. */
 unsigned bench_cpu_sweep(unsigned cpus, unsigned *out, unsigned cap);

@@ -344,7 +344,7 @@ static void random_cleanup_job(void *arg)
         }
 }
 
-/* Before each attempt at a set with random (harness.c): empty working sets
+/* Before each attempt at a set with random (bench_measure_set): empty working sets
  * and empty caches, whatever the attempt before or the set before left. */
 static void random_start(struct bench_point *pt)
 {
