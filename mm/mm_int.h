@@ -309,7 +309,7 @@ struct mm_lock {
     /* guarded by the lock itself */
     uint32_t sample_rng;
     uint32_t sample_gap;     /* acquisitions until the next timed one (>= 1) */
-    bool timed;              /* this acquisition's hold time is measured */
+    bool timed;              /* this hold is measured: set by its acquire, cleared by its release */
     uint64_t acquired_tsc;
     struct mm_lock_stats stats;
 };
@@ -326,12 +326,12 @@ static inline plat_irqstate_t mm_lock_acquire(struct mm_lock *l)
     l->stats.acquisitions++;
     if (unlikely(contended))
         l->stats.contended++;
-    l->timed = --l->sample_gap == 0;
-    if (unlikely(l->timed)) {
+    if (unlikely(--l->sample_gap == 0)) {
         const uint32_t draw = (1u << MM_LOCK_SAMPLE_SHIFT) - 1;
         l->sample_rng = l->sample_rng * 1664525u + 1013904223u;
         l->sample_gap = 1 + (l->sample_rng >> (32 - MM_LOCK_SAMPLE_SHIFT)) +
                         (l->sample_rng >> (32 - 2 * MM_LOCK_SAMPLE_SHIFT) & draw);
+        l->timed = true;
         l->acquired_tsc = plat_tsc();
     }
     return s;
@@ -339,9 +339,10 @@ static inline plat_irqstate_t mm_lock_acquire(struct mm_lock *l)
 
 static inline void mm_lock_release(struct mm_lock *l, plat_irqstate_t s)
 {
-    if (l->timed) {
+    if (unlikely(l->timed)) {
         l->stats.hold_cycles += (plat_tsc() - l->acquired_tsc) << MM_LOCK_SAMPLE_SHIFT;
         l->stats.hold_samples++;
+        l->timed = false;
     }
     spin_unlock_raw(&l->spin);
     plat_irq_restore(s);
