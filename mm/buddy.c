@@ -175,15 +175,26 @@ struct frame *buddy_alloc_block_locked(struct arena *a, unsigned order)
     return block_alloc_locked(a, order);
 }
 
-static void buddy_insert_locked(struct arena *a, uint64_t pfn, unsigned order)
+/* f heads a block of 2^order frames going back to the lists: coalesced
+ * with each free buddy, then pushed.  Inline in every free: on the free path
+ * of a unit it is the work done under the lock, and a call would add its
+ * own register saves to it.  The buddy's slot is the window's (mm_int.h:
+ * mm_frame_of_pfn, the same slot as arena_frame's), so the lookup reads no
+ * arena field but the span, taken once: one unsigned compare refuses a
+ * buddy below the span and one beyond it. */
+static inline __attribute__((always_inline)) void buddy_insert_locked(struct arena *a,
+                                                                      struct frame *f,
+                                                                      unsigned order)
 {
     MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
-    frame_flags_set(arena_frame(a, pfn), frame_debug_bits(arena_frame(a, pfn)));
+    const uint64_t base = a->base_pfn, span = a->end_pfn - a->base_pfn;
+    uint64_t pfn = f->pfn;
+    frame_flags_set(f, frame_debug_bits(f));
     while (order < MM_MAX_ORDER) {
         uint64_t bpfn = pfn ^ ((uint64_t)1 << order);
-        if (bpfn < a->base_pfn || bpfn >= a->end_pfn)
+        if (bpfn - base >= span)
             break;
-        struct frame *b = arena_frame(a, bpfn);
+        struct frame *b = mm_frame_of_pfn(bpfn);
         /* FREE is set and cleared only under this lock, so when we see it,
          * order and links are the lock holders' too. */
         if (!(frame_flags_get(b) & FRAME_F_FREE) || b->order != order)
@@ -192,13 +203,13 @@ static void buddy_insert_locked(struct arena *a, uint64_t pfn, unsigned order)
         pfn &= ~((uint64_t)1 << order);
         order++;
     }
-    freelist_push_locked(a, arena_frame(a, pfn), order);
+    freelist_push_locked(a, mm_frame_of_pfn(pfn), order);
 }
 
 void buddy_free_block_locked(struct arena *a, uint64_t pfn, unsigned order)
 {
     MM_LOCK_ASSERT_HELD(&a->lock);
-    buddy_insert_locked(a, pfn, order);
+    buddy_insert_locked(a, arena_frame(a, pfn), order);
     buddy_debug_verify_locked(a);
 }
 
@@ -211,7 +222,7 @@ void buddy_free_range_locked(struct arena *a, uint64_t pfn, uint64_t n)
             o = MM_MAX_ORDER;
         if (((uint64_t)1 << o) > n)
             o = mm_ilog2(n);
-        buddy_insert_locked(a, pfn, o);
+        buddy_insert_locked(a, arena_frame(a, pfn), o);
         pfn += (uint64_t)1 << o;
         n -= (uint64_t)1 << o;
     }
@@ -441,6 +452,7 @@ static inline __attribute__((always_inline)) struct frame *alloc_any(unsigned or
     const uint8_t *next = numa_arena_order(p), *end = next + mm.n_arenas;
     for (; next < end; next++) {
         struct arena *a = &mm_arenas[*next];
+        MM_OPAQUE(a);
         plat_irqstate_t s = mm_lock_acquire(&a->lock);
         bool dips = a->free_frames < a->reserve_frames + ((uint64_t)1 << order);
         struct frame *f = reserve || !dips ? block_alloc_locked(a, order) : NULL;
@@ -466,13 +478,14 @@ struct frame *buddy_alloc_reserve(unsigned order)
     return alloc_any(order, true);
 }
 
-/* The lock is taken here: the static insert, as buddy_free_block_locked's
+/* The lock is taken here: the inline insert, as buddy_free_block_locked's
  * body, without a call inside the hold. */
 void buddy_free_unit(struct frame *head, unsigned order)
 {
     struct arena *a = frame_arena(head);
+    MM_OPAQUE(a);
     plat_irqstate_t s = mm_lock_acquire(&a->lock);
-    buddy_insert_locked(a, head->pfn, order);
+    buddy_insert_locked(a, head, order);
     buddy_debug_verify_locked(a);
     mm_lock_release(&a->lock, s);
 }

@@ -605,6 +605,13 @@ static inline struct arena *frame_arena(const struct frame *f)
     return &mm_arenas[f->arena];
 }
 
+/* Makes the compiler forget where p points (Linux's OPTIMIZER_HIDE_VAR).
+ * For an arena reached through its index, &mm_arenas[i], GCC otherwise
+ * folds the array's address into every access and recomputes i * sizeof
+ * (struct arena) before each one instead of keeping the one pointer in a
+ * register: on the buddy paths that is a dozen instructions per lock hold. */
+#define MM_OPAQUE(p) __asm__("" : "+r"(p))
+
 /* ---- the metadata window: O(1) lookups ------------------------------------
  *
  * The slot of pfn is at plat_metadata_base() + 64 * pfn (a constant base in
