@@ -473,6 +473,15 @@ struct frame *buddy_alloc_any(unsigned order)
     return alloc_any(order, false);
 }
 
+struct frame *buddy_alloc_unit(unsigned order, unsigned flags, unsigned cpu)
+{
+    struct frame *f = alloc_any(order, false);
+    if (unlikely(f == NULL))
+        return frame_alloc_exhausted(order, flags, cpu);
+    frame_prepare(f, order, flags, cpu);
+    return f;
+}
+
 struct frame *buddy_alloc_reserve(unsigned order)
 {
     return alloc_any(order, true);

@@ -419,37 +419,89 @@ static inline struct frame *frame_prepare_hit(struct frame *f, unsigned order, u
     return f;
 }
 
-/* The rest of an allocation that missed the cache (or found it off, or a
- * reclaim pending, or no list for its order): the refill or the buddy
- * allocator, then the reclaim.  Interrupts are off as the hit path left
- * them (s). */
-static __attribute__((noinline)) struct frame *frame_alloc_order_slow(unsigned order,
-                                                                     unsigned flags,
-                                                                     plat_irqstate_t s)
+/* What follows an allocation that no arena could serve at once: for an
+ * order above 0 the frames parked in this CPU's cache may complete a
+ * block, then the reclaim (frame_alloc_reclaim).  buddy_alloc_unit ends in
+ * it by a tail call, so that the order-k path without a cache saves no
+ * register for this case. */
+struct frame *frame_alloc_exhausted(unsigned order, unsigned flags, unsigned cpu)
 {
-    struct frame *f;
-    unsigned cpu = plat_cpu_index();
-    struct pcp *p = cpu < mm.max_cpus ? &mm_pcp[cpu] : NULL;
-    if (order == 0 && p) {
-        /* pcp_alloc_slow also serves (and counts) the cache-off mode. */
-        f = pcp_alloc_slow(p);
-        plat_irq_restore(s);
-    } else if (p && p->enabled && pcp_high_slot(order) >= 0) {
-        f = pcp_alloc_high_slow(p, order);
-        plat_irq_restore(s);
-    } else {
-        plat_irq_restore(s);
+    struct frame *f = NULL;
+    if (order != 0) {
+        mm_pcp_drain_local();
         f = buddy_alloc_any(order);
-        if (f == NULL && order != 0) {
-            /* Frames parked in this CPU's cache may complete a block. */
-            mm_pcp_drain_local();
-            f = buddy_alloc_any(order);
-        }
     }
+    if (f == NULL && (f = frame_alloc_reclaim(order, flags)) == NULL)
+        return NULL;
+    frame_prepare(f, order, flags, cpu);
+    return f;
+}
+
+/* The end of a miss of this CPU's cache for an order it serves (order 0
+ * also in the cache-off mode, which pcp_alloc_slow serves and counts): f
+ * is the refill's or the block's frame, or NULL for the reclaim.
+ * Interrupts are off as the hit path left them (s). */
+static inline __attribute__((always_inline)) struct frame *
+frame_alloc_cached_end(struct frame *f, unsigned order, unsigned flags, plat_irqstate_t s,
+                       unsigned cpu)
+{
+    plat_irq_restore(s);
     if (unlikely(f == NULL) && (f = frame_alloc_reclaim(order, flags)) == NULL)
         return NULL;
     frame_prepare(f, order, flags, cpu);
     return f;
+}
+
+/* One function per kind of miss, so that neither tests the order again. */
+static __attribute__((noinline)) struct frame *frame_alloc_refill_slow(unsigned flags,
+                                                                      plat_irqstate_t s,
+                                                                      struct pcp *p,
+                                                                      unsigned cpu)
+{
+    return frame_alloc_cached_end(pcp_alloc_slow(p), 0, flags, s, cpu);
+}
+
+static __attribute__((noinline)) struct frame *frame_alloc_high_slow(unsigned order,
+                                                                    unsigned flags,
+                                                                    plat_irqstate_t s,
+                                                                    struct pcp *p, unsigned cpu)
+{
+    return frame_alloc_cached_end(pcp_alloc_high_slow(p, order), order, flags, s, cpu);
+}
+
+/* FRAME_ZERO without a cache to serve it: the memset is a call, which
+ * buddy_alloc_unit does not make. */
+static __attribute__((noinline)) struct frame *frame_alloc_zeroed_slow(unsigned order,
+                                                                      unsigned flags,
+                                                                      unsigned cpu)
+{
+    struct frame *f = buddy_alloc_any(order);
+    if (f == NULL)
+        return frame_alloc_exhausted(order, flags, cpu);
+    frame_prepare(f, order, flags, cpu);
+    return f;
+}
+
+/* The rest of an allocation that missed the cache (or found it off, or a
+ * reclaim pending, or no list for its order), interrupts off as the hit
+ * path left them (s).  Every way out is a tail call: to the cache's slow
+ * path, or for an order no cache serves straight to the buddy allocator,
+ * whose buddy_alloc_unit sets up the unit and reaches the reclaim itself,
+ * so that this function saves no register for any of them. */
+static __attribute__((noinline)) struct frame *frame_alloc_order_slow(unsigned order,
+                                                                     unsigned flags,
+                                                                     plat_irqstate_t s)
+{
+    unsigned cpu = plat_cpu_index();
+    struct pcp *p = cpu < mm.max_cpus ? &mm_pcp[cpu] : NULL;
+    if (p && order == 0)
+        return frame_alloc_refill_slow(flags, s, p, cpu);
+    if (p && p->enabled && pcp_high_slot(order) >= 0)
+        return frame_alloc_high_slow(order, flags, s, p, cpu);
+    plat_irq_restore(s);
+    if (unlikely(flags & FRAME_ZERO))
+        return frame_alloc_zeroed_slow(order, flags, cpu);
+    return buddy_alloc_unit(order, flags, cpu);
 }
 
 /* The hit path of every allocation: this CPU's cache in one load

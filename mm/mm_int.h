@@ -689,6 +689,12 @@ bool buddy_alloc_contig(struct arena *a, uint64_t n, uint64_t align, uint64_t *p
 /* One block of 2^order frames from the highest arena that has one above its
  * reserve (buddy.c: the reserve). */
 struct frame *buddy_alloc_any(unsigned order);
+/* buddy_alloc_any's block set up as an allocated unit (frame_prepare;
+ * flags without FRAME_ZERO) for cpu, or, when no arena has one, what
+ * frame_alloc_exhausted (frame.c) returns: the order-k path of the cache-off
+ * mode and of the uncached orders, reached by tail calls only. */
+struct frame *buddy_alloc_unit(unsigned order, unsigned flags, unsigned cpu);
+struct frame *frame_alloc_exhausted(unsigned order, unsigned flags, unsigned cpu);
 /* The same, free to take an arena's reserve (FRAME_RESERVE, after the
  * ordinary paths failed). */
 struct frame *buddy_alloc_reserve(unsigned order);
