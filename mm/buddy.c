@@ -176,23 +176,23 @@ struct frame *buddy_alloc_block_locked(struct arena *a, unsigned order)
 }
 
 /* f heads a block of 2^order frames going back to the lists: coalesced
- * with each free buddy, then pushed.  Inline in every free: on the free path
- * of a unit it is the work done under the lock, and a call would add its
- * own register saves to it.  The buddy's slot is the window's (mm_int.h:
+ * with each free buddy, then pushed.  Inline in buddy_free_unit, where it is
+ * the work done under the lock of a unit's free and a call would add its
+ * register saves to it; the *_locked callers, which run it once per block
+ * inside one hold, share the out-of-line copy below (its body needs more
+ * registers than they otherwise save).  The buddy's slot is the window's (mm_int.h:
  * mm_frame_of_pfn, the same slot as arena_frame's), so the lookup reads no
  * arena field but the span, taken once: one unsigned compare refuses a
  * buddy below the span and one beyond it. */
-static inline __attribute__((always_inline)) void buddy_insert_locked(struct arena *a,
-                                                                      struct frame *f,
-                                                                      unsigned order)
+static inline __attribute__((always_inline)) void insert_locked(struct arena *a, struct frame *f,
+                                                                unsigned order)
 {
     MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
-    const uint64_t base = a->base_pfn, span = a->end_pfn - a->base_pfn;
     uint64_t pfn = f->pfn;
     frame_flags_set(f, frame_debug_bits(f));
     while (order < MM_MAX_ORDER) {
         uint64_t bpfn = pfn ^ ((uint64_t)1 << order);
-        if (bpfn - base >= span)
+        if (bpfn < a->base_pfn || bpfn >= a->end_pfn)
             break;
         struct frame *b = mm_frame_of_pfn(bpfn);
         /* FREE is set and cleared only under this lock, so when we see it,
@@ -204,6 +204,12 @@ static inline __attribute__((always_inline)) void buddy_insert_locked(struct are
         order++;
     }
     freelist_push_locked(a, mm_frame_of_pfn(pfn), order);
+}
+
+static __attribute__((noinline)) void buddy_insert_locked(struct arena *a, struct frame *f,
+                                                          unsigned order)
+{
+    insert_locked(a, f, order);
 }
 
 void buddy_free_block_locked(struct arena *a, uint64_t pfn, unsigned order)
@@ -494,7 +500,7 @@ void buddy_free_unit(struct frame *head, unsigned order)
     struct arena *a = frame_arena(head);
     MM_OPAQUE(a);
     plat_irqstate_t s = mm_lock_acquire(&a->lock);
-    buddy_insert_locked(a, head, order);
+    insert_locked(a, head, order);
     buddy_debug_verify_locked(a);
     mm_lock_release(&a->lock, s);
 }
