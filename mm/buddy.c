@@ -430,19 +430,25 @@ bool buddy_alloc_contig(struct arena *a, uint64_t n, uint64_t align, uint64_t *o
 }
 
 /* Out of line: only an allocation another node served pays for it.
- * Interrupts off: the cache's counters are touched only that way. */
-static __attribute__((noinline, cold)) void count_remote_buddy(struct pcp *p)
+ * Interrupts off: the cache's counters are touched only that way.  Returns
+ * f, so that both callers reach it by a tail call. */
+static __attribute__((noinline, cold)) struct frame *count_remote_buddy(struct pcp *p,
+                                                                       struct frame *f)
 {
     plat_irqstate_t s = plat_irq_save();
     p->remote_buddy_allocs++;
     plat_irq_restore(s);
+    return f;
 }
 
 /* One block of 2^order frames from the first arena in the calling CPU's
  * order that has one above its reserve, or (reserve) from any arena's free
- * frames; counts the blocks taken out of a reserve. */
+ * frames; counts the blocks taken out of a reserve.  *remote: the calling
+ * CPU's cache when another node's arena served it (for count_remote_buddy),
+ * else NULL. */
 static inline __attribute__((always_inline)) struct frame *alloc_any(unsigned order,
-                                                                     bool reserve)
+                                                                     bool reserve,
+                                                                     struct pcp **remote)
 {
     /* The calling CPU's node first, the others by distance; within a node
      * the highest arena first: low memory (DMA-reachable, below 4 GiB) is
@@ -460,37 +466,51 @@ static inline __attribute__((always_inline)) struct frame *alloc_any(unsigned or
         struct arena *a = &mm_arenas[*next];
         MM_OPAQUE(a);
         plat_irqstate_t s = mm_lock_acquire(&a->lock);
+        /* Without reserve a block that dips below the watermark is not
+         * taken, so only a reserve allocation can have dipped. */
         bool dips = a->free_frames < a->reserve_frames + ((uint64_t)1 << order);
         struct frame *f = reserve || !dips ? block_alloc_locked(a, order) : NULL;
         mm_lock_release(&a->lock, s);
         if (f) {
-            if (dips)
+            if (reserve && dips)
                 atomic_fetch_add_explicit(&mm_reserve_allocs, 1, memory_order_relaxed);
-            if (unlikely(p != NULL) && a->node != p->node)
-                count_remote_buddy(p);
+            *remote = unlikely(p != NULL) && a->node != p->node ? p : NULL;
             return f;
         }
     }
     return NULL;
 }
 
-struct frame *buddy_alloc_any(unsigned order)
+/* alloc_any with the remote count: buddy_alloc_any's and _reserve's body. */
+static inline __attribute__((always_inline)) struct frame *alloc_counted(unsigned order,
+                                                                         bool reserve)
 {
-    return alloc_any(order, false);
+    struct pcp *remote;
+    struct frame *f = alloc_any(order, reserve, &remote);
+    return unlikely(f != NULL && remote != NULL) ? count_remote_buddy(remote, f) : f;
 }
 
+struct frame *buddy_alloc_any(unsigned order)
+{
+    return alloc_counted(order, false);
+}
+
+/* A leaf but for tail calls: the unit's set-up is inline (flags carry no
+ * FRAME_ZERO, so no memset), the remote count and the way to the reclaim
+ * are tail calls. */
 struct frame *buddy_alloc_unit(unsigned order, unsigned flags, unsigned cpu)
 {
-    struct frame *f = alloc_any(order, false);
+    struct pcp *remote;
+    struct frame *f = alloc_any(order, false, &remote);
     if (unlikely(f == NULL))
         return frame_alloc_exhausted(order, flags, cpu);
-    frame_prepare(f, order, flags, cpu);
-    return f;
+    frame_prepare(f, order, flags & ~FRAME_ZERO, cpu);
+    return unlikely(remote != NULL) ? count_remote_buddy(remote, f) : f;
 }
 
 struct frame *buddy_alloc_reserve(unsigned order)
 {
-    return alloc_any(order, true);
+    return alloc_counted(order, true);
 }
 
 /* The lock is taken here: the inline insert, as buddy_free_block_locked's
