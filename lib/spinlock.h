@@ -16,21 +16,20 @@
  * bounded exponential backoff.  It is not fair.
  *
  * The lock word is the owner: 0 when free, else the holder's CPU index + 1,
- * written by the compare-exchange that takes it and cleared by the store that
- * releases it.  So knowing who holds the lock costs no store of its own,
- * and every function that needs the lock can assert that the running CPU
- * holds it (spin_assert_held), as FreeBSD's mtx_assert(MA_OWNED) does.
+ * written by the compare-exchange that takes it and cleared by the store
+ * that releases it.  So knowing who holds the lock costs no store of its
+ * own, and every function that needs the lock can assert that the running
+ * CPU holds it (spin_assert_held), as FreeBSD's mtx_assert(MA_OWNED) does.
  *
  * The uncontended acquisition is the compare-exchange; the wait (backoff
- * state, the contended result) lies on the branch a compare-exchange that found
- * the lock held takes, so an acquisition that never waits sets none of it
- * up.
+ * state, the contended result) lies on the branch a failed first attempt
+ * takes, so an acquisition that never waits sets none of it up.
  *
- * Memory orders: the winning compare-exchange is acquire and pairs with the release
- * store of the previous holder, so its critical section happens-before ours.
- * spin_held compares the word with the running CPU's own index: only the
- * holder writes its index there, and a CPU sees its own stores, so relaxed
- * suffices.
+ * Memory orders: the winning compare-exchange is acquire and pairs with
+ * the release store of the previous holder, so its critical section
+ * happens-before ours.  spin_held compares the word with the running CPU's
+ * own index: only the holder writes its index there, and a CPU sees its
+ * own stores, so relaxed suffices.
  */
 #ifndef LIB_SPINLOCK_H
 #define LIB_SPINLOCK_H

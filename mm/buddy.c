@@ -180,10 +180,9 @@ struct frame *buddy_alloc_block_locked(struct arena *a, unsigned order)
  * the work done under the lock of a unit's free and a call would add its
  * register saves to it; the *_locked callers, which run it once per block
  * inside one hold, share the out-of-line copy below (its body needs more
- * registers than they otherwise save).  The buddy's slot is the window's (mm_int.h:
- * mm_frame_of_pfn, the same slot as arena_frame's), so the lookup reads no
- * arena field but the span, taken once: one unsigned compare refuses a
- * buddy below the span and one beyond it. */
+ * registers than they otherwise save).  The buddy's slot is the window's
+ * (mm_int.h: mm_frame_of_pfn, the same slot as arena_frame's), so the
+ * lookup reads no arena field but the span's ends. */
 static inline __attribute__((always_inline)) void insert_locked(struct arena *a, struct frame *f,
                                                                 unsigned order)
 {
