@@ -34,8 +34,9 @@
  * Lock order: per-CPU cache (interrupts off) -> one arena lock.  No code holds
  * two arena locks at once.  Functions named *_locked need their arena's lock
  * and assert it as their first statement: always in the extern ones (one
- * load and compare of the lock's owner field, on the global path only, never
- * on a cache hit), in the MM_DEBUG build in the static helpers they call.
+ * load and compare of the lock word, which names the holder, on the global
+ * path only, never on a cache hit), in the MM_DEBUG build in the static
+ * helpers they call.
  *
  * Frame states (flags + refcount), the invariants mm_check() verifies:
  *   free block head    FRAME_F_FREE, order o, on arena->free_head[o], UNUSED
