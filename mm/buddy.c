@@ -440,14 +440,31 @@ static __attribute__((noinline, cold)) struct frame *count_remote_buddy(struct p
     return f;
 }
 
+/* One arena's try: a block of 2^order frames under its lock, or NULL when
+ * it has none above its reserve (reserve: none at all).  *dips: the block
+ * came from below the watermark, which only a reserve allocation takes. */
+static inline __attribute__((always_inline)) struct frame *arena_take(struct arena *a,
+                                                                      unsigned order,
+                                                                      bool reserve, bool *dips)
+{
+    MM_OPAQUE(a);
+    plat_irqstate_t s = mm_lock_acquire(&a->lock);
+    *dips = a->free_frames < a->reserve_frames + ((uint64_t)1 << order);
+    struct frame *f = reserve || !*dips ? block_alloc_locked(a, order) : NULL;
+    mm_lock_release(&a->lock, s);
+    return f;
+}
+
 /* One block of 2^order frames from the first arena in the calling CPU's
  * order that has one above its reserve, or (reserve) from any arena's free
- * frames; counts the blocks taken out of a reserve.  *remote: the calling
- * CPU's cache when another node's arena served it (for count_remote_buddy),
- * else NULL. */
+ * frames, skipping the first `tried` arenas of node 0's order (only on one
+ * node: buddy_alloc_unit's first try); counts the blocks taken out of a
+ * reserve.  *remote: the calling CPU's cache when another node's arena
+ * served it (for count_remote_buddy), else NULL. */
 static inline __attribute__((always_inline)) struct frame *alloc_any(unsigned order,
                                                                      bool reserve,
-                                                                     struct pcp **remote)
+                                                                     struct pcp **remote,
+                                                                     unsigned tried)
 {
     /* The calling CPU's node first, the others by distance; within a node
      * the highest arena first: low memory (DMA-reachable, below 4 GiB) is
@@ -461,15 +478,10 @@ static inline __attribute__((always_inline)) struct frame *alloc_any(unsigned or
         p = cpu < mm.max_cpus ? &mm_pcp[cpu] : NULL;
     }
     const uint8_t *next = numa_arena_order(p), *end = next + mm.n_arenas;
-    for (; next < end; next++) {
+    for (next += tried; next < end; next++) {
+        bool dips;
         struct arena *a = &mm_arenas[*next];
-        MM_OPAQUE(a);
-        plat_irqstate_t s = mm_lock_acquire(&a->lock);
-        /* Without reserve a block that dips below the watermark is not
-         * taken, so only a reserve allocation can have dipped. */
-        bool dips = a->free_frames < a->reserve_frames + ((uint64_t)1 << order);
-        struct frame *f = reserve || !dips ? block_alloc_locked(a, order) : NULL;
-        mm_lock_release(&a->lock, s);
+        struct frame *f = arena_take(a, order, reserve, &dips);
         if (f) {
             if (reserve && dips)
                 atomic_fetch_add_explicit(&mm_reserve_allocs, 1, memory_order_relaxed);
@@ -485,7 +497,7 @@ static inline __attribute__((always_inline)) struct frame *alloc_counted(unsigne
                                                                          bool reserve)
 {
     struct pcp *remote;
-    struct frame *f = alloc_any(order, reserve, &remote);
+    struct frame *f = alloc_any(order, reserve, &remote, 0);
     return unlikely(f != NULL && remote != NULL) ? count_remote_buddy(remote, f) : f;
 }
 
@@ -494,17 +506,35 @@ struct frame *buddy_alloc_any(unsigned order)
     return alloc_counted(order, false);
 }
 
-/* A leaf but for tail calls: the unit's set-up is inline (flags carry no
- * FRAME_ZERO, so no memset), the remote count and the way to the reclaim
- * are tail calls. */
-struct frame *buddy_alloc_unit(unsigned order, unsigned flags, unsigned cpu)
+/* buddy_alloc_unit past its first try: the walk over the arenas after the
+ * `tried` first ones, the unit's set-up, the remote count, the reclaim. */
+static __attribute__((noinline)) struct frame *alloc_unit_walk(unsigned order, unsigned flags,
+                                                              unsigned cpu, unsigned tried)
 {
     struct pcp *remote;
-    struct frame *f = alloc_any(order, false, &remote);
+    struct frame *f = alloc_any(order, false, &remote, tried);
     if (unlikely(f == NULL))
         return frame_alloc_exhausted(order, flags, cpu);
     frame_prepare(f, order, flags & ~FRAME_ZERO, cpu);
     return unlikely(remote != NULL) ? count_remote_buddy(remote, f) : f;
+}
+
+/* A leaf but for tail calls.  On one node the first arena of the order
+ * (the highest) is tried inline, with nothing of the walk's state live
+ * across its lock hold, so that the common case saves no register for the
+ * walk; the walk, a NUMA machine, the remote count and the way to the
+ * reclaim are tail calls.  The unit's set-up is inline (flags carry no
+ * FRAME_ZERO, so no memset). */
+struct frame *buddy_alloc_unit(unsigned order, unsigned flags, unsigned cpu)
+{
+    if (unlikely(mm.nodes > 1) || unlikely(mm.n_arenas == 0))
+        return alloc_unit_walk(order, flags, cpu, 0);
+    bool dips;
+    struct frame *f = arena_take(&mm_arenas[mm.node_arenas[0][0]], order, false, &dips);
+    if (unlikely(f == NULL))
+        return alloc_unit_walk(order, flags, cpu, 1);
+    frame_prepare(f, order, flags & ~FRAME_ZERO, cpu);
+    return f;
 }
 
 struct frame *buddy_alloc_reserve(unsigned order)
