@@ -75,31 +75,30 @@
  *
  * The order-k pair through the buddy allocator (caches off, or an order no
  * cache serves; frame_alloc_order(k, 0) + frame_free, a counted frame) is
- * 266 instructions in the kernel build with interrupts off, when the block
- * needs no split and its buddy is not free (the contig benchmark's steady
- * state for order 9: a lone order-9 block) and neither lock hold is one of
- * the 1 in 16 that are timed (each of those adds 24: two rdtsc, the LCG
- * draw, the scaled sum; 3 per pair on average).  Every instruction, from
- * a gdb single-step trace of the guest (ICOUNT=1):
+ * 235 instructions in the kernel build with interrupts off, on one node,
+ * when the first arena has the block, it needs no split and its buddy is
+ * not free (the contig benchmark's steady state for order 9: a lone
+ * order-9 block), and neither lock hold is one of the 1 in 16 that are
+ * timed (each of those adds 24: two rdtsc, the LCG draw, the scaled sum; 3
+ * per pair on average).  Every instruction, from a gdb single-step trace
+ * of the guest (ICOUNT=1):
  *   frame_alloc_order 19: its hit path above, failing on pcp_none's empty
  *     list (range 3, flags 2, guard 4, cache 2, flavour 1, list 3, its
  *     head 1, the empty test 2, the tail jump 1);
  *   frame_alloc_order_slow 21: argument moves 3, the CPU bound 3, the
  *     cache's address 4, order 0? 2, enabled? 2, the interrupt restore 2,
  *     FRAME_ZERO 4, the tail jump to buddy_alloc_unit 1;
- *   buddy_alloc_unit 116: register saves, spills and restores 25 and 4
- *     constants (the arena walk, the split loop and the NUMA count need
- *     more registers than the caller-saved ones), the node test 2 and the
- *     fallback order's bounds 6, 1 << order 3, the arena's address 4 and
- *     a loop-alignment nop 1, the interrupt guard 6, the lock 6 (CPU
- *     index + 1, the compare-exchange and its branch, the release
- *     store), the statistics 5 (the acquisition count, the sampler's
- *     decrement and branch, the timed test at release), the reserve test
- *     6, the free mask 6 and its lowest order 5, the unlink with the
- *     list counters 20 (the lists' head, the block count, the free frames,
- *     the mask bit when the list empties, the head's flags), the split
- *     test 2, the block test 2, the remote-node tests 4, the unit's set-up
- *     8 (order, alloc_cpu, owner, flags, the count by flavour), the result 1;
+ *   buddy_alloc_unit 85: saves and restores 9 and argument moves 3, the
+ *     node test 2 and the arena count 3, the first arena's address 4, the
+ *     interrupt guard 6, the lock 6 (CPU index + 1, the compare-exchange
+ *     and its branch, the release store), the statistics 5 (the
+ *     acquisition count, the sampler's decrement and branch, the timed
+ *     test at release), the reserve test 9 (1 << order 3), the free mask 5
+ *     and its lowest order 5, the unlink with the list counters 16 (the
+ *     list's head, the block count, the free frames, the mask bit when the
+ *     list empties, the head's flags), the split test 2, the block test 2,
+ *     the unit's set-up 7 (order, alloc_cpu, owner, flags, the count by
+ *     flavour), the result 1;
  *   frame_free 12, frame_free_counted 11 (the count-1 test 3, the 1 ->
  *     UNUSED compare-exchange 3, the teardown 1, the order test 2 and the
  *     tail jump 1), frame_release_high 14 (finding no room in pcp_none);
@@ -110,17 +109,15 @@
  *     push 18 (the head's slot 3, the list 2, the links 6, the counters
  *     and the mask 6, the FREE flags 1).
  * The benchmark's loop adds 9 (two calls and their arguments, the result
- * test), of which its empty loop subtracts 2.4: the reported figure is 276.
- * What stays and why: every check (handle, ALLOCATED, the count, the CAS a
- * racing frame_from_in_use makes necessary, the reserve, the span), the
- * guard (the lock is taken with interrupts off), the lock's owner (the
- * compare-exchange writes it: spin_assert_held), the exact acquisition
- * count and the unbiased sampler.  The largest remainders are structural:
- * 54 instructions find, through the caches' hit and miss paths, that there
- * is no cache (frame_alloc_order, its slow path, frame_release_high), and
- * 39 save registers or hold constants (29 in buddy_alloc_unit, for the
- * arena walk and the split loop it shares with every order, 10 in
- * buddy_free_unit).
+ * test), of which its empty loop subtracts 2.4; with the timed holds the
+ * reported figure is 245.  What stays and why: every check (handle,
+ * ALLOCATED, the count, the CAS a racing frame_from_in_use makes
+ * necessary, the reserve, the span), the guard (the lock is taken with
+ * interrupts off), the lock's owner (the compare-exchange writes it:
+ * spin_assert_held), the exact acquisition count and the unbiased sampler.
+ * The largest remainders are structural: 54 instructions find, through the
+ * caches' hit and miss paths, that there is no cache (frame_alloc_order,
+ * its slow path, frame_release_high), and 22 save and restore registers.
  *
  * Reference-count state machine (one atomic u64 per frame; seed 004's states,
  * seed 000's orderings):
