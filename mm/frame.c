@@ -117,7 +117,8 @@
  * spin_assert_held), the exact acquisition count and the unbiased sampler.
  * The largest remainders are structural: 54 instructions find, through the
  * caches' hit and miss paths, that there is no cache (frame_alloc_order,
- * its slow path, frame_release_high), and 22 save and restore registers.
+ * its slow path, frame_release_high), and 22 save, restore or move
+ * registers for the two buddy functions.
  *
  * Reference-count state machine (one atomic u64 per frame; seed 004's states,
  * seed 000's orderings):
