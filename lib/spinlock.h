@@ -15,15 +15,21 @@
  * on a plain load (no cache-line ping-pong while the lock is held) with
  * bounded exponential backoff.  It is not fair.
  *
- * The owner field (CPU index + 1, 0 when free) costs one relaxed store per
- * acquisition and per release; it is what lets every function that needs
- * the lock assert that the running CPU holds it (spin_assert_held), as
- * FreeBSD's mtx_assert(MA_OWNED) does.
+ * The lock word is the owner: 0 when free, else the holder's CPU index + 1,
+ * written by the compare-exchange that takes it and cleared by the store
+ * that releases it.  So knowing who holds the lock costs no store of its
+ * own, and every function that needs the lock can assert that the running
+ * CPU holds it (spin_assert_held), as FreeBSD's mtx_assert(MA_OWNED) does.
  *
- * Memory orders: the winning exchange is acquire and pairs with the release
- * store of the previous holder, so its critical section happens-before ours.
- * The owner field is only ever compared with the running CPU's own index:
- * a CPU sees its own store, so relaxed suffices.
+ * The uncontended acquisition is the compare-exchange; the wait (backoff
+ * state, the contended result) lies on the branch a failed first attempt
+ * takes, so an acquisition that never waits sets none of it up.
+ *
+ * Memory orders: the winning compare-exchange is acquire and pairs with
+ * the release store of the previous holder, so its critical section
+ * happens-before ours.  spin_held compares the word with the running CPU's
+ * own index: only the holder writes its index there, and a CPU sees its
+ * own stores, so relaxed suffices.
  */
 #ifndef LIB_SPINLOCK_H
 #define LIB_SPINLOCK_H
@@ -37,35 +43,43 @@
 #define SPIN_BACKOFF_MAX 64 /* pause instructions between attempts, at most */
 
 struct spinlock {
-    _Atomic uint32_t locked; /* 0 free, 1 held */
-    _Atomic uint32_t owner;  /* CPU index + 1 of the holder, 0 when free */
+    _Atomic uint32_t holder; /* 0 free, else CPU index + 1 of the holder */
 };
 
-#define SPINLOCK_INIT {0, 0}
+#define SPINLOCK_INIT {0}
+
+/* 0 -> me: a compare-exchange, not an exchange, so that a CPU that finds
+ * the lock held leaves the holder's index in the word.  Strong: a spurious
+ * failure would count an acquisition as contended. */
+static inline bool spin_try_raw(struct spinlock *l, uint32_t me)
+{
+    uint32_t free = 0;
+    return atomic_compare_exchange_strong_explicit(&l->holder, &free, me, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
 
 /* Takes l with interrupts already off; true when it had to wait. */
 static inline bool spin_lock_raw(struct spinlock *l)
 {
-    bool contended = false;
+    const uint32_t me = plat_cpu_index() + 1;
+    if (likely(spin_try_raw(l, me)))
+        return false;
     unsigned backoff = 1;
-    while (atomic_exchange_explicit(&l->locked, 1, memory_order_acquire) != 0) {
-        contended = true;
+    do {
         do {
             for (unsigned i = 0; i < backoff; i++)
                 plat_pause();
             if (backoff < SPIN_BACKOFF_MAX)
                 backoff <<= 1;
-        } while (atomic_load_explicit(&l->locked, memory_order_relaxed) != 0);
-    }
-    atomic_store_explicit(&l->owner, plat_cpu_index() + 1, memory_order_relaxed);
-    return contended;
+        } while (atomic_load_explicit(&l->holder, memory_order_relaxed) != 0);
+    } while (!spin_try_raw(l, me));
+    return true;
 }
 
 static inline void spin_unlock_raw(struct spinlock *l)
 {
-    atomic_store_explicit(&l->owner, 0, memory_order_relaxed);
     /* Release: publishes the critical section to the next acquirer. */
-    atomic_store_explicit(&l->locked, 0, memory_order_release);
+    atomic_store_explicit(&l->holder, 0, memory_order_release);
 }
 
 static inline plat_irqstate_t spin_lock_irqsave(struct spinlock *l)
@@ -84,7 +98,7 @@ static inline void spin_unlock_irqrestore(struct spinlock *l, plat_irqstate_t s)
 /* True when the running CPU holds l. */
 static inline bool spin_held(const struct spinlock *l)
 {
-    return atomic_load_explicit(&((struct spinlock *)l)->owner, memory_order_relaxed) ==
+    return atomic_load_explicit(&((struct spinlock *)l)->holder, memory_order_relaxed) ==
            plat_cpu_index() + 1;
 }
 

@@ -175,15 +175,25 @@ struct frame *buddy_alloc_block_locked(struct arena *a, unsigned order)
     return block_alloc_locked(a, order);
 }
 
-static void buddy_insert_locked(struct arena *a, uint64_t pfn, unsigned order)
+/* f heads a block of 2^order frames going back to the lists: coalesced
+ * with each free buddy, then pushed.  Inline in buddy_free_unit, where it is
+ * the work done under the lock of a unit's free and a call would add its
+ * register saves to it; the *_locked callers, which run it once per block
+ * inside one hold, share the out-of-line copy below (its body needs more
+ * registers than they otherwise save).  The buddy's slot is the window's
+ * (mm_int.h: mm_frame_of_pfn, the same slot as arena_frame's), so the
+ * lookup reads no arena field but the span's ends. */
+static inline __attribute__((always_inline)) void insert_locked(struct arena *a, struct frame *f,
+                                                                unsigned order)
 {
     MM_LOCK_ASSERT_HELD_DEBUG(&a->lock);
-    frame_flags_set(arena_frame(a, pfn), frame_debug_bits(arena_frame(a, pfn)));
+    uint64_t pfn = f->pfn;
+    frame_flags_set(f, frame_debug_bits(f));
     while (order < MM_MAX_ORDER) {
         uint64_t bpfn = pfn ^ ((uint64_t)1 << order);
         if (bpfn < a->base_pfn || bpfn >= a->end_pfn)
             break;
-        struct frame *b = arena_frame(a, bpfn);
+        struct frame *b = mm_frame_of_pfn(bpfn);
         /* FREE is set and cleared only under this lock, so when we see it,
          * order and links are the lock holders' too. */
         if (!(frame_flags_get(b) & FRAME_F_FREE) || b->order != order)
@@ -192,13 +202,19 @@ static void buddy_insert_locked(struct arena *a, uint64_t pfn, unsigned order)
         pfn &= ~((uint64_t)1 << order);
         order++;
     }
-    freelist_push_locked(a, arena_frame(a, pfn), order);
+    freelist_push_locked(a, mm_frame_of_pfn(pfn), order);
+}
+
+static __attribute__((noinline)) void buddy_insert_locked(struct arena *a, struct frame *f,
+                                                          unsigned order)
+{
+    insert_locked(a, f, order);
 }
 
 void buddy_free_block_locked(struct arena *a, uint64_t pfn, unsigned order)
 {
     MM_LOCK_ASSERT_HELD(&a->lock);
-    buddy_insert_locked(a, pfn, order);
+    buddy_insert_locked(a, arena_frame(a, pfn), order);
     buddy_debug_verify_locked(a);
 }
 
@@ -211,7 +227,7 @@ void buddy_free_range_locked(struct arena *a, uint64_t pfn, uint64_t n)
             o = MM_MAX_ORDER;
         if (((uint64_t)1 << o) > n)
             o = mm_ilog2(n);
-        buddy_insert_locked(a, pfn, o);
+        buddy_insert_locked(a, arena_frame(a, pfn), o);
         pfn += (uint64_t)1 << o;
         n -= (uint64_t)1 << o;
     }
@@ -413,19 +429,42 @@ bool buddy_alloc_contig(struct arena *a, uint64_t n, uint64_t align, uint64_t *o
 }
 
 /* Out of line: only an allocation another node served pays for it.
- * Interrupts off: the cache's counters are touched only that way. */
-static __attribute__((noinline, cold)) void count_remote_buddy(struct pcp *p)
+ * Interrupts off: the cache's counters are touched only that way.  Returns
+ * f, so that both callers reach it by a tail call. */
+static __attribute__((noinline, cold)) struct frame *count_remote_buddy(struct pcp *p,
+                                                                       struct frame *f)
 {
     plat_irqstate_t s = plat_irq_save();
     p->remote_buddy_allocs++;
     plat_irq_restore(s);
+    return f;
+}
+
+/* One arena's try: a block of 2^order frames under its lock, or NULL when
+ * it has none above its reserve (reserve: none at all).  *dips: the block
+ * came from below the watermark, which only a reserve allocation takes. */
+static inline __attribute__((always_inline)) struct frame *arena_take(struct arena *a,
+                                                                      unsigned order,
+                                                                      bool reserve, bool *dips)
+{
+    MM_OPAQUE(a);
+    plat_irqstate_t s = mm_lock_acquire(&a->lock);
+    *dips = a->free_frames < a->reserve_frames + ((uint64_t)1 << order);
+    struct frame *f = reserve || !*dips ? block_alloc_locked(a, order) : NULL;
+    mm_lock_release(&a->lock, s);
+    return f;
 }
 
 /* One block of 2^order frames from the first arena in the calling CPU's
  * order that has one above its reserve, or (reserve) from any arena's free
- * frames; counts the blocks taken out of a reserve. */
+ * frames, skipping the first `tried` arenas of node 0's order (only on one
+ * node: buddy_alloc_unit's first try); counts the blocks taken out of a
+ * reserve.  *remote: the calling CPU's cache when another node's arena
+ * served it (for count_remote_buddy), else NULL. */
 static inline __attribute__((always_inline)) struct frame *alloc_any(unsigned order,
-                                                                     bool reserve)
+                                                                     bool reserve,
+                                                                     struct pcp **remote,
+                                                                     unsigned tried)
 {
     /* The calling CPU's node first, the others by distance; within a node
      * the highest arena first: low memory (DMA-reachable, below 4 GiB) is
@@ -439,40 +478,78 @@ static inline __attribute__((always_inline)) struct frame *alloc_any(unsigned or
         p = cpu < mm.max_cpus ? &mm_pcp[cpu] : NULL;
     }
     const uint8_t *next = numa_arena_order(p), *end = next + mm.n_arenas;
-    for (; next < end; next++) {
+    for (next += tried; next < end; next++) {
+        bool dips;
         struct arena *a = &mm_arenas[*next];
-        plat_irqstate_t s = mm_lock_acquire(&a->lock);
-        bool dips = a->free_frames < a->reserve_frames + ((uint64_t)1 << order);
-        struct frame *f = reserve || !dips ? block_alloc_locked(a, order) : NULL;
-        mm_lock_release(&a->lock, s);
+        struct frame *f = arena_take(a, order, reserve, &dips);
         if (f) {
-            if (dips)
+            if (reserve && dips)
                 atomic_fetch_add_explicit(&mm_reserve_allocs, 1, memory_order_relaxed);
-            if (unlikely(p != NULL) && a->node != p->node)
-                count_remote_buddy(p);
+            *remote = unlikely(p != NULL) && a->node != p->node ? p : NULL;
             return f;
         }
     }
     return NULL;
 }
 
+/* alloc_any with the remote count: buddy_alloc_any's and _reserve's body. */
+static inline __attribute__((always_inline)) struct frame *alloc_counted(unsigned order,
+                                                                         bool reserve)
+{
+    struct pcp *remote;
+    struct frame *f = alloc_any(order, reserve, &remote, 0);
+    return unlikely(f != NULL && remote != NULL) ? count_remote_buddy(remote, f) : f;
+}
+
 struct frame *buddy_alloc_any(unsigned order)
 {
-    return alloc_any(order, false);
+    return alloc_counted(order, false);
+}
+
+/* buddy_alloc_unit past its first try: the walk over the arenas after the
+ * `tried` first ones, the unit's set-up, the remote count, the reclaim. */
+static __attribute__((noinline)) struct frame *alloc_unit_walk(unsigned order, unsigned flags,
+                                                              unsigned cpu, unsigned tried)
+{
+    struct pcp *remote;
+    struct frame *f = alloc_any(order, false, &remote, tried);
+    if (unlikely(f == NULL))
+        return frame_alloc_exhausted(order, flags, cpu);
+    frame_prepare(f, order, flags & ~FRAME_ZERO, cpu);
+    return unlikely(remote != NULL) ? count_remote_buddy(remote, f) : f;
+}
+
+/* A leaf but for tail calls.  On one node the first arena of the order
+ * (the highest) is tried inline, with nothing of the walk's state live
+ * across its lock hold, so that the common case saves no register for the
+ * walk; the walk, a NUMA machine, the remote count and the way to the
+ * reclaim are tail calls.  The unit's set-up is inline (flags carry no
+ * FRAME_ZERO, so no memset). */
+struct frame *buddy_alloc_unit(unsigned order, unsigned flags, unsigned cpu)
+{
+    if (unlikely(mm.nodes > 1) || unlikely(mm.n_arenas == 0))
+        return alloc_unit_walk(order, flags, cpu, 0);
+    bool dips;
+    struct frame *f = arena_take(&mm_arenas[mm.node_arenas[0][0]], order, false, &dips);
+    if (unlikely(f == NULL))
+        return alloc_unit_walk(order, flags, cpu, 1);
+    frame_prepare(f, order, flags & ~FRAME_ZERO, cpu);
+    return f;
 }
 
 struct frame *buddy_alloc_reserve(unsigned order)
 {
-    return alloc_any(order, true);
+    return alloc_counted(order, true);
 }
 
-/* The lock is taken here: the static insert, as buddy_free_block_locked's
+/* The lock is taken here: the inline insert, as buddy_free_block_locked's
  * body, without a call inside the hold. */
 void buddy_free_unit(struct frame *head, unsigned order)
 {
     struct arena *a = frame_arena(head);
+    MM_OPAQUE(a);
     plat_irqstate_t s = mm_lock_acquire(&a->lock);
-    buddy_insert_locked(a, head->pfn, order);
+    insert_locked(a, head, order);
     buddy_debug_verify_locked(a);
     mm_lock_release(&a->lock, s);
 }

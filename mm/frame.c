@@ -73,6 +73,53 @@
  * (21: the list, the guard, the bound, the push with the block's order in
  * its flags).
  *
+ * The order-k pair through the buddy allocator (caches off, or an order no
+ * cache serves; frame_alloc_order(k, 0) + frame_free, a counted frame) is
+ * 235 instructions in the kernel build with interrupts off, on one node,
+ * when the first arena has the block, it needs no split and its buddy is
+ * not free (the contig benchmark's steady state for order 9: a lone
+ * order-9 block), and neither lock hold is one of the 1 in 16 that are
+ * timed (each of those adds 24: two rdtsc, the LCG draw, the scaled sum; 3
+ * per pair on average).  Every instruction, from a gdb single-step trace
+ * of the guest (ICOUNT=1):
+ *   frame_alloc_order 19: its hit path above, failing on pcp_none's empty
+ *     list (range 3, flags 2, guard 4, cache 2, flavour 1, list 3, its
+ *     head 1, the empty test 2, the tail jump 1);
+ *   frame_alloc_order_slow 21: argument moves 3, the CPU bound 3, the
+ *     cache's address 4, order 0? 2, enabled? 2, the interrupt restore 2,
+ *     FRAME_ZERO 4, the tail jump to buddy_alloc_unit 1;
+ *   buddy_alloc_unit 85: saves and restores 9 and argument moves 3, the
+ *     node test 2 and the arena count 3, the first arena's address 4, the
+ *     interrupt guard 6, the lock 6 (CPU index + 1, the compare-exchange
+ *     and its branch, the release store), the statistics 5 (the
+ *     acquisition count, the sampler's decrement and branch, the timed
+ *     test at release), the reserve test 9 (1 << order 3), the free mask 5
+ *     and its lowest order 5, the unlink with the list counters 16 (the
+ *     list's head, the block count, the free frames, the mask bit when the
+ *     list empties, the head's flags), the split test 2, the block test 2,
+ *     the unit's set-up 7 (order, alloc_cpu, owner, flags, the count by
+ *     flavour), the result 1;
+ *   frame_free 12, frame_free_counted 11 (the count-1 test 3, the 1 ->
+ *     UNUSED compare-exchange 3, the teardown 1, the order test 2 and the
+ *     tail jump 1), frame_release_high 14 (finding no room in pcp_none);
+ *   buddy_free_unit 73: saves and restores 9 and one argument move, the
+ *     arena's address 4, the guard 6, the lock 6, the statistics 5, the
+ *     insert's set-up 9 and the order bound 2, the buddy lookup 13 (its pfn
+ *     2, 1 << order again 2, the span 4, the slot 2, the FREE test 3), the
+ *     push 18 (the head's slot 3, the list 2, the links 6, the counters
+ *     and the mask 6, the FREE flags 1).
+ * The benchmark's loop adds 9 (two calls and their arguments, the result
+ * test), of which its empty loop subtracts 2.4; with the timed holds the
+ * reported figure is 245.  What stays and why: every check (handle,
+ * ALLOCATED, the count, the CAS a racing frame_from_in_use makes
+ * necessary, the reserve, the span), the guard (the lock is taken with
+ * interrupts off), the lock's owner (the compare-exchange writes it:
+ * spin_assert_held), the exact acquisition count and the unbiased sampler.
+ * The largest remainders are structural: 54 instructions find, through the
+ * caches' hit and miss paths, that there is no cache (frame_alloc_order,
+ * its slow path, frame_release_high), and 22 save, restore or move
+ * registers for the two buddy functions.
+ *
  * Reference-count state machine (one atomic u64 per frame; seed 004's states,
  * seed 000's orderings):
  *
@@ -419,37 +466,89 @@ static inline struct frame *frame_prepare_hit(struct frame *f, unsigned order, u
     return f;
 }
 
-/* The rest of an allocation that missed the cache (or found it off, or a
- * reclaim pending, or no list for its order): the refill or the buddy
- * allocator, then the reclaim.  Interrupts are off as the hit path left
- * them (s). */
-static __attribute__((noinline)) struct frame *frame_alloc_order_slow(unsigned order,
-                                                                     unsigned flags,
-                                                                     plat_irqstate_t s)
+/* What follows an allocation that no arena could serve at once: for an
+ * order above 0 the frames parked in this CPU's cache may complete a
+ * block, then the reclaim (frame_alloc_reclaim).  buddy_alloc_unit ends in
+ * it by a tail call, so that the order-k path without a cache saves no
+ * register for this case. */
+struct frame *frame_alloc_exhausted(unsigned order, unsigned flags, unsigned cpu)
 {
-    struct frame *f;
-    unsigned cpu = plat_cpu_index();
-    struct pcp *p = cpu < mm.max_cpus ? &mm_pcp[cpu] : NULL;
-    if (order == 0 && p) {
-        /* pcp_alloc_slow also serves (and counts) the cache-off mode. */
-        f = pcp_alloc_slow(p);
-        plat_irq_restore(s);
-    } else if (p && p->enabled && pcp_high_slot(order) >= 0) {
-        f = pcp_alloc_high_slow(p, order);
-        plat_irq_restore(s);
-    } else {
-        plat_irq_restore(s);
+    struct frame *f = NULL;
+    if (order != 0) {
+        mm_pcp_drain_local();
         f = buddy_alloc_any(order);
-        if (f == NULL && order != 0) {
-            /* Frames parked in this CPU's cache may complete a block. */
-            mm_pcp_drain_local();
-            f = buddy_alloc_any(order);
-        }
     }
+    if (f == NULL && (f = frame_alloc_reclaim(order, flags)) == NULL)
+        return NULL;
+    frame_prepare(f, order, flags, cpu);
+    return f;
+}
+
+/* The end of a miss of this CPU's cache for an order it serves (order 0
+ * also in the cache-off mode, which pcp_alloc_slow serves and counts): f
+ * is the refill's or the block's frame, or NULL for the reclaim.
+ * Interrupts are off as the hit path left them (s). */
+static inline __attribute__((always_inline)) struct frame *
+frame_alloc_cached_end(struct frame *f, unsigned order, unsigned flags, plat_irqstate_t s,
+                       unsigned cpu)
+{
+    plat_irq_restore(s);
     if (unlikely(f == NULL) && (f = frame_alloc_reclaim(order, flags)) == NULL)
         return NULL;
     frame_prepare(f, order, flags, cpu);
     return f;
+}
+
+/* One function per kind of miss, so that neither tests the order again. */
+static __attribute__((noinline)) struct frame *frame_alloc_refill_slow(unsigned flags,
+                                                                      plat_irqstate_t s,
+                                                                      struct pcp *p,
+                                                                      unsigned cpu)
+{
+    return frame_alloc_cached_end(pcp_alloc_slow(p), 0, flags, s, cpu);
+}
+
+static __attribute__((noinline)) struct frame *frame_alloc_high_slow(unsigned order,
+                                                                    unsigned flags,
+                                                                    plat_irqstate_t s,
+                                                                    struct pcp *p, unsigned cpu)
+{
+    return frame_alloc_cached_end(pcp_alloc_high_slow(p, order), order, flags, s, cpu);
+}
+
+/* FRAME_ZERO without a cache to serve it: the memset is a call, which
+ * buddy_alloc_unit does not make. */
+static __attribute__((noinline)) struct frame *frame_alloc_zeroed_slow(unsigned order,
+                                                                      unsigned flags,
+                                                                      unsigned cpu)
+{
+    struct frame *f = buddy_alloc_any(order);
+    if (f == NULL)
+        return frame_alloc_exhausted(order, flags, cpu);
+    frame_prepare(f, order, flags, cpu);
+    return f;
+}
+
+/* The rest of an allocation that missed the cache (or found it off, or a
+ * reclaim pending, or no list for its order), interrupts off as the hit
+ * path left them (s).  Every way out is a tail call: to the cache's slow
+ * path, or for an order no cache serves straight to the buddy allocator,
+ * whose buddy_alloc_unit sets up the unit and reaches the reclaim itself,
+ * so that this function saves no register for any of them. */
+static __attribute__((noinline)) struct frame *frame_alloc_order_slow(unsigned order,
+                                                                     unsigned flags,
+                                                                     plat_irqstate_t s)
+{
+    unsigned cpu = plat_cpu_index();
+    struct pcp *p = cpu < mm.max_cpus ? &mm_pcp[cpu] : NULL;
+    if (p && order == 0)
+        return frame_alloc_refill_slow(flags, s, p, cpu);
+    if (p && p->enabled && pcp_high_slot(order) >= 0)
+        return frame_alloc_high_slow(order, flags, s, p, cpu);
+    plat_irq_restore(s);
+    if (unlikely(flags & FRAME_ZERO))
+        return frame_alloc_zeroed_slow(order, flags, cpu);
+    return buddy_alloc_unit(order, flags, cpu);
 }
 
 /* The hit path of every allocation: this CPU's cache in one load

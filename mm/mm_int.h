@@ -34,8 +34,9 @@
  * Lock order: per-CPU cache (interrupts off) -> one arena lock.  No code holds
  * two arena locks at once.  Functions named *_locked need their arena's lock
  * and assert it as their first statement: always in the extern ones (one
- * load and compare of the lock's owner field, on the global path only, never
- * on a cache hit), in the MM_DEBUG build in the static helpers they call.
+ * load and compare of the lock word, which names the holder, on the global
+ * path only, never on a cache hit), in the MM_DEBUG build in the static
+ * helpers they call.
  *
  * Frame states (flags + refcount), the invariants mm_check() verifies:
  *   free block head    FRAME_F_FREE, order o, on arena->free_head[o], UNUSED
@@ -309,7 +310,7 @@ struct mm_lock {
     /* guarded by the lock itself */
     uint32_t sample_rng;
     uint32_t sample_gap;     /* acquisitions until the next timed one (>= 1) */
-    bool timed;              /* this acquisition's hold time is measured */
+    bool timed;              /* this hold is measured: set by its acquire, cleared by its release */
     uint64_t acquired_tsc;
     struct mm_lock_stats stats;
 };
@@ -326,12 +327,12 @@ static inline plat_irqstate_t mm_lock_acquire(struct mm_lock *l)
     l->stats.acquisitions++;
     if (unlikely(contended))
         l->stats.contended++;
-    l->timed = --l->sample_gap == 0;
-    if (unlikely(l->timed)) {
+    if (unlikely(--l->sample_gap == 0)) {
         const uint32_t draw = (1u << MM_LOCK_SAMPLE_SHIFT) - 1;
         l->sample_rng = l->sample_rng * 1664525u + 1013904223u;
         l->sample_gap = 1 + (l->sample_rng >> (32 - MM_LOCK_SAMPLE_SHIFT)) +
                         (l->sample_rng >> (32 - 2 * MM_LOCK_SAMPLE_SHIFT) & draw);
+        l->timed = true;
         l->acquired_tsc = plat_tsc();
     }
     return s;
@@ -339,9 +340,10 @@ static inline plat_irqstate_t mm_lock_acquire(struct mm_lock *l)
 
 static inline void mm_lock_release(struct mm_lock *l, plat_irqstate_t s)
 {
-    if (l->timed) {
+    if (unlikely(l->timed)) {
         l->stats.hold_cycles += (plat_tsc() - l->acquired_tsc) << MM_LOCK_SAMPLE_SHIFT;
         l->stats.hold_samples++;
+        l->timed = false;
     }
     spin_unlock_raw(&l->spin);
     plat_irq_restore(s);
@@ -604,6 +606,13 @@ static inline struct arena *frame_arena(const struct frame *f)
     return &mm_arenas[f->arena];
 }
 
+/* Makes the compiler forget where p points (Linux's OPTIMIZER_HIDE_VAR).
+ * For an arena reached through its index, &mm_arenas[i], GCC otherwise
+ * folds the array's address into every access and recomputes i * sizeof
+ * (struct arena) before each one instead of keeping the one pointer in a
+ * register: on the buddy paths that is a dozen instructions per lock hold. */
+#define MM_OPAQUE(p) __asm__("" : "+r"(p))
+
 /* ---- the metadata window: O(1) lookups ------------------------------------
  *
  * The slot of pfn is at plat_metadata_base() + 64 * pfn (a constant base in
@@ -681,6 +690,12 @@ bool buddy_alloc_contig(struct arena *a, uint64_t n, uint64_t align, uint64_t *p
 /* One block of 2^order frames from the highest arena that has one above its
  * reserve (buddy.c: the reserve). */
 struct frame *buddy_alloc_any(unsigned order);
+/* buddy_alloc_any's block set up as an allocated unit (frame_prepare;
+ * flags without FRAME_ZERO) for cpu, or, when no arena has one, what
+ * frame_alloc_exhausted (frame.c) returns: the order-k path of the cache-off
+ * mode and of the uncached orders, reached by tail calls only. */
+struct frame *buddy_alloc_unit(unsigned order, unsigned flags, unsigned cpu);
+struct frame *frame_alloc_exhausted(unsigned order, unsigned flags, unsigned cpu);
 /* The same, free to take an arena's reserve (FRAME_RESERVE, after the
  * ordinary paths failed). */
 struct frame *buddy_alloc_reserve(unsigned order);
