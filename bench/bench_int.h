@@ -390,6 +390,10 @@ static inline void bench_loop_end(struct bench_loop *l, uint64_t ops)
  * per-CPU rows, its sampling pass and latency rows.  Afterwards each point's
  * counters, figures and run count describe its timed runs. */
 void bench_measure_set(struct bench_point *pts, unsigned n);
+/* The concurrency rows of a point measured outside bench_measure_set, in
+ * one run, from the windows (t_begin, t_end, gap_cycles) its CPUs left in
+ * their slots (bench_stress). */
+void bench_window_rows(struct bench_point *pt);
 
 /* After a set's runs (bench_measure_set calls it): marks the runs the host
  * ran slowed (probe over HOST_SLOW_RATIO x bench_ctx.probe_min, never under

@@ -414,12 +414,21 @@ static void stress_job(void *arg)
     c->seq = 0;
     c->rng = rng_split(&(uint64_t){cfg->seed ^ 0x57e55ull ^ ((uint64_t)cpu << 32)});
     s->cycles = s->ops = 0;
+    s->t_begin = s->t_end = s->gap_cycles = 0;
     for (unsigned e = 0; e < cfg->stress_epochs; e++) {
         uint64_t n = e + 1 == cfg->stress_epochs ? cfg->stress_ops - per_epoch * e : per_epoch;
         uint64_t t0 = plat_tsc_start();
         for (uint64_t i = 0; i < n; i++)
             do_op(c, cpu, s);
-        s->cycles += plat_tsc_stop() - t0;
+        uint64_t t1 = plat_tsc_stop();
+        /* the window spans every epoch; the barriers and the checks between
+         * them are gaps in it, time this CPU was not running the mix */
+        if (e == 0)
+            s->t_begin = t0;
+        else
+            s->gap_cycles += t0 - s->t_end;
+        s->t_end = t1;
+        s->cycles += t1 - t0;
         s->ops += n;
         barrier_wait(&sx.barrier, &sense);
         if (cpu == 0)
@@ -471,6 +480,8 @@ void bench_stress(void)
     if (max_cycles)
         bench_row(&pt, NULL, "mops",
                   (double)ops * (double)bench_ctx.tsc_khz / ((double)max_cycles * 1000.0), "mops");
+    if (cpus > 1)
+        bench_window_rows(&pt);
     if (bench_ctx.failed)
         return;
     /* The mailbox's references go last, from CPU 0. */

@@ -495,6 +495,17 @@ static void concurrency_rows(const struct bench_point *pt)
     bench_row_u(pt, NULL, "concurrent", concurrent ? 1 : 0, "bool");
 }
 
+void bench_window_rows(struct bench_point *pt)
+{
+    struct bench_run_figures f = {0};
+    window_figures(pt->cpus, &f);
+    pt->figures = &f;
+    pt->run_count = 1;
+    concurrency_rows(pt);
+    pt->figures = NULL;
+    pt->run_count = 0;
+}
+
 /* Per CPU, the median over runs of its cycles per operation. */
 static void per_cpu_rows(const struct bench_point *pt)
 {
