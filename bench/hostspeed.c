@@ -71,6 +71,12 @@ void bench_probe_calibrate(void)
         bench_probe_seen(bench_ctx.cfg->probe_ref);
 }
 
+/* A probe the host ran slowed: over HOST_SLOW_RATIO x the fastest seen. */
+static bool probe_slowed(uint64_t probe)
+{
+    return (double)probe > HOST_SLOW_RATIO * (double)bench_ctx.probe_min;
+}
+
 void bench_judge_host_speed(struct bench_point *pt)
 {
     unsigned with_work = 0;
@@ -78,7 +84,7 @@ void bench_judge_host_speed(struct bench_point *pt)
     for (unsigned r = 0; r < pt->run_count; r++) {
         struct bench_run_figures *f = &pt->figures[r];
         f->host_slowed = !bench_ctx.cfg->icount && f->probe &&
-                         ((double)f->probe > HOST_SLOW_RATIO * (double)bench_ctx.probe_min ||
+                         (probe_slowed(f->probe) ||
                           (bench_ctx.cfg->test_host_slowed && bench_ctx.set_attempt == 0));
         if (f->ops == 0 && f->windows == 0)
             continue;
@@ -116,7 +122,7 @@ void bench_wait_for_full_speed(void)
     for (;;) {
         uint64_t probe = bench_speed_probe(s->probe_buf);
         uint64_t now = plat_tsc();
-        if ((double)probe > HOST_SLOW_RATIO * (double)bench_ctx.probe_min)
+        if (probe_slowed(probe))
             fast_since = 0;
         else if (fast_since == 0)
             fast_since = now;

@@ -21,6 +21,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "scripts"))
 sys.path.insert(0, HERE)
+import compare  # noqa: E402
 import results  # noqa: E402
 from false_alarm import make_runs  # noqa: E402
 
@@ -31,16 +32,15 @@ def spreads(runs, flagged_too=True):
     """{bench: [spread of each single-CPU figure present in every run]};
     without flagged_too, the points the kernel flagged host_slowed (too few
     full-speed runs, even after measuring the set again) in any run stay out."""
-    values, flagged = {}, set()
+    values = {}
     for run in runs:
         for r in run.rows:
             if r.metric == FIGURE and r.cpus == 1 and r.run is None:
                 values.setdefault(r.key, []).append(r.value)
-            elif r.metric == "host_slowed" and r.value:
-                flagged.add((r.bench, r.case, r.cpus, r.param))
+    flagged = set().union(*compare.host_slowed_points(runs))
     out = {}
     for key, vs in values.items():
-        if not flagged_too and (key.bench, key.case, key.cpus, key.param) in flagged:
+        if not flagged_too and key.point in flagged:
             continue
         if len(vs) == len(runs) and min(vs) > 0:
             out.setdefault(key.bench, []).append((max(vs) - min(vs)) / min(vs))
